@@ -1,0 +1,16 @@
+//! rvrrpd: a VRRP (RFC 3768 / RFC 5798) daemon built around a sans-IO protocol core.
+//!
+//! * [`wire`], [`auth`], [`fsm`], [`timer`] and [`time`] form the sans-IO core: they never touch a
+//!   socket, a thread or the wall clock. Callers pass an explicit `now` and get actions back.
+//! * [`config`] loads and validates TOML/JSON configuration without touching the system.
+//! * [`net`] holds the I/O drivers (raw sockets + classic BPF, netlink, ioctl, ARP/ND announcements).
+//! * [`daemon`] wires drivers and protocol core together: worker threads, control plane, signals.
+
+pub mod auth;
+pub mod config;
+pub mod daemon;
+pub mod fsm;
+pub mod net;
+pub mod time;
+pub mod timer;
+pub mod wire;
