@@ -1,1 +1,254 @@
-//! Placeholder, filled by its owner.
+//! Configuration: loading, parsing and validating `rvrrpd.conf` (TOML or JSON).
+//!
+//! This module is pure: [`Config::load`] reads one file and nothing here touches the system.
+//! Every error names the file, the directive (`vrouter[2].priority`) and, when known, the line;
+//! see [`ConfigError`]. Non-fatal remarks (settings that were overridden) are returned in
+//! [`Config::warnings`]. The directives are documented in `docs/configuration.md`.
+
+mod address;
+mod api;
+mod error;
+mod general;
+mod locate;
+mod parse;
+mod protocols;
+mod secret;
+mod serde_util;
+mod timers;
+mod validate;
+mod vrouter;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use address::{AddressFamily, VirtualAddress};
+pub use api::{ApiConfig, Credential, UserEntry};
+pub use error::{ConfigError, ConfigWarning};
+pub use general::{ClientApi, DebugLevel, TimeFormat, TimeZone};
+pub use protocols::{Netmask, Protocols, StaticRoute};
+pub use secret::Secret;
+pub use timers::{AdvertInterval, GarpInterval, Timers};
+pub use vrouter::{
+    AuthType, GarpRepeat, IfName, IfType, NetDriver, Priority, ProtocolVersion, V3Checksum,
+    VRouter, Vrid,
+};
+
+/// Configuration files tried, in order, when none is given on the command line: the original's
+/// code default first, then the path its documentation names.
+pub const DEFAULT_PATHS: [&str; 2] = ["/etc/rvrrpd/rvrrpd.conf", "/etc/rvrrpd.conf"];
+
+/// The first of [`DEFAULT_PATHS`] that exists, or the first one when none does (so that the
+/// "cannot read" error names the preferred location).
+pub fn default_path() -> PathBuf {
+    DEFAULT_PATHS
+        .iter()
+        .map(Path::new)
+        .find(|path| path.exists())
+        .unwrap_or(Path::new(DEFAULT_PATHS[0]))
+        .to_path_buf()
+}
+
+/// Configuration file syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// TOML (the default).
+    Toml,
+    /// JSON.
+    Json,
+}
+
+impl Format {
+    /// Guesses the format: a `.json` extension or text starting with `{` is JSON, anything else TOML.
+    pub fn detect(path: Option<&Path>, text: &str) -> Self {
+        let json_extension = path
+            .and_then(Path::extension)
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+        let json_content = text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('{');
+        if json_extension || json_content {
+            Self::Json
+        } else {
+            Self::Toml
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Toml => "TOML",
+            Self::Json => "JSON",
+        })
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "toml" => Ok(Self::Toml),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "unknown configuration format {other:?} (expected toml or json)"
+            )),
+        }
+    }
+}
+
+/// The whole configuration.
+///
+/// Serializing it (for the API) never outputs `auth_secret`, the `[api]` secret or password
+/// hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Debugging level (default 0).
+    #[serde(default, deserialize_with = "serde_util::or_default")]
+    pub debug: DebugLevel,
+    /// Time zone of timestamps (default `local`).
+    #[serde(default, deserialize_with = "serde_util::or_default")]
+    pub time_zone: TimeZone,
+    /// Timestamp format (default `disabled`).
+    #[serde(default, deserialize_with = "serde_util::or_default")]
+    pub time_format: TimeFormat,
+    /// PID file (default `/var/run/rvrrpd.pid`).
+    #[serde(default = "defaults::pid", deserialize_with = "defaults::or_pid")]
+    pub pid: PathBuf,
+    /// Working directory in daemon mode (default `/tmp`).
+    #[serde(
+        default = "defaults::working_dir",
+        deserialize_with = "defaults::or_working_dir"
+    )]
+    pub working_dir: PathBuf,
+    /// Main log file in daemon mode (default `/var/log/rvrrpd.log`).
+    #[serde(
+        default = "defaults::main_log",
+        deserialize_with = "defaults::or_main_log"
+    )]
+    pub main_log: PathBuf,
+    /// Error log file in daemon mode; `None` (`"disabled"`, the default) means none.
+    #[serde(
+        default,
+        deserialize_with = "general::deserialize_error_log",
+        serialize_with = "general::serialize_error_log"
+    )]
+    pub error_log: Option<PathBuf>,
+    /// Client API interface; `None` (the default) means the API is off.
+    #[serde(default)]
+    pub client_api: Option<ClientApi>,
+    /// Virtual routers (`[[vrouter]]`), possibly none.
+    #[serde(
+        rename = "vrouter",
+        default,
+        deserialize_with = "serde_util::or_default"
+    )]
+    pub vrouters: Vec<VRouter>,
+    /// `[protocols]`.
+    #[serde(default, deserialize_with = "serde_util::or_default")]
+    pub protocols: Protocols,
+    /// `[api]`; required when `client_api` is set.
+    #[serde(default)]
+    pub api: Option<ApiConfig>,
+    /// Non-fatal remarks found while validating (not a directive).
+    #[serde(skip)]
+    pub warnings: Vec<ConfigWarning>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            debug: DebugLevel::default(),
+            time_zone: TimeZone::default(),
+            time_format: TimeFormat::default(),
+            pid: defaults::pid(),
+            working_dir: defaults::working_dir(),
+            main_log: defaults::main_log(),
+            error_log: None,
+            client_api: None,
+            vrouters: Vec::new(),
+            protocols: Protocols::default(),
+            api: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    ///
+    /// With `format = None` the format is detected (see [`Format::detect`]).
+    pub fn load(path: &Path, format: Option<Format>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let format = format.unwrap_or_else(|| Format::detect(Some(path), &text));
+        parse::parse(&text, format, &path.display().to_string())
+    }
+
+    /// Parses and validates configuration text; `origin_name` names it in errors (usually the
+    /// file path). With `format = None` the format is detected from the content.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(
+        text: &str,
+        format: Option<Format>,
+        origin_name: &str,
+    ) -> Result<Config, ConfigError> {
+        let format = format.unwrap_or_else(|| Format::detect(None, text));
+        parse::parse(text, format, origin_name)
+    }
+
+    /// The `[[protocols.static]]` routes.
+    pub fn static_routes(&self) -> &[StaticRoute] {
+        &self.protocols.static_routes
+    }
+
+    /// Whether the client API is enabled.
+    pub fn api_enabled(&self) -> bool {
+        self.client_api.is_some() && self.api.is_some()
+    }
+}
+
+/// Defaults of the general path directives.
+mod defaults {
+    use std::path::PathBuf;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn pid() -> PathBuf {
+        PathBuf::from("/var/run/rvrrpd.pid")
+    }
+
+    pub(super) fn working_dir() -> PathBuf {
+        PathBuf::from("/tmp")
+    }
+
+    pub(super) fn main_log() -> PathBuf {
+        PathBuf::from("/var/log/rvrrpd.log")
+    }
+
+    fn or<'de, D: Deserializer<'de>>(d: D, default: fn() -> PathBuf) -> Result<PathBuf, D::Error> {
+        Ok(Option::<PathBuf>::deserialize(d)?.unwrap_or_else(default))
+    }
+
+    pub(super) fn or_pid<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        or(d, pid)
+    }
+
+    pub(super) fn or_working_dir<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        or(d, working_dir)
+    }
+
+    pub(super) fn or_main_log<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        or(d, main_log)
+    }
+}

@@ -1,1 +1,122 @@
-//! Placeholder, filled by its owner.
+//! The runtime around the sans-IO core: a control plane on a small tokio runtime (netlink,
+//! signals) and pinned worker threads that own the groups, their sockets and timers.
+//!
+//! Start-up order matters for "leave the system as found": the configuration is validated and
+//! every interface resolved before anything on the system changes; then leftovers of a crashed
+//! run are removed, macvlans created, and only then the workers start.
+
+pub mod control;
+pub mod logging;
+pub mod pidfile;
+pub mod plan;
+pub mod sniffer;
+pub mod status;
+pub mod sys;
+pub mod worker;
+
+use std::path::PathBuf;
+
+use tracing::info;
+
+use crate::config::Config;
+pub use logging::init as init_logging_styled;
+
+/// How the daemon runs (`-m`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `-m 1`: in the foreground, logging to the terminal.
+    Foreground,
+    /// `-m 2`: detached, with pid file, working directory and log files.
+    Daemon,
+}
+
+/// Options from the command line.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Foreground or daemon.
+    pub mode: Mode,
+    /// The configuration file (for logs).
+    pub config_path: PathBuf,
+    /// `-d N`, overriding `debug`.
+    pub debug_override: Option<u8>,
+    /// `--workers N`.
+    pub workers: Option<usize>,
+}
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Resolving the configuration against this host failed.
+    #[error("{0}")]
+    Plan(#[from] plan::PlanError),
+    /// An OS call failed.
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    /// A network driver failed.
+    #[error("{0}")]
+    Net(#[source] crate::net::NetError),
+    /// A worker could not be set up.
+    #[error("{0}")]
+    Worker(#[source] worker::WorkerError),
+}
+
+/// Installs logging with the original's debug levels (no timestamp directives).
+pub fn init_logging(debug: u8, style: Option<logging::TimeStyle>) {
+    logging::init(debug, style);
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
+    // Resolve first: a bad interface must stop us before we fork, log or touch anything.
+    let specs = plan::resolve(&config, lookup_interface)?;
+
+    if opts.mode == Mode::Daemon {
+        sys::daemonize(
+            &config.working_dir,
+            &config.main_log,
+            config.error_log.as_deref(),
+        )
+        .map_err(|e| DaemonError::Io("daemonizing".into(), e))?;
+    }
+    let debug = opts.debug_override.unwrap_or(config.debug.get());
+    init_logging(debug, Some(time_style(&config)));
+    let _pid = match opts.mode {
+        Mode::Daemon => Some(
+            pidfile::PidFile::create(&config.pid)
+                .map_err(|e| DaemonError::Io("pid file".into(), e))?,
+        ),
+        Mode::Foreground => None,
+    };
+    info!("configuration {} loaded", opts.config_path.display());
+
+    let workers = opts
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::Io("starting the control-plane runtime".into(), e))?;
+    rt.block_on(async move {
+        let control = control::Control::prepare(&config, specs).await?;
+        control.run(workers).await
+    })
+}
+
+/// The `time_zone` / `time_format` directives as a logging style.
+fn time_style(config: &Config) -> logging::TimeStyle {
+    use crate::config::{TimeFormat, TimeZone};
+    logging::TimeStyle {
+        utc: config.time_zone == TimeZone::Utc,
+        format: match config.time_format {
+            TimeFormat::Disabled => logging::TimeFormat::Default,
+            TimeFormat::Short => logging::TimeFormat::Short,
+            TimeFormat::Rfc2822 => logging::TimeFormat::Rfc2822,
+        },
+    }
+}
+
+/// Reads an interface's index, MAC and addresses for the plan.
+fn lookup_interface(name: &str) -> Result<plan::IfaceFacts, String> {
+    let iface = crate::net::iface::interface(name).map_err(|e| e.to_string())?;
+    Ok(plan::IfaceFacts::from_interface(&iface))
+}

@@ -1,1 +1,112 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>`.
+//!
+//! * `test`  — installs what a fresh machine lacks, then runs format, lint and the whole test suite
+//!   (unit, integration in network namespaces, interop with keepalived and FRR). `.ci/run` calls it.
+//! * `lab`   — builds rvrrpd and runs the failover demo in network namespaces.
+//! * `setup` — only the installation step.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "rvrrpd project automation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the packages and toolchain components the tests and the lab need.
+    Setup,
+    /// Format check, clippy, and every test (needs root for the network-namespace tests).
+    Test {
+        /// Extra arguments passed to `cargo test` after `--` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Build rvrrpd and run the failover demo: three routers and a client in network namespaces.
+    Lab,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = project_root();
+    match cli.cmd {
+        Cmd::Setup => setup(&root),
+        Cmd::Test { args } => test(&root, &args),
+        Cmd::Lab => lab(&root),
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command, echoing it, and fails with its exit status.
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn setup(root: &Path) -> Result<()> {
+    run(Command::new("bash").arg(root.join("scripts/setup.sh")))
+}
+
+fn require_root(what: &str) -> Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("{what} needs root (network namespaces, raw sockets): run it with sudo");
+    }
+    Ok(())
+}
+
+fn test(root: &Path, extra: &[String]) -> Result<()> {
+    require_root("cargo xtask test")?;
+    setup(root)?;
+    run(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
+    run(cargo().current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let mut t = cargo();
+    t.current_dir(root)
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"]);
+    if !extra.is_empty() {
+        t.arg("--").args(extra);
+    }
+    run(&mut t)
+}
+
+fn lab(root: &Path) -> Result<()> {
+    require_root("cargo xtask lab")?;
+    setup(root)?;
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "--release", "--bin", "rvrrpd"]))?;
+    let bin = root.join("target/release/rvrrpd");
+    lab_demo(&bin)
+}
+
+fn lab_demo(bin: &Path) -> Result<()> {
+    bail!("lab demo not wired yet ({})", bin.display())
+}

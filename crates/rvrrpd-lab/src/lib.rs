@@ -1,0 +1,38 @@
+//! # rvrrpd-lab
+//!
+//! A test harness for VRRP daemons in Linux network namespaces:
+//!
+//! * [`Lab`]: N router namespaces and a client on a bridge, torn down on drop;
+//! * [`Proc`]: a process in a namespace with logs and bounded termination;
+//! * [`Capture`] → [`Trace`]: tcpdump, a pcap reader and advert timing analysis;
+//! * [`kernel`]: addresses, links, routes, neighbours, ping;
+//! * [`config`]: rvrrpd, keepalived and FRR configuration writers and launchers;
+//! * [`Injector`]: a raw-socket frame sender for floods of forged adverts;
+//! * [`theory`]: RFC timer formulas.
+//!
+//! Needs root, `ip`, `tcpdump`, `ping`; peers need keepalived / FRR.
+
+pub mod capture;
+pub mod cmd;
+pub mod config;
+pub mod error;
+pub mod inject;
+pub mod kernel;
+pub mod lab;
+pub mod names;
+pub mod packet;
+pub mod pcap;
+pub mod proc;
+pub mod theory;
+pub mod trace;
+pub mod vrrp;
+pub mod wait;
+
+pub use capture::Capture;
+pub use error::{LabError, Result};
+pub use inject::Injector;
+pub use lab::{Lab, Node};
+pub use packet::{AdvertRecord, Mac};
+pub use proc::{Proc, Signal};
+pub use trace::{Failover, Trace};
+pub use wait::{wait_for, wait_until};

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what rvrrpd's lab, tests and benchmarks need on a fresh Debian/Ubuntu machine.
+# Idempotent: a second run that finds everything in place does nothing.
+set -euo pipefail
+
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip         || need_pkgs+=(iproute2)
+have keepalived || need_pkgs+=(keepalived)
+[ -x /usr/lib/frr/vrrpd ] || need_pkgs+=(frr)
+have tcpdump    || need_pkgs+=(tcpdump)
+have ping       || need_pkgs+=(iputils-ping)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root to install: ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Debian starts services from postinst where it can; we run our own instances in namespaces.
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+# Never let a packaged keepalived/FRR started by postinst interfere with the tests.
+for svc in keepalived frr; do
+  if have systemctl && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+
+if [ "${RVRRPD_SETUP_EBPF:-1}" = 1 ] && [ -x "$(dirname "$0")/setup-ebpf.sh" ]; then
+  "$(dirname "$0")/setup-ebpf.sh"
+fi
+echo "setup: ok"

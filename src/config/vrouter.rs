@@ -1,0 +1,385 @@
+//! A `[[vrouter]]` section: one virtual router per (interface, group, address family).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::address::{deserialize_vips, serialize_vips, AddressFamily, VirtualAddress};
+use super::secret::Secret;
+use super::serde_util::{default_true, or_default, or_true, string_enum, value_error};
+use super::timers::{GarpInterval, Timers};
+
+/// One `[[vrouter]]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VRouter {
+    /// Virtual router ID (`group`), 1–255. Required.
+    pub group: Vrid,
+    /// Interface to run VRRP on. Required.
+    pub interface: IfName,
+    /// Interface type (default `ether`).
+    #[serde(default, deserialize_with = "or_default")]
+    pub iftype: IfType,
+    /// Virtual addresses (`vip`), all of one family. Required.
+    #[serde(
+        deserialize_with = "deserialize_vips",
+        serialize_with = "serialize_vips"
+    )]
+    pub vip: Vec<VirtualAddress>,
+    /// Priority, 1–254 (default 100).
+    #[serde(default, deserialize_with = "or_default")]
+    pub priority: Priority,
+    /// Whether a higher-priority backup preempts a lower-priority master (default false).
+    #[serde(default, deserialize_with = "or_default")]
+    pub preemption: bool,
+    /// RFC 3768 compatibility flag (default true; forced true by proprietary authentication).
+    #[serde(default = "default_true", deserialize_with = "or_true")]
+    pub rfc3768: bool,
+    /// Network driver (default `libnl`; forced to `libnl` for `macvlan`).
+    #[serde(default, deserialize_with = "or_default")]
+    pub netdrv: NetDriver,
+    /// Virtual interface name for `macvlan` (default `standby<group>`); see [`VRouter::vifname`].
+    #[serde(default)]
+    pub vifname: Option<IfName>,
+    /// Authentication type; `None` means no authentication.
+    #[serde(default)]
+    pub auth_type: Option<AuthType>,
+    /// Authentication secret; required with `auth_type`. Never serialized.
+    #[serde(default, skip_serializing)]
+    pub auth_secret: Option<Secret>,
+    /// Protocol timers.
+    #[serde(default, deserialize_with = "or_default")]
+    pub timers: Timers,
+    /// Whether to attach a kernel socket filter (default true).
+    #[serde(default = "default_true", deserialize_with = "or_true")]
+    pub socket_filter: bool,
+    /// Extension: VRRP version, 2 (RFC 3768, default) or 3 (RFC 5798).
+    #[serde(default, deserialize_with = "or_default")]
+    pub version: ProtocolVersion,
+    /// Extension: accept packets addressed to the virtual addresses when master (default false).
+    #[serde(default, deserialize_with = "or_default")]
+    pub accept_mode: bool,
+    /// Extension: VRRPv3-over-IPv4 checksum form (default `pseudo-header`).
+    #[serde(default, deserialize_with = "or_default")]
+    pub v3_checksum: V3Checksum,
+    /// Extension: gratuitous ARPs / unsolicited NAs sent on becoming master (default 5).
+    #[serde(default, deserialize_with = "or_default")]
+    pub garp_repeat: GarpRepeat,
+    /// Extension: delay between those announcements, seconds (default 1).
+    #[serde(default, deserialize_with = "or_default")]
+    pub garp_interval: GarpInterval,
+}
+
+impl VRouter {
+    /// Advertisement interval as a duration.
+    pub fn advert_interval(&self) -> Duration {
+        self.timers.advert.as_duration()
+    }
+
+    /// The virtual interface name: `vifname`, or `standby<group>` by default.
+    pub fn vifname(&self) -> Cow<'_, str> {
+        match &self.vifname {
+            Some(name) => Cow::Borrowed(name.as_str()),
+            None => Cow::Owned(format!("standby{}", self.group)),
+        }
+    }
+
+    /// Whether the virtual router works through a macvlan virtual interface.
+    pub fn is_macvlan(&self) -> bool {
+        self.iftype == IfType::Macvlan
+    }
+
+    /// Whether the legacy ioctl driver is used (never with macvlan after validation).
+    pub fn uses_ioctl(&self) -> bool {
+        self.netdrv == NetDriver::Ioctl
+    }
+
+    /// Delay between repeated gratuitous ARPs / unsolicited NAs.
+    pub fn garp_interval(&self) -> Duration {
+        self.garp_interval.as_duration()
+    }
+
+    /// The authentication secret's bytes, when authentication is configured.
+    pub fn auth_secret_bytes(&self) -> Option<&[u8]> {
+        self.auth_type
+            .and(self.auth_secret.as_ref())
+            .map(Secret::expose)
+    }
+
+    /// Address family of the virtual addresses (all addresses share it after validation).
+    pub fn family(&self) -> AddressFamily {
+        self.vip
+            .first()
+            .map_or(AddressFamily::Ipv4, VirtualAddress::family)
+    }
+}
+
+/// Virtual router identifier (`group`), 1–255.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u8")]
+pub struct Vrid(u8);
+
+impl Vrid {
+    /// The numeric VRID.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Vrid {
+    type Error = String;
+
+    fn try_from(vrid: i64) -> Result<Self, Self::Error> {
+        match u8::try_from(vrid) {
+            Ok(vrid @ 1..=255) => Ok(Self(vrid)),
+            _ => Err(value_error(
+                vrid,
+                "is out of range (1–255; 0 is not a valid VRID)",
+            )),
+        }
+    }
+}
+
+impl From<Vrid> for u8 {
+    fn from(vrid: Vrid) -> u8 {
+        vrid.0
+    }
+}
+
+impl fmt::Display for Vrid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Virtual router priority, 1–254 (0 and 255 are reserved by the RFCs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u8")]
+pub struct Priority(u8);
+
+impl Priority {
+    /// The numeric priority.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for Priority {
+    fn default() -> Self {
+        Self(100)
+    }
+}
+
+impl TryFrom<i64> for Priority {
+    type Error = String;
+
+    fn try_from(priority: i64) -> Result<Self, Self::Error> {
+        match u8::try_from(priority) {
+            Ok(priority @ 1..=254) => Ok(Self(priority)),
+            _ => Err(value_error(
+                priority,
+                "is out of range (1–254; 0 and 255 are reserved)",
+            )),
+        }
+    }
+}
+
+impl From<Priority> for u8 {
+    fn from(priority: Priority) -> u8 {
+        priority.0
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Number of gratuitous ARPs / unsolicited NAs sent on becoming master, 1–255 (default 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u8")]
+pub struct GarpRepeat(u8);
+
+impl GarpRepeat {
+    /// The count.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for GarpRepeat {
+    fn default() -> Self {
+        Self(5)
+    }
+}
+
+impl TryFrom<i64> for GarpRepeat {
+    type Error = String;
+
+    fn try_from(count: i64) -> Result<Self, Self::Error> {
+        match u8::try_from(count) {
+            Ok(count @ 1..=255) => Ok(Self(count)),
+            _ => Err(value_error(count, "is out of range (1–255)")),
+        }
+    }
+}
+
+impl From<GarpRepeat> for u8 {
+    fn from(count: GarpRepeat) -> u8 {
+        count.0
+    }
+}
+
+/// A network interface name as Linux accepts it: 1–15 bytes, no `/`, `:` or whitespace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IfName(String);
+
+impl IfName {
+    /// Longest valid name (IFNAMSIZ − 1).
+    pub const MAX_LEN: usize = 15;
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for IfName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        let invalid = |why: &str| value_error(format_args!("{name:?}"), why);
+        if name.is_empty() || name.len() > Self::MAX_LEN {
+            return Err(invalid("is not a valid interface name (1 to 15 bytes)"));
+        }
+        if name == "." || name == ".." {
+            return Err(invalid("is not a valid interface name"));
+        }
+        if name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "is not a valid interface name (no '/', ':' or whitespace)",
+            ));
+        }
+        Ok(Self(name))
+    }
+}
+
+impl From<IfName> for String {
+    fn from(name: IfName) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+string_enum! {
+    /// Interface type (`iftype`).
+    pub enum IfType ("interface type") default Ether {
+        /// Work directly on the configured interface (default).
+        Ether => "ether",
+        /// Create a MAC-based virtual interface (`vifname`) for the virtual MAC and addresses.
+        Macvlan => "macvlan",
+    }
+}
+
+string_enum! {
+    /// Network driver (`netdrv`).
+    pub enum NetDriver ("network driver") default Libnl {
+        /// Netlink (default; required by `macvlan`).
+        Libnl => "libnl",
+        /// Legacy ioctls.
+        Ioctl => "ioctl",
+    }
+}
+
+string_enum! {
+    /// Authentication type (`auth_type`).
+    pub enum AuthType ("authentication type") {
+        /// RFC 2338 simple password (type 1), secret at most 8 bytes.
+        Rfc2338Simple => "rfc2338-simple",
+        /// Proprietary P0: truncated HMAC-SHA256 (type 250), VRRPv2 only.
+        P0T8Sha256 => "p0-t8-sha256",
+        /// Proprietary P1: truncated SHAKE256 (type 251), VRRPv2 only. The original's code spells
+        /// it `p1-b8-shake256`, its documentation `p1-t8-shake256`; both are accepted.
+        P1T8Shake256 => "p1-t8-shake256" | "p1-b8-shake256",
+    }
+}
+
+impl AuthType {
+    /// Longest accepted secret in bytes.
+    pub fn max_secret_len(self) -> usize {
+        match self {
+            Self::Rfc2338Simple => 8,
+            Self::P0T8Sha256 | Self::P1T8Shake256 => 64,
+        }
+    }
+
+    /// Whether this is one of the original's proprietary types.
+    pub fn is_proprietary(self) -> bool {
+        !matches!(self, Self::Rfc2338Simple)
+    }
+}
+
+string_enum! {
+    /// VRRPv3-over-IPv4 checksum form (`v3_checksum`).
+    pub enum V3Checksum ("VRRPv3 checksum mode") default PseudoHeader {
+        /// Include the IPv4 pseudo-header, as RFC 5798, FRR and keepalived do (default).
+        PseudoHeader => "pseudo-header",
+        /// Cover the VRRP message only, as some router vendors do.
+        Plain => "plain",
+    }
+}
+
+/// VRRP protocol version (`version`, extension): 2 (RFC 3768) or 3 (RFC 5798).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(try_from = "i64", into = "u8")]
+pub enum ProtocolVersion {
+    /// VRRPv2, RFC 3768 (default).
+    #[default]
+    V2,
+    /// VRRPv3, RFC 5798.
+    V3,
+}
+
+impl TryFrom<i64> for ProtocolVersion {
+    type Error = String;
+
+    fn try_from(version: i64) -> Result<Self, Self::Error> {
+        match version {
+            2 => Ok(Self::V2),
+            3 => Ok(Self::V3),
+            other => Err(value_error(
+                other,
+                "is not a supported VRRP version (expected 2 or 3)",
+            )),
+        }
+    }
+}
+
+impl From<ProtocolVersion> for u8 {
+    fn from(version: ProtocolVersion) -> u8 {
+        match version {
+            ProtocolVersion::V2 => 2,
+            ProtocolVersion::V3 => 3,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        u8::from(*self).fmt(f)
+    }
+}

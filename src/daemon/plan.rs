@@ -1,0 +1,276 @@
+//! The resolved plan: each configured `[[vrouter]]` turned into a [`GroupSpec`] with everything
+//! a worker needs (interface index and addresses looked up, owner priority applied, the
+//! advertised address list decided). Resolving happens before anything on the system changes,
+//! so a bad interface stops the start-up cleanly.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::auth::{AuthKey, AuthType};
+use crate::config::{self, AddressFamily, Config, ProtocolVersion, VRouter};
+use crate::net::{IpPrefix, Ipv4Route};
+use crate::wire::{virtual_mac, Family, MacAddr, V3Checksum, Version};
+
+/// Which network driver applies a group's addresses and routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetDrv {
+    /// rtnetlink (the default).
+    Netlink,
+    /// ioctl: the interface's address is swapped for the VIP while Master.
+    Ioctl,
+}
+
+/// A macvlan interface to create for a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VifSpec {
+    /// Interface name (`vifname`).
+    pub name: String,
+    /// Its MAC: the virtual router MAC.
+    pub mac: MacAddr,
+}
+
+/// Everything one group's worker and the control plane need, resolved.
+#[derive(Clone, Debug)]
+pub struct GroupSpec {
+    /// Position in the configuration (`vrouter[N]`).
+    pub index: usize,
+    /// Interface the group runs on.
+    pub ifname: String,
+    /// Its index.
+    pub ifindex: u32,
+    /// Its MAC address.
+    pub if_mac: MacAddr,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Address family of the group.
+    pub family: Family,
+    /// VRRP version.
+    pub version: Version,
+    /// Configured priority, or 255 when we own the VIPs.
+    pub priority: u8,
+    /// True when a VIP is one of the interface's own addresses (RFC address owner).
+    pub owner: bool,
+    /// Preemption.
+    pub preempt: bool,
+    /// Accept mode (v3).
+    pub accept_mode: bool,
+    /// Advertisement interval.
+    pub interval: Duration,
+    /// Source address of our adverts (IPv4 primary, or IPv6 link-local).
+    pub primary: IpAddr,
+    /// The virtual addresses.
+    pub vips: Vec<IpPrefix>,
+    /// Addresses carried in our adverts (VIPs, plus local ones with `rfc3768 = false`).
+    pub advert_addrs: Vec<IpAddr>,
+    /// Authentication (v2).
+    pub auth: AuthKey,
+    /// VRRPv3/IPv4 checksum mode.
+    pub v3_checksum: V3Checksum,
+    /// MAC announced in gratuitous ARP / NA (virtual MAC with macvlan, the interface's otherwise).
+    pub announce_mac: MacAddr,
+    /// The interface that holds the VIPs (the macvlan, or the interface itself).
+    pub vip_ifname: String,
+    /// The macvlan to create, if `iftype = "macvlan"`.
+    pub vif: Option<VifSpec>,
+    /// Network driver.
+    pub netdrv: NetDrv,
+    /// Attach the classic BPF filter to the receive socket.
+    pub socket_filter: bool,
+    /// Gratuitous ARP / NA: number of announcements on becoming Master.
+    pub garp_repeat: u32,
+    /// Gratuitous ARP / NA: spacing of the announcements.
+    pub garp_interval: Duration,
+}
+
+/// Facts about an interface needed to resolve a group.
+#[derive(Clone, Debug, Default)]
+pub struct IfaceFacts {
+    /// Interface index.
+    pub ifindex: u32,
+    /// MAC address.
+    pub mac: MacAddr,
+    /// IPv4 addresses, primary first.
+    pub ipv4: Vec<IpAddr>,
+    /// IPv6 link-local addresses.
+    pub ipv6_link_local: Vec<IpAddr>,
+    /// All IPv6 addresses.
+    pub ipv6: Vec<IpAddr>,
+}
+
+/// A problem resolving the configuration against this host.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The interface does not exist or cannot be read.
+    #[error("vrouter[{index}].interface = {ifname:?}: {reason}")]
+    Interface {
+        /// vrouter index.
+        index: usize,
+        /// Interface name.
+        ifname: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The authentication key could not be built.
+    #[error("vrouter[{index}].auth_secret: {reason}")]
+    Auth {
+        /// vrouter index.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Resolves every vrouter of `config` using `lookup` to read interface facts.
+pub fn resolve(
+    config: &Config,
+    mut lookup: impl FnMut(&str) -> Result<IfaceFacts, String>,
+) -> Result<Vec<GroupSpec>, PlanError> {
+    config
+        .vrouters
+        .iter()
+        .enumerate()
+        .map(|(index, vr)| {
+            let facts = lookup(vr.interface.as_str()).map_err(|reason| PlanError::Interface {
+                index,
+                ifname: vr.interface.as_str().to_string(),
+                reason,
+            })?;
+            resolve_one(index, vr, &facts)
+        })
+        .collect()
+}
+
+fn resolve_one(index: usize, vr: &VRouter, facts: &IfaceFacts) -> Result<GroupSpec, PlanError> {
+    let family = match vr.family() {
+        AddressFamily::Ipv4 => Family::Ipv4,
+        AddressFamily::Ipv6 => Family::Ipv6,
+    };
+    let ifname = vr.interface.as_str().to_string();
+    let iface_err = |reason: String| PlanError::Interface {
+        index,
+        ifname: ifname.clone(),
+        reason,
+    };
+    let (primary, local): (IpAddr, &[IpAddr]) = match family {
+        Family::Ipv4 => (
+            *facts
+                .ipv4
+                .first()
+                .ok_or_else(|| iface_err("has no IPv4 address to send adverts from".into()))?,
+            &facts.ipv4,
+        ),
+        Family::Ipv6 => (
+            *facts.ipv6_link_local.first().ok_or_else(|| {
+                iface_err("has no IPv6 link-local address to send adverts from".into())
+            })?,
+            &facts.ipv6,
+        ),
+    };
+    let vips: Vec<IpPrefix> = vr
+        .vip
+        .iter()
+        .map(|v| IpPrefix {
+            addr: v.addr,
+            prefix_len: v.effective_prefix_len(),
+        })
+        .collect();
+    let owner = vips.iter().any(|v| local.contains(&v.addr));
+    let version = match vr.version {
+        ProtocolVersion::V2 => Version::V2,
+        ProtocolVersion::V3 => Version::V3,
+    };
+    let mut advert_addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+    if version == Version::V2 && !vr.rfc3768 {
+        // The original's extension: the interface's own addresses follow the VIPs.
+        let extra: Vec<IpAddr> = local
+            .iter()
+            .filter(|a| !advert_addrs.contains(a))
+            .copied()
+            .collect();
+        advert_addrs.extend(extra);
+    }
+    let auth = auth_key(vr).map_err(|reason| PlanError::Auth { index, reason })?;
+    let vrid = vr.group.get();
+    let vmac = virtual_mac(family, vrid);
+    let vif = vr.is_macvlan().then(|| VifSpec {
+        name: vr.vifname().into_owned(),
+        mac: vmac,
+    });
+    Ok(GroupSpec {
+        index,
+        ifindex: facts.ifindex,
+        if_mac: facts.mac,
+        vrid,
+        family,
+        version,
+        priority: if owner { 255 } else { vr.priority.get() },
+        owner,
+        preempt: vr.preemption || owner,
+        accept_mode: vr.accept_mode,
+        interval: vr.advert_interval(),
+        primary,
+        vips,
+        advert_addrs,
+        auth,
+        v3_checksum: match vr.v3_checksum {
+            config::V3Checksum::PseudoHeader => V3Checksum::PseudoHeader,
+            config::V3Checksum::Plain => V3Checksum::Plain,
+        },
+        announce_mac: if vif.is_some() { vmac } else { facts.mac },
+        vip_ifname: vif
+            .as_ref()
+            .map_or_else(|| ifname.clone(), |v| v.name.clone()),
+        vif,
+        netdrv: if vr.uses_ioctl() {
+            NetDrv::Ioctl
+        } else {
+            NetDrv::Netlink
+        },
+        socket_filter: vr.socket_filter,
+        garp_repeat: u32::from(vr.garp_repeat.get()),
+        garp_interval: vr.garp_interval(),
+        ifname,
+    })
+}
+
+/// The authentication key of a vrouter (the config has already checked the secret's length).
+fn auth_key(vr: &VRouter) -> Result<AuthKey, String> {
+    let Some(kind) = vr.auth_type else {
+        return Ok(AuthKey::none());
+    };
+    let kind = match kind {
+        config::AuthType::Rfc2338Simple => AuthType::Simple,
+        config::AuthType::P0T8Sha256 => AuthType::P0Sha256,
+        config::AuthType::P1T8Shake256 => AuthType::P1Shake256,
+    };
+    let secret = vr.auth_secret_bytes().unwrap_or_default();
+    AuthKey::new(kind, secret.to_vec()).map_err(|e| e.to_string())
+}
+
+/// The configured static routes in the drivers' form.
+pub fn static_routes(config: &Config) -> Vec<Ipv4Route> {
+    config
+        .static_routes()
+        .iter()
+        .map(|r| Ipv4Route {
+            dst: r.route,
+            prefix_len: r.prefix_len(),
+            gateway: r.nh,
+            metric: r.metric.map(u32::from),
+            mtu: r.mtu.map(u32::from),
+        })
+        .collect()
+}
+
+impl IfaceFacts {
+    /// Facts from the driver's interface description.
+    pub fn from_interface(iface: &crate::net::iface::Interface) -> Self {
+        IfaceFacts {
+            ifindex: iface.index,
+            mac: MacAddr(iface.mac.unwrap_or_default()),
+            ipv4: iface.ipv4.iter().map(|(a, _)| IpAddr::V4(*a)).collect(),
+            ipv6_link_local: iface.ipv6_link_local().map(IpAddr::V6).collect(),
+            ipv6: iface.ipv6.iter().map(|(a, _)| IpAddr::V6(*a)).collect(),
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The state machine of one virtual router (RFC 5798 §6.4, RFC 3768 §6.4).
+
+use std::cmp::Ordering;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::event::{Action, AdvertInfo, DiscardReason, State, TransitionReason};
+use super::params::{GroupParams, ParamsError, Version};
+use super::stats::GroupStats;
+use super::timing;
+use crate::time::Instant;
+
+/// The priority of the address owner.
+pub const OWNER_PRIORITY: u8 = 255;
+
+/// One virtual router, driven by the caller's clock.
+///
+/// Inputs are method calls carrying `now`; outputs are [`Action`]s appended to `out` in the
+/// order a driver must execute them. The only timers are two deadlines (Adver_Timer in Master,
+/// Master_Down_Timer in Backup), exposed through [`Vrrp::poll_timeout`]; the driver calls
+/// [`Vrrp::handle_timeout`] once that instant has come.
+///
+/// Action orders:
+/// * becoming Master: `Transition, AddVips, SendAdvert, Announce, InstallRoutes`;
+/// * Master → Backup: `Transition, RemoveRoutes, RemoveVips`;
+/// * shutdown from Master: `Transition, SendAdvert{priority: 0}, RemoveRoutes, RemoveVips`
+///   (the priority-0 advert goes first so Backups start their Skew_Time as early as possible).
+#[derive(Debug, Clone)]
+pub struct Vrrp {
+    params: GroupParams,
+    state: State,
+    /// Master_Adver_Interval: learned from the Master's adverts in v3 Backup, our own
+    /// Advertisement_Interval otherwise.
+    master_adver_interval: Duration,
+    adver_timer: Option<Instant>,
+    master_down_timer: Option<Instant>,
+    /// The running Master_Down_Timer was set to Skew_Time by a priority-0 advert.
+    master_left: bool,
+    current_master: Option<IpAddr>,
+    stats: GroupStats,
+}
+
+impl Vrrp {
+    /// A machine in Initialize. Out-of-range parameters are made acceptable (see
+    /// [`GroupParams::normalized`]); use [`Vrrp::try_new`] to reject them instead.
+    pub fn new(params: GroupParams) -> Self {
+        let params = params.normalized();
+        Vrrp {
+            master_adver_interval: params.advert_interval,
+            params,
+            state: State::Initialize,
+            adver_timer: None,
+            master_down_timer: None,
+            master_left: false,
+            current_master: None,
+            stats: GroupStats::default(),
+        }
+    }
+
+    /// A machine in Initialize, or an error if the parameters are not valid.
+    pub fn try_new(params: GroupParams) -> Result<Self, ParamsError> {
+        params.validate()?;
+        Ok(Vrrp::new(params))
+    }
+
+    /// The (normalized) parameters, including run-time priority and preempt changes.
+    pub fn params(&self) -> &GroupParams {
+        &self.params
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Our current priority.
+    pub fn priority(&self) -> u8 {
+        self.params.priority
+    }
+
+    /// Master_Adver_Interval (v3: learned from the Master; v2: our Advertisement_Interval).
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// Skew_Time for our current priority and Master_Adver_Interval.
+    pub fn skew_time(&self) -> Duration {
+        timing::skew_time(
+            self.params.version,
+            self.params.priority,
+            self.master_adver_interval,
+        )
+    }
+
+    /// Master_Down_Interval for our current priority and Master_Adver_Interval.
+    pub fn master_down_interval(&self) -> Duration {
+        timing::master_down_interval(
+            self.params.version,
+            self.params.priority,
+            self.master_adver_interval,
+        )
+    }
+
+    /// The router we believe is Master: ourselves in Master; in Backup, the source of the
+    /// last advert with a non-zero priority (accepted, or discarded because we preempt it);
+    /// `None` before any such advert, after the Master said it was leaving, and in Initialize.
+    pub fn current_master(&self) -> Option<IpAddr> {
+        self.current_master
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &GroupStats {
+        &self.stats
+    }
+
+    /// The earliest pending deadline (Adver_Timer or Master_Down_Timer), if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.adver_timer, self.master_down_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Startup event. No-op unless in Initialize.
+    pub fn startup(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Initialize {
+            return;
+        }
+        if self.params.priority == OWNER_PRIORITY {
+            self.become_master(now, TransitionReason::AddressOwner, out);
+        } else {
+            self.master_adver_interval = self.params.advert_interval;
+            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_left = false;
+            self.current_master = None;
+            self.transition(State::Backup, TransitionReason::Startup, now, out);
+        }
+    }
+
+    /// Shutdown event: from Master, a priority-0 advert and removal of VIPs and routes; from
+    /// Backup, just back to Initialize. No-op in Initialize.
+    pub fn shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let from = self.state;
+        if from == State::Initialize {
+            return;
+        }
+        self.adver_timer = None;
+        self.master_down_timer = None;
+        self.master_left = false;
+        self.current_master = None;
+        self.transition(State::Initialize, TransitionReason::Shutdown, now, out);
+        if from == State::Master {
+            self.send_advert(0, out);
+            out.push(Action::RemoveRoutes);
+            out.push(Action::RemoveVips);
+        }
+    }
+
+    /// Fires whatever timer is due at `now` (deadline <= now); no-op otherwise.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
+        match self.state {
+            State::Initialize => {}
+            State::Master => {
+                let Some(deadline) = self.adver_timer.filter(|&d| d <= now) else {
+                    return;
+                };
+                self.send_advert(self.params.priority, out);
+                // Keep the cadence of the deadlines, unless the driver is more than one
+                // interval late (then restart from now rather than sending a burst).
+                let interval = self.params.advert_interval;
+                let mut next = deadline + interval;
+                if next <= now {
+                    next = now + interval;
+                }
+                self.adver_timer = Some(next);
+            }
+            State::Backup => {
+                if self.master_down_timer.is_some_and(|d| d <= now) {
+                    let reason = if self.master_left {
+                        TransitionReason::MasterLeft
+                    } else {
+                        TransitionReason::MasterDown
+                    };
+                    self.become_master(now, reason, out);
+                }
+            }
+        }
+    }
+
+    /// An advert was received (already validated by the caller).
+    pub fn on_advert(&mut self, adv: &AdvertInfo, now: Instant, out: &mut Vec<Action>) {
+        self.stats.adverts_received += 1;
+        if adv.priority == 0 {
+            self.stats.priority_zero_received += 1;
+        }
+        if let Err(reason) = self.check(adv) {
+            self.discard(reason, out);
+            return;
+        }
+        let theirs = timing::from_centis(adv.max_advert_int_cs);
+        match self.state {
+            State::Initialize => self.discard(DiscardReason::NotRunning, out),
+            State::Backup => self.backup_advert(adv, theirs, now, out),
+            State::Master => self.master_advert(adv, theirs, now, out),
+        }
+    }
+
+    /// Changes our priority at run time (1..=255).
+    ///
+    /// * Master: an advert with the new priority is sent at once and the Adver_Timer re-armed,
+    ///   so that a better Backup with preemption can take over without waiting.
+    /// * Backup: the new priority (and so Skew_Time) applies from the next advert; the running
+    ///   Master_Down_Timer is left alone. If raised above the Master's priority with preempt
+    ///   on, the Master's next adverts are discarded and we take over when the
+    ///   Master_Down_Timer (set by its last accepted advert) expires: plain RFC behaviour, no
+    ///   shortcut.
+    /// * Initialize: stored for the next startup.
+    pub fn set_priority(
+        &mut self,
+        priority: u8,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> Result<(), ParamsError> {
+        if priority == 0 {
+            return Err(ParamsError::ZeroPriority);
+        }
+        if priority == self.params.priority {
+            return Ok(());
+        }
+        self.params.priority = priority;
+        if self.state == State::Master {
+            self.send_advert(priority, out);
+            self.adver_timer = Some(now + self.params.advert_interval);
+        }
+        Ok(())
+    }
+
+    /// Changes Preempt_Mode at run time; it applies from the next advert.
+    pub fn set_preempt(&mut self, preempt: bool) {
+        self.params.preempt = preempt;
+    }
+
+    /// Validity checks that do not depend on the state.
+    fn check(&self, adv: &AdvertInfo) -> Result<(), DiscardReason> {
+        if adv.src == self.params.primary_addr {
+            return Err(DiscardReason::OwnAdvert);
+        }
+        if adv.src.is_ipv4() != self.params.primary_addr.is_ipv4() {
+            return Err(DiscardReason::FamilyMismatch);
+        }
+        let theirs = timing::from_centis(adv.max_advert_int_cs);
+        match self.params.version {
+            Version::V2 if theirs != self.params.advert_interval => {
+                Err(DiscardReason::IntervalMismatch {
+                    ours: self.params.advert_interval,
+                    theirs,
+                })
+            }
+            Version::V3 if adv.max_advert_int_cs == 0 => Err(DiscardReason::ZeroInterval),
+            _ => Ok(()),
+        }
+    }
+
+    fn backup_advert(
+        &mut self,
+        adv: &AdvertInfo,
+        theirs: Duration,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        if adv.priority == 0 {
+            // The Master is leaving: take over after Skew_Time unless someone speaks first.
+            self.master_down_timer = Some(now + self.skew_time());
+            self.master_left = true;
+            if self.current_master == Some(adv.src) {
+                self.current_master = None;
+            }
+            return;
+        }
+        self.current_master = Some(adv.src);
+        if !self.params.preempt || adv.priority >= self.params.priority {
+            if self.params.version == Version::V3 {
+                self.master_adver_interval = theirs;
+            }
+            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_left = false;
+        } else {
+            self.discard(
+                DiscardReason::LowerPriority {
+                    theirs: adv.priority,
+                    ours: self.params.priority,
+                },
+                out,
+            );
+        }
+    }
+
+    fn master_advert(
+        &mut self,
+        adv: &AdvertInfo,
+        theirs: Duration,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        if adv.priority == 0 {
+            // Another router left Master: assert ourselves at once.
+            self.send_advert(self.params.priority, out);
+            self.adver_timer = Some(now + self.params.advert_interval);
+            return;
+        }
+        let better = match adv.priority.cmp(&self.params.priority) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            Ordering::Equal => addr_gt(adv.src, self.params.primary_addr),
+        };
+        if !better {
+            self.discard(
+                DiscardReason::LowerPriority {
+                    theirs: adv.priority,
+                    ours: self.params.priority,
+                },
+                out,
+            );
+            return;
+        }
+        self.adver_timer = None;
+        if self.params.version == Version::V3 {
+            self.master_adver_interval = theirs;
+        }
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.master_left = false;
+        self.current_master = Some(adv.src);
+        let reason = TransitionReason::Preempted {
+            by: adv.src,
+            priority: adv.priority,
+        };
+        self.transition(State::Backup, reason, now, out);
+        out.push(Action::RemoveRoutes);
+        out.push(Action::RemoveVips);
+    }
+
+    fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.master_down_timer = None;
+        self.master_left = false;
+        self.master_adver_interval = self.params.advert_interval;
+        self.adver_timer = Some(now + self.params.advert_interval);
+        self.current_master = Some(self.params.primary_addr);
+        self.stats.became_master += 1;
+        self.transition(State::Master, reason, now, out);
+        out.push(Action::AddVips);
+        self.send_advert(self.params.priority, out);
+        out.push(Action::Announce);
+        out.push(Action::InstallRoutes);
+    }
+
+    fn transition(
+        &mut self,
+        to: State,
+        reason: TransitionReason,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        let from = self.state;
+        self.state = to;
+        self.stats.transitions += 1;
+        self.stats.last_transition = Some(now);
+        out.push(Action::Transition { from, to, reason });
+    }
+
+    fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
+        self.stats.adverts_sent += 1;
+        if priority == 0 {
+            self.stats.priority_zero_sent += 1;
+        }
+        out.push(Action::SendAdvert { priority });
+    }
+
+    fn discard(&mut self, reason: DiscardReason, out: &mut Vec<Action>) {
+        self.stats.discarded.record(&reason);
+        if reason != DiscardReason::OwnAdvert {
+            out.push(Action::Discarded { reason });
+        }
+    }
+}
+
+/// `a > b` comparing addresses as numbers (IPv4 as `u32`, IPv6 as `u128`). Addresses of
+/// different families never compare greater (the caller filters them out beforehand).
+pub fn addr_gt(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => u32::from(a) > u32::from(b),
+        (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) > u128::from(b),
+        _ => false,
+    }
+}
