@@ -528,11 +528,11 @@ fn raw_socket_receives_vrrp_and_filter_drops_wrong_vrid() {
     let b = lab.b.clone();
     let receiver = std::thread::spawn(move || {
         netns::run_in(&b, move || {
-            let mut filtered = RxSocket::open(&RxConfig::new("vb", Family::V4, &[5])).unwrap();
-            let mut cfg = RxConfig::new("vb", Family::V4, &[5]);
+            let mut filtered = RxSocket::open(&RxConfig::new("vb", Family::Ipv4, &[5])).unwrap();
+            let mut cfg = RxConfig::new("vb", Family::Ipv4, &[5]);
             cfg.socket_filter = false;
             let mut open = RxSocket::open(&cfg).unwrap();
-            let mut f6 = RxSocket::open(&RxConfig::new("vb", Family::V6, &[5])).unwrap();
+            let mut f6 = RxSocket::open(&RxConfig::new("vb", Family::Ipv6, &[5])).unwrap();
             let mut sniffer = Sniffer::open("vb").unwrap();
             ready_tx.send(()).unwrap();
             let deadline = || Instant::now() + Duration::from_secs(5);

@@ -9,42 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::serde_util::{parse_list, value_error};
 
-/// IP address family of a virtual router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AddressFamily {
-    /// IPv4 (VRRP version 2 or 3).
-    Ipv4,
-    /// IPv6 (VRRP version 3 only).
-    Ipv6,
-}
-
-impl AddressFamily {
-    /// The family of `addr`.
-    pub fn of(addr: &IpAddr) -> Self {
-        match addr {
-            IpAddr::V4(_) => Self::Ipv4,
-            IpAddr::V6(_) => Self::Ipv6,
-        }
-    }
-
-    /// Longest valid prefix length.
-    pub fn max_prefix_len(self) -> u8 {
-        match self {
-            Self::Ipv4 => 32,
-            Self::Ipv6 => 128,
-        }
-    }
-}
-
-impl fmt::Display for AddressFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Ipv4 => "IPv4",
-            Self::Ipv6 => "IPv6",
-        })
-    }
-}
+/// IP address family of a virtual router: the protocol core's own type.
+pub use crate::wire::Family as AddressFamily;
 
 /// One virtual address: `10.0.0.1`, `10.0.0.1/24`, `2001:db8::1/64`, `fe80::1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::auth::{AuthKey, AuthType};
-use crate::config::{self, AddressFamily, Config, ProtocolVersion, VRouter};
+use crate::config::{self, Config, ProtocolVersion, VRouter};
 use crate::net::{IpPrefix, Ipv4Route};
 use crate::wire::{virtual_mac, Family, MacAddr, V3Checksum, Version};
 
@@ -141,10 +141,7 @@ pub fn resolve(
 }
 
 fn resolve_one(index: usize, vr: &VRouter, facts: &IfaceFacts) -> Result<GroupSpec, PlanError> {
-    let family = match vr.family() {
-        AddressFamily::Ipv4 => Family::Ipv4,
-        AddressFamily::Ipv6 => Family::Ipv6,
-    };
+    let family = vr.family();
     let ifname = vr.interface.as_str().to_string();
     let iface_err = |reason: String| PlanError::Interface {
         index,

@@ -1,7 +1,6 @@
 //! `-m 0`: print every VRRP advert seen on one interface, one line each, until interrupted.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::auth::AuthType;
@@ -11,12 +10,9 @@ use crate::wire::{parse_ethernet_frame, RxMeta, Version, VrrpPacket, VrrpRepr};
 /// Runs the sniffer on `iface` until SIGINT/SIGTERM.
 pub fn run(iface: &str) -> Result<(), crate::net::NetError> {
     let mut sniffer = Sniffer::open(iface)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        let stop = stop.clone();
-        // A plain flag: the loop below polls it between bounded waits.
-        let _ = ctrlc_flag(sig, stop);
-    }
+    // A plain flag: the loop below polls it between bounded waits.
+    let stop = super::sys::stop_flag_on_signals(&[libc::SIGINT, libc::SIGTERM])
+        .map_err(|e| crate::net::NetError::os("installing signal handlers", e))?;
     println!("rvrrpd: listening for VRRP on {iface} (Ctrl-C to stop)");
     while !stop.load(Ordering::Relaxed) {
         if !sniffer.wait_readable(Duration::from_millis(200))? {
@@ -81,21 +77,3 @@ pub fn describe(frame: &[u8]) -> Option<String> {
         ),
     })
 }
-
-/// Sets `flag` when `sig` arrives (a minimal, async-signal-safe handler).
-fn ctrlc_flag(sig: libc::c_int, flag: Arc<AtomicBool>) -> std::io::Result<()> {
-    FLAG.get_or_init(|| flag);
-    extern "C" fn handler(_: libc::c_int) {
-        if let Some(f) = FLAG.get() {
-            f.store(true, Ordering::Relaxed);
-        }
-    }
-    // SAFETY: installs a handler that only performs an atomic store (async-signal-safe).
-    let rc = unsafe { libc::signal(sig, handler as libc::sighandler_t) };
-    if rc == libc::SIG_ERR {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();

@@ -251,3 +251,25 @@ impl AsRawFd for TimerFd {
         self.fd.as_raw_fd()
     }
 }
+
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn set_stop(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Installs handlers for `signals` that only set a process-wide flag, and returns that flag.
+/// For the single-threaded sniffer loop, which polls the flag between bounded waits.
+pub fn stop_flag_on_signals(
+    signals: &[libc::c_int],
+) -> io::Result<&'static std::sync::atomic::AtomicBool> {
+    let handler: extern "C" fn(libc::c_int) = set_stop;
+    for &sig in signals {
+        // SAFETY: the handler only performs an atomic store, which is async-signal-safe.
+        let rc = unsafe { libc::signal(sig, handler as *const () as libc::sighandler_t) };
+        if rc == libc::SIG_ERR {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(&STOP)
+}

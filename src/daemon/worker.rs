@@ -15,7 +15,7 @@ use super::plan::GroupSpec;
 use super::status::{GroupStatus, StatusBoard};
 use super::sys::{monotonic_micros, Epoll, EventFd, TimerFd};
 use crate::fsm::{Action, AdvertInfo, GroupParams, State, Vrrp};
-use crate::net::rx::{self, RxConfig, RxSocket};
+use crate::net::rx::{RxConfig, RxSocket};
 use crate::net::tx::TxSocket;
 use crate::time::Instant;
 use crate::timer::{TimerId, TimingWheel};
@@ -83,32 +83,30 @@ struct Group {
 const TOKEN_WAKE: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
 
-/// A worker, built on the control plane's thread and then moved into its own thread.
+/// A worker, built on the control plane's thread and then moved into its own thread: the I/O
+/// shell (receive sockets, epoll, timerfd, command channel) around a [`Shard`].
 pub struct Worker {
     id: usize,
-    groups: Vec<Group>,
-    /// (ifindex, family, vrid) → index into `groups`.
-    demux: HashMap<(u32, Family, u8), usize>,
     rx: Vec<RxSocket>,
-    tx: HashMap<u32, TxSocket>,
-    wheel: TimingWheel<TimerKey>,
     epoll: Epoll,
     timerfd: TimerFd,
     wake: Arc<EventFd>,
     cmds: Receiver<WorkerCmd>,
+    shard: Shard,
+}
+
+/// The groups a worker owns and everything that drives them, without receive sockets: adverts
+/// are fed in by the shell (or a benchmark), timers fired from the timing wheel.
+pub struct Shard {
+    id: usize,
+    groups: Vec<Group>,
+    /// (ifindex, family, vrid) → index into `groups`.
+    demux: HashMap<(u32, Family, u8), usize>,
+    tx: HashMap<u32, TxSocket>,
+    wheel: TimingWheel<TimerKey>,
     events: UnboundedSender<WorkerEvent>,
     status: Arc<StatusBoard>,
     actions: Vec<Action>,
-    rx_scratch: Vec<Received>,
-}
-
-/// A datagram copied out of a receive batch (the socket's buffers are reused).
-struct Received {
-    src: std::net::IpAddr,
-    dst: std::net::IpAddr,
-    ttl: u8,
-    ifindex: u32,
-    payload: Vec<u8>,
 }
 
 /// Errors while setting a worker up.
@@ -171,14 +169,7 @@ impl Worker {
         }
         let mut rx = Vec::new();
         for ((ifindex, ifname, family), vrids, filter) in by_socket {
-            let mut cfg = RxConfig::new(
-                ifname.clone(),
-                match family {
-                    Family::Ipv4 => rx::Family::V4,
-                    Family::Ipv6 => rx::Family::V6,
-                },
-                &vrids,
-            );
+            let mut cfg = RxConfig::new(ifname.clone(), family, &vrids);
             cfg.socket_filter = filter;
             let sock = RxSocket::open(&cfg).map_err(|e| WorkerError::Net(e, id))?;
             debug_assert_eq!(sock.ifindex(), ifindex);
@@ -214,35 +205,33 @@ impl Worker {
             .collect();
         Ok(Worker {
             id,
-            groups,
-            demux,
             rx,
-            tx,
-            wheel: TimingWheel::new(),
             epoll,
             timerfd,
             wake,
             cmds,
-            events,
-            status,
-            actions: Vec::with_capacity(16),
-            rx_scratch: Vec::with_capacity(32),
+            shard: Shard {
+                id,
+                groups,
+                demux,
+                tx,
+                wheel: TimingWheel::new(),
+                events,
+                status,
+                actions: Vec::with_capacity(16),
+            },
         })
     }
 
     /// Runs until a `Shutdown` command has been handled.
     pub fn run(mut self) {
-        let now = self.now();
-        for g in 0..self.groups.len() {
-            self.groups[g].fsm.startup(now, &mut self.actions);
-            self.apply_actions(g, now);
-        }
+        self.shard.startup(now());
         let mut tokens = Vec::with_capacity(64);
         loop {
-            self.fire_timers();
+            self.shard.fire_timers(now());
             if let Err(e) = self
                 .timerfd
-                .arm_at(self.wheel.next_deadline().map(|t| t.as_micros()))
+                .arm_at(self.shard.wheel.next_deadline().map(|t| t.as_micros()))
             {
                 warn!("worker {}: arming timer: {e}", self.id);
             }
@@ -258,7 +247,7 @@ impl Worker {
                         while let Ok(cmd) = self.cmds.try_recv() {
                             match cmd {
                                 WorkerCmd::Shutdown => {
-                                    self.shutdown();
+                                    self.shard.shutdown(now());
                                     return;
                                 }
                             }
@@ -270,12 +259,50 @@ impl Worker {
         }
     }
 
-    fn now(&self) -> Instant {
-        Instant::from_micros(monotonic_micros())
+    fn drain_socket(&mut self, sock: usize) {
+        let Some(socket) = self.rx.get_mut(sock) else {
+            return;
+        };
+        let shard = &mut self.shard;
+        // Bounded so one flooded interface cannot starve timers and other sockets.
+        for _ in 0..8 {
+            let now = now();
+            let n = socket.recv_batch(|d| {
+                let meta = RxMeta {
+                    src: d.src,
+                    dst: d.dst,
+                    ttl: d.ttl,
+                };
+                shard.handle_advert(d.ifindex, d.payload, &meta, now);
+            });
+            match n {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    warn!("worker {}: receive: {e}", self.id);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The workers' clock: CLOCK_MONOTONIC, the clock the timerfd is armed on.
+fn now() -> Instant {
+    Instant::from_micros(monotonic_micros())
+}
+
+impl Shard {
+    /// Starts every group's state machine.
+    pub fn startup(&mut self, now: Instant) {
+        for g in 0..self.groups.len() {
+            self.groups[g].fsm.startup(now, &mut self.actions);
+            self.apply_actions(g, now);
+        }
     }
 
-    fn shutdown(&mut self) {
-        let now = self.now();
+    /// Shuts every group down (priority-0 adverts from Masters) and reports it.
+    pub fn shutdown(&mut self, now: Instant) {
         for g in 0..self.groups.len() {
             self.groups[g].fsm.shutdown(now, &mut self.actions);
             self.apply_actions(g, now);
@@ -284,8 +311,8 @@ impl Worker {
         let _ = self.events.send(WorkerEvent::Stopped { worker: self.id });
     }
 
-    fn fire_timers(&mut self) {
-        let now = self.now();
+    /// Fires every timer due at `now`.
+    pub fn fire_timers(&mut self, now: Instant) {
         while let Some((_, key)) = self.wheel.poll(now) {
             match key {
                 TimerKey::Fsm(g) => {
@@ -301,46 +328,8 @@ impl Worker {
         }
     }
 
-    fn drain_socket(&mut self, sock: usize) {
-        // Bounded so one flooded interface cannot starve timers and other sockets.
-        for _ in 0..8 {
-            let mut rx = std::mem::take(&mut self.rx_scratch);
-            let n = {
-                let Some(socket) = self.rx.get_mut(sock) else {
-                    return;
-                };
-                socket.recv_batch(|d| {
-                    rx.push(Received {
-                        src: d.src,
-                        dst: d.dst,
-                        ttl: d.ttl,
-                        ifindex: d.ifindex,
-                        payload: d.payload.to_vec(),
-                    })
-                })
-            };
-            let now = self.now();
-            for d in rx.drain(..) {
-                let meta = RxMeta {
-                    src: d.src,
-                    dst: d.dst,
-                    ttl: d.ttl,
-                };
-                self.handle_advert(d.ifindex, &d.payload, &meta, now);
-            }
-            self.rx_scratch = rx;
-            match n {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) => {
-                    warn!("worker {}: receive: {e}", self.id);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn handle_advert(&mut self, ifindex: u32, payload: &[u8], meta: &RxMeta, now: Instant) {
+    /// Validates and demultiplexes one received VRRP message and runs its group's machine.
+    pub fn handle_advert(&mut self, ifindex: u32, payload: &[u8], meta: &RxMeta, now: Instant) {
         let family = Family::of(&meta.src);
         let Some(vrid) = payload.get(1).copied() else {
             return;

@@ -121,7 +121,7 @@ impl GroupParams {
             });
         }
         let g = v.interval_granularity();
-        if self.advert_interval.as_micros() % g.as_micros() != 0 {
+        if v.normalize_interval(self.advert_interval) != self.advert_interval {
             return Err(ParamsError::IntervalGranularity {
                 version: v,
                 interval: self.advert_interval,

@@ -25,14 +25,8 @@ use super::error::IoContext;
 use super::sys::{self, RecvBatch};
 use super::{cbpf, iface, NetError, NetResult, IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6};
 
-/// Address family of a receive socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// IPv4 (VRRPv2 or VRRPv3 over IPv4).
-    V4,
-    /// IPv6 (VRRPv3 over IPv6).
-    V6,
-}
+/// Address family of a receive socket (the protocol core's own type).
+pub use crate::wire::Family;
 
 /// Options of a receive socket.
 #[derive(Clone, Debug)]
@@ -109,13 +103,13 @@ impl RxSocket {
         let name = cfg.iface.as_str();
         let ifindex = iface::ifindex(name)?;
         let fam = match cfg.family {
-            Family::V4 => "IPv4",
-            Family::V6 => "IPv6",
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
         };
         let ctx = |what: &str| format!("{what} (VRRP {fam} receive socket on {name})");
         let domain = match cfg.family {
-            Family::V4 => Domain::IPV4,
-            Family::V6 => Domain::IPV6,
+            Family::Ipv4 => Domain::IPV4,
+            Family::Ipv6 => Domain::IPV6,
         };
         let sock = Socket::new(
             domain,
@@ -127,8 +121,8 @@ impl RxSocket {
         // 1. Filter first.
         if cfg.socket_filter {
             let prog = match cfg.family {
-                Family::V4 => cbpf::vrrp_ipv4(&cfg.vrids),
-                Family::V6 => cbpf::vrrp_ipv6(&cfg.vrids),
+                Family::Ipv4 => cbpf::vrrp_ipv4(&cfg.vrids),
+                Family::Ipv6 => cbpf::vrrp_ipv6(&cfg.vrids),
             }
             .map_err(|e| NetError::Invalid(e.to_string()))?;
             sock.attach_filter(&sys::to_sock_filter(&prog))
@@ -151,7 +145,7 @@ impl RxSocket {
             .ctx(|| ctx("binding to device (SO_BINDTODEVICE)"))?;
         // 3. Join the group on this interface only; never loop our own sends back.
         match cfg.family {
-            Family::V4 => {
+            Family::Ipv4 => {
                 sock.set_multicast_all_v4(false)
                     .ctx(|| ctx("clearing IP_MULTICAST_ALL"))?;
                 sock.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))
@@ -159,7 +153,7 @@ impl RxSocket {
                 sock.set_multicast_loop_v4(false)
                     .ctx(|| ctx("clearing IP_MULTICAST_LOOP"))?;
             }
-            Family::V6 => {
+            Family::Ipv6 => {
                 // IPV6_MULTICAST_ALL appeared in Linux 4.20: best effort.
                 let _ = sock.set_multicast_all_v6(false);
                 sock.join_multicast_v6(&VRRP_MCAST_V6, ifindex)
@@ -185,8 +179,8 @@ impl RxSocket {
     /// Replaces the filter (e.g. after a reload changed the groups on this interface).
     pub fn set_vrids(&self, vrids: &[u8]) -> NetResult<()> {
         let prog = match self.family {
-            Family::V4 => cbpf::vrrp_ipv4(vrids),
-            Family::V6 => cbpf::vrrp_ipv6(vrids),
+            Family::Ipv4 => cbpf::vrrp_ipv4(vrids),
+            Family::Ipv6 => cbpf::vrrp_ipv6(vrids),
         }
         .map_err(|e| NetError::Invalid(e.to_string()))?;
         self.sock
@@ -261,7 +255,7 @@ impl RxSocket {
             return None;
         }
         match self.family {
-            Family::V4 => {
+            Family::Ipv4 => {
                 let (hlen, total, ttl, src, dst) = parse_ipv4_header(data)?;
                 Some(RxDatagram {
                     src: IpAddr::V4(src),
@@ -271,7 +265,7 @@ impl RxSocket {
                     payload: &data[hlen..total],
                 })
             }
-            Family::V6 => Some(RxDatagram {
+            Family::Ipv6 => Some(RxDatagram {
                 src: meta.src?,
                 dst: IpAddr::V6(meta.dst6?),
                 ttl: meta.hoplimit?,

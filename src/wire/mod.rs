@@ -44,6 +44,11 @@ impl Family {
         }
     }
 
+    /// Longest valid prefix length (32 or 128).
+    pub const fn max_prefix_len(self) -> u8 {
+        (self.addr_len() * 8) as u8
+    }
+
     /// Length of one address of this family in bytes.
     pub const fn addr_len(self) -> usize {
         match self {

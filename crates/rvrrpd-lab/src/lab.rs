@@ -29,6 +29,8 @@ pub struct Node {
     pub ipv6: Ipv6Addr,
     /// Its MAC address.
     pub mac: String,
+    /// The bridge port (in the switch namespace) it is plugged into.
+    pub port: String,
 }
 
 /// Builder for a [`Lab`].
@@ -81,11 +83,11 @@ impl LabBuilder {
         ip(&sw, &["link", "set", "br0", "up"])?;
         for i in 1..=self.routers {
             let n = node(&prefix, &format!("r{i}"), i as u8);
-            lab.attach(&n, &format!("p{i}"))?;
+            lab.attach(&n)?;
             lab.routers.push(n);
         }
         let cl = lab.client.clone();
-        lab.attach(&cl, "pcl")?;
+        lab.attach(&cl)?;
         Ok(lab)
     }
 }
@@ -98,6 +100,11 @@ fn node(prefix: &str, name: &str, host: u8) -> Node {
         ipv4: Ipv4Addr::new(10, 0, 0, host),
         ipv6: Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(host)),
         mac: format!("02:00:00:00:00:{host:02x}"),
+        port: if name == "cl" {
+            "pcl".into()
+        } else {
+            format!("p{host}")
+        },
     }
 }
 
@@ -137,7 +144,8 @@ impl Lab {
     }
 
     /// Creates the node's namespace and connects it to the bridge through `port`.
-    fn attach(&mut self, n: &Node, port: &str) -> Result<()> {
+    fn attach(&mut self, n: &Node) -> Result<()> {
+        let port = n.port.as_str();
         self.add_ns(&n.ns)?;
         let sw = self.switch_ns.clone();
         ip(
@@ -250,6 +258,17 @@ impl Lab {
             .iter()
             .filter(|n| crate::kernel::has_address(&n.ns, vip).unwrap_or(false))
             .collect()
+    }
+
+    /// Unplugs `node` from the switch (its bridge port goes down): with a SIGKILL of its
+    /// daemon, this is a dead router whose kernel no longer answers for the VIP.
+    pub fn unplug(&self, node: &Node) -> Result<()> {
+        ip(&self.switch_ns, &["link", "set", &node.port, "down"]).map(|_| ())
+    }
+
+    /// Plugs `node` back in.
+    pub fn plug(&self, node: &Node) -> Result<()> {
+        ip(&self.switch_ns, &["link", "set", &node.port, "up"]).map(|_| ())
     }
 
     /// SIGKILLs every process in `ns` that is not this test process (a crash of that host).
