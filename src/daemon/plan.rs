@@ -271,3 +271,119 @@ impl IfaceFacts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Format;
+
+    fn facts() -> IfaceFacts {
+        IfaceFacts {
+            ifindex: 4,
+            mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            ipv4: vec!["10.0.0.2".parse().unwrap(), "10.0.1.2".parse().unwrap()],
+            ipv6_link_local: vec!["fe80::1".parse().unwrap()],
+            ipv6: vec!["fe80::1".parse().unwrap(), "2001:db8::2".parse().unwrap()],
+        }
+    }
+
+    fn plan(text: &str) -> Result<Vec<GroupSpec>, PlanError> {
+        let cfg = Config::from_str(text, Some(Format::Toml), "test.conf").unwrap();
+        resolve(&cfg, |name| {
+            if name == "eth0" {
+                Ok(facts())
+            } else {
+                Err("no such interface".into())
+            }
+        })
+    }
+
+    #[test]
+    fn plain_group_uses_primary_address_and_interface_mac() {
+        let g = &plan("[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\n")
+            .unwrap()[0];
+        assert_eq!(g.primary, "10.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(g.priority, 100);
+        assert!(!g.owner);
+        assert_eq!(
+            g.advert_addrs,
+            vec!["10.0.0.100".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(g.announce_mac, MacAddr([2, 0, 0, 0, 0, 1]));
+        assert_eq!(g.vip_ifname, "eth0");
+        assert!(g.vif.is_none());
+        assert_eq!(g.vips[0].prefix_len, 32);
+    }
+
+    #[test]
+    fn owning_the_vip_means_priority_255_and_preemption() {
+        let g = &plan(
+            "[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.1.2\"\npriority = 50\n",
+        )
+        .unwrap()[0];
+        assert!(g.owner);
+        assert_eq!(g.priority, 255);
+        assert!(g.preempt);
+    }
+
+    #[test]
+    fn rfc3768_false_appends_local_addresses() {
+        let g = &plan(
+            "[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\nrfc3768 = false\n",
+        )
+        .unwrap()[0];
+        let want: Vec<IpAddr> = ["10.0.0.100", "10.0.0.2", "10.0.1.2"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(g.advert_addrs, want);
+    }
+
+    #[test]
+    fn macvlan_group_announces_the_virtual_mac_on_its_vif() {
+        let g = &plan(
+            "[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\niftype = \"macvlan\"\n",
+        )
+        .unwrap()[0];
+        let vmac = virtual_mac(Family::Ipv4, 9);
+        assert_eq!(g.announce_mac, vmac);
+        assert_eq!(
+            g.vif,
+            Some(VifSpec {
+                name: "standby9".into(),
+                mac: vmac
+            })
+        );
+        assert_eq!(g.vip_ifname, "standby9");
+    }
+
+    #[test]
+    fn ipv6_group_sends_from_the_link_local_address() {
+        let g = &plan(
+            "[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nversion = 3\nvip = \"2001:db8::100\"\n",
+        )
+        .unwrap()[0];
+        assert_eq!(g.family, Family::Ipv6);
+        assert_eq!(g.primary, "fe80::1".parse::<IpAddr>().unwrap());
+        assert_eq!(g.vips[0].prefix_len, 128);
+    }
+
+    #[test]
+    fn unknown_interface_is_named_in_the_error() {
+        let e = plan("[[vrouter]]\ngroup = 9\ninterface = \"eth7\"\nvip = \"10.0.0.100\"\n")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "vrouter[0].interface = \"eth7\": no such interface"
+        );
+    }
+
+    #[test]
+    fn simple_auth_key_is_built_from_the_secret() {
+        let g = &plan(
+            "[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\nauth_type = \"rfc2338-simple\"\nauth_secret = \"s3cret\"\n",
+        )
+        .unwrap()[0];
+        assert_eq!(g.auth.kind(), AuthType::Simple);
+    }
+}

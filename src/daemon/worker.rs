@@ -26,6 +26,20 @@ use crate::wire::{self, AdvertCache, AdvertParams, Family, RxMeta, VrrpPacket, V
 pub enum WorkerCmd {
     /// Leave: priority-0 adverts for every Master group, then stop.
     Shutdown,
+    /// Change a group's priority (1–254) at run time.
+    SetPriority {
+        /// The group's index in the plan.
+        group: usize,
+        /// New priority.
+        priority: u8,
+    },
+    /// Change a group's preemption at run time.
+    SetPreempt {
+        /// The group's index in the plan.
+        group: usize,
+        /// New preemption mode.
+        preempt: bool,
+    },
 }
 
 /// What a worker tells the control plane.
@@ -156,7 +170,9 @@ impl Worker {
             .map_err(io("epoll add".into()))?;
 
         // Group the VRIDs by (interface, family) for the socket filters.
-        let mut by_socket: Vec<((u32, String, Family), Vec<u8>, bool)> = Vec::new();
+        // (ifindex, ifname, family) → (VRIDs, socket filter wanted).
+        type SocketKey = (u32, String, Family);
+        let mut by_socket: Vec<(SocketKey, Vec<u8>, bool)> = Vec::new();
         for s in &specs {
             let key = (s.ifindex, s.ifname.clone(), s.family);
             match by_socket.iter_mut().find(|(k, _, _)| *k == key) {
@@ -180,10 +196,10 @@ impl Worker {
         }
         let mut tx = HashMap::new();
         for s in &specs {
-            if !tx.contains_key(&s.ifindex) {
+            if let std::collections::hash_map::Entry::Vacant(e) = tx.entry(s.ifindex) {
                 let sock = TxSocket::open_index(&s.ifname, s.ifindex)
                     .map_err(|e| WorkerError::Net(e, id))?;
-                tx.insert(s.ifindex, sock);
+                e.insert(sock);
             }
         }
         let mut demux = HashMap::new();
@@ -245,12 +261,11 @@ impl Worker {
                     TOKEN_WAKE => {
                         self.wake.drain();
                         while let Ok(cmd) = self.cmds.try_recv() {
-                            match cmd {
-                                WorkerCmd::Shutdown => {
-                                    self.shard.shutdown(now());
-                                    return;
-                                }
+                            if let WorkerCmd::Shutdown = cmd {
+                                self.shard.shutdown(now());
+                                return;
                             }
+                            self.shard.command(cmd, now());
                         }
                     }
                     i => self.drain_socket(i as usize),
@@ -309,6 +324,35 @@ impl Shard {
         }
         info!("worker {}: stopped", self.id);
         let _ = self.events.send(WorkerEvent::Stopped { worker: self.id });
+    }
+
+    /// Applies a run-time change from the control plane.
+    pub fn command(&mut self, cmd: WorkerCmd, now: Instant) {
+        let (group, result) = match cmd {
+            WorkerCmd::Shutdown => return self.shutdown(now),
+            WorkerCmd::SetPriority { group, priority } => {
+                let Some(g) = self.local(group) else { return };
+                let r = self.groups[g]
+                    .fsm
+                    .set_priority(priority, now, &mut self.actions);
+                self.apply_actions(g, now);
+                (g, r.map_err(|e| e.to_string()))
+            }
+            WorkerCmd::SetPreempt { group, preempt } => {
+                let Some(g) = self.local(group) else { return };
+                self.groups[g].fsm.set_preempt(preempt);
+                (g, Ok(()))
+            }
+        };
+        if let Err(e) = result {
+            let spec = &self.groups[group].spec;
+            warn!("vrouter {} on {}: {e}", spec.vrid, spec.ifname);
+        }
+    }
+
+    /// The local index of the group at plan index `index`.
+    fn local(&self, index: usize) -> Option<usize> {
+        self.groups.iter().position(|g| g.spec.index == index)
     }
 
     /// Fires every timer due at `now`.

@@ -73,6 +73,9 @@ pub enum ParamsError {
     /// VRID 0 is not a valid virtual router identifier.
     #[error("VRID 0 is not valid; use 1..=255")]
     ZeroVrid,
+    /// VRRPv2 runs over IPv4 only.
+    #[error("VRRPv2 runs over IPv4 only; use version 3 for IPv6")]
+    V2OverIpv6,
     /// The interval cannot be carried by the version's advert.
     #[error(
         "advertisement interval {interval:?} out of range for {version:?} ({min:?}..={max:?})"
@@ -109,6 +112,9 @@ impl GroupParams {
         }
         if self.vrid == 0 {
             return Err(ParamsError::ZeroVrid);
+        }
+        if self.version == Version::V2 && self.primary_addr.is_ipv6() {
+            return Err(ParamsError::V2OverIpv6);
         }
         let v = self.version;
         let (min, max) = (v.min_interval(), v.max_interval());

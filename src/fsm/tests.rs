@@ -125,7 +125,10 @@ fn params_validation_and_normalization() {
     p.priority = 0;
     assert_eq!(p.validate(), Err(ParamsError::ZeroPriority));
     assert_eq!(Vrrp::new(p.clone()).priority(), 1);
-    assert!(Vrrp::try_new(p).is_err());
+    assert!(Vrrp::try_new(p.clone()).is_err());
+    p.priority = 100;
+    p.primary_addr = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    assert_eq!(p.validate(), Err(ParamsError::V2OverIpv6));
     let p3 = params(Version::V3, 100, Duration::from_millis(5));
     assert_eq!(p3.normalized().advert_interval, Duration::from_millis(10));
     let p3 = params(Version::V3, 100, Duration::from_secs(50));

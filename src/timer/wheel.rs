@@ -230,7 +230,9 @@ impl<T> TimingWheel<T> {
     ///
     /// Due timers are collected in batches: when none is waiting, every timer due at `now`
     /// is collected and sorted by `(deadline, insertion order)`; later calls return them one
-    /// by one. Timers cancelled or rescheduled meanwhile are skipped.
+    /// by one. Timers cancelled or rescheduled meanwhile are skipped, and a timer inserted
+    /// meanwhile with a deadline the batch already covers is merged into it in order (so
+    /// the whole sequence is in deadline order for a non-decreasing `now`).
     pub fn poll(&mut self, now: Instant) -> Option<(TimerId, T)> {
         let mut collected = false;
         if self.dirty {
