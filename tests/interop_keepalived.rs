@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use rvrrpd_lab::config::keepalived::{self, KaInstance, KeepalivedConf};
 use rvrrpd_lab::config::rvrrpd::VRouter;
-use rvrrpd_lab::{cmd, kernel, theory, Lab, Signal};
+use rvrrpd_lab::{cmd, kernel, theory, Capture, Lab, Signal};
 
 fn interop(version: u8, auth: Option<&str>, rvrrpd_master: bool) {
     cmd::require_tool("keepalived", "apt-get install keepalived").unwrap_or_else(|e| panic!("{e}"));
@@ -67,6 +67,8 @@ fn interop(version: u8, auth: Option<&str>, rvrrpd_master: bool) {
         diag(&[&rv, &ka])
     );
 
+    check_auth_on_wire(&cap, vrid, version, auth);
+
     let t0 = now();
     if rvrrpd_master {
         rv.signal(Signal::Kill).expect("kill rvrrpd");
@@ -95,6 +97,59 @@ fn interop(version: u8, auth: Option<&str>, rvrrpd_master: bool) {
     assert!(f.gap() <= mdi + 0.3, "failover {:.3}s", f.gap());
     // The survivor advertises alone.
     wait_sole_master(&lab, &cap, vrid, false, backup, interval, &[&rv, &ka]);
+    check_auth_on_wire(&cap, vrid, version, auth);
+}
+
+/// Every advert of the group carries the expected v2 authentication (type 1 + the password,
+/// NUL-padded to 8 bytes) or none.
+fn check_auth_on_wire(cap: &Capture, vrid: u8, version: u8, auth: Option<&str>) {
+    let t = cap.snapshot().expect("snapshot");
+    let mut want = [0u8; 8];
+    if let Some(pw) = auth {
+        want[..pw.len()].copy_from_slice(pw.as_bytes());
+    }
+    for a in t.of(vrid, false) {
+        if version == 2 {
+            assert_eq!(
+                (a.advert.auth_type, a.advert.auth_data),
+                (u8::from(auth.is_some()), Some(want)),
+                "authentication of the advert from {}",
+                a.src_ip
+            );
+        }
+    }
+}
+
+/// Different passwords: neither side accepts the other's adverts, so both end up Master.
+#[test]
+fn v2_simple_auth_mismatch_is_rejected_by_rvrrpd() {
+    cmd::require_tool("keepalived", "apt-get install keepalived").unwrap_or_else(|e| panic!("{e}"));
+    let lab = lab(2);
+    let (vrid, interval) = (99, 1.0);
+    let vip = Lab::vip4(9);
+    let (r1, r2) = (lab.router(1).clone(), lab.router(2).clone());
+    let cap = lab.capture("auth-mismatch").expect("capture");
+    let mut inst = KaInstance::new("eth0", vrid, 150, 2, interval, &format!("{vip}/24"));
+    inst.auth_pass = Some("right".into());
+    let ka = keepalived::spawn(&lab, &r2.ns, "keepalived", &KeepalivedConf::new("ka", inst))
+        .expect("keepalived");
+    wait_sole_master(&lab, &cap, vrid, false, &r2, interval, &[&ka]);
+    let v = VRouter::new(vrid, "eth0", vip)
+        .priority(100)
+        .version(2)
+        .advert(interval)
+        .auth("rfc2338-simple", "wrong");
+    let rv = start(&lab, &r1, "rvrrpd", &conf(&lab, "rvrrpd", v));
+    // rvrrpd must ignore keepalived's adverts (wrong password) and become Master itself.
+    wait_vip(&r1, vip.into(), true, Duration::from_secs(15), &[&rv, &ka]);
+    let t = cap.snapshot().expect("snapshot");
+    let since = now() - 2.5 * interval;
+    assert_eq!(
+        sender_names(&lab, &t, vrid, false, since),
+        vec!["r1".to_string(), "r2".to_string()],
+        "{}",
+        t.summary(10)
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //!   The same sysctls as keepalived's VMAC support are applied so the macvlan answers ARP
 //!   for the VIP with the virtual MAC and the parent does not:
 //!   on the macvlan `arp_ignore=1`, `accept_local=1`, `rp_filter=0`,
-//!   `promote_secondaries=1`; on the parent `arp_ignore=1`, `arp_filter=1` (previous
+//!   `promote_secondaries=1`; on the parent `arp_ignore=1`, `arp_filter=1`, `arp_announce=2` (previous
 //!   values saved and restored when its last macvlan is deleted).
 //! * Routes are installed with protocol [`RTPROT_RVRRPD`] (112, VRRP's IP protocol number,
 //!   unused by iproute2's `rt_protos`), so `ip route show proto 112` shows them and
@@ -362,7 +362,13 @@ impl NetlinkDriver {
         let entry = parents.entry(parent.to_string()).or_default();
         if entry.users == 0 {
             entry.saved.clear();
-            for (key, val) in [("arp_ignore", "1"), ("arp_filter", "1")] {
+            for (key, val) in [
+                ("arp_ignore", "1"),
+                ("arp_filter", "1"),
+                // Replies leaving the parent must not carry a VIP as ARP sender address,
+                // or neighbours would learn the VIP at the parent's MAC, not the virtual one.
+                ("arp_announce", "2"),
+            ] {
                 let path = ipv4_conf(parent, key);
                 if let Ok(old) = std::fs::read_to_string(&path) {
                     let old = old.trim().to_string();

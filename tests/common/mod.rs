@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rvrrpd_lab::config::rvrrpd::{self, RvrrpdConf, VRouter};
@@ -36,12 +37,33 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// A fresh lab with `n` routers.
-pub fn lab(n: usize) -> Lab {
-    Lab::builder()
-        .routers(n)
-        .build()
-        .expect("building the lab (root needed)")
+/// A lab that holds the per-binary test lock: tests of one file run one at a time even under
+/// plain `cargo test` (timing assertions at 100 ms adverts do not share 2 cores well).
+pub struct SerialLab {
+    // Declared first: torn down before the lock is released.
+    lab: Lab,
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for SerialLab {
+    type Target = Lab;
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A fresh lab with `n` routers (waits for the other tests of this binary to finish).
+pub fn lab(n: usize) -> SerialLab {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    SerialLab {
+        lab: Lab::builder()
+            .routers(n)
+            .build()
+            .expect("building the lab (root needed)"),
+        _guard: guard,
+    }
 }
 
 /// A configuration for router `name`, pid/logs in the lab dir.

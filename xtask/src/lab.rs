@@ -63,7 +63,7 @@ fn wait_master(lab: &Lab, cap: &Capture, interval: f64, not: Option<usize>) -> R
     Ok(i)
 }
 
-fn print_roles(lab: &Lab, master: usize) {
+fn print_roles(lab: &Lab, master: usize, dead: Option<usize>) {
     let vip = IpAddr::V4(Lab::vip4(1));
     for (i, n) in lab.routers().iter().enumerate() {
         let holds = kernel::has_address(&n.ns, vip).unwrap_or(false);
@@ -72,7 +72,13 @@ fn print_roles(lab: &Lab, master: usize) {
             n.name,
             n.ipv4.to_string(),
             PRIORITIES[i],
-            if i == master { "MASTER" } else { "backup" },
+            if Some(i) == dead {
+                "DEAD"
+            } else if i == master {
+                "MASTER"
+            } else {
+                "backup"
+            },
             if holds {
                 format!("holds {vip} on {VIF}")
             } else {
@@ -128,7 +134,7 @@ pub fn run(args: Args) -> Result<()> {
     println!("  started rvrrpd in r1, r2, r3; waiting for the election...");
     let master = wait_master(&lab, &cap, iv, None).context("no Master elected")?;
     println!("  elected (from the adverts on the wire):");
-    print_roles(&lab, master);
+    print_roles(&lab, master, None);
 
     let client = lab.client().clone();
     let pre = kernel::ping(&client.ns, vip.into(), 3, Duration::from_secs(1))?;
@@ -147,11 +153,13 @@ pub fn run(args: Args) -> Result<()> {
 
     let old = &lab.routers()[master];
     println!(
-        "  continuous ping running (every 100 ms); SIGKILL rvrrpd on {} ...",
+        "  continuous ping running (every 100 ms); {} dies: SIGKILL of its rvrrpd and link unplugged ...",
         old.name
     );
     let t0 = now();
     procs[master].signal(Signal::Kill)?;
+    // Without this the dead Master's kernel would keep answering for the VIP.
+    lab.unplug(old)?;
     let new = wait_master(&lab, &cap, iv, Some(master)).context("no takeover")?;
     let t = cap.snapshot()?;
     let gap = t
@@ -194,7 +202,7 @@ pub fn run(args: Args) -> Result<()> {
         st.lost()
     );
     println!("  after the failover:");
-    print_roles(&lab, new);
+    print_roles(&lab, new, Some(master));
     println!("  cleaning up (stopping daemons, deleting namespaces)");
     drop(procs);
     drop(cap);

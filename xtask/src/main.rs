@@ -5,6 +5,9 @@
 //! * `lab`   — builds rvrrpd and runs the failover demo in network namespaces.
 //! * `setup` — only the installation step.
 
+mod ebpf;
+mod lab;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -29,7 +32,20 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Build rvrrpd and run the failover demo: three routers and a client in network namespaces.
-    Lab,
+    Lab {
+        /// VRRP version of the demo groups (2 or 3).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+        version: u8,
+        /// Advertisement interval in seconds (v3: down to 0.01).
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
+    /// Build the eBPF object (XDP demux + socket filter); prints its path on stdout.
+    BuildEbpf {
+        /// Optimised build (the path the daemon looks at by default).
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -38,7 +54,11 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Setup => setup(&root),
         Cmd::Test { args } => test(&root, &args),
-        Cmd::Lab => lab(&root),
+        Cmd::Lab { version, interval } => lab(&root, version, interval),
+        Cmd::BuildEbpf { release } => {
+            println!("{}", ebpf::build(&root, release)?.display());
+            Ok(())
+        }
     }
 }
 
@@ -97,16 +117,14 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     run(&mut t)
 }
 
-fn lab(root: &Path) -> Result<()> {
+fn lab(root: &Path, version: u8, interval: f64) -> Result<()> {
     require_root("cargo xtask lab")?;
     setup(root)?;
     run(cargo()
         .current_dir(root)
         .args(["build", "--release", "--bin", "rvrrpd"]))?;
-    let bin = root.join("target/release/rvrrpd");
-    lab_demo(&bin)
-}
-
-fn lab_demo(bin: &Path) -> Result<()> {
-    bail!("lab demo not wired yet ({})", bin.display())
+    let mut args = lab::Args::new(root.join("target/release/rvrrpd"));
+    args.version = version;
+    args.interval = interval;
+    lab::run(args)
 }
