@@ -6,6 +6,7 @@
 //! * [`net`] holds the I/O drivers (raw sockets + classic BPF, netlink, ioctl, ARP/ND announcements).
 //! * [`daemon`] wires drivers and protocol core together: worker threads, control plane, signals.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod daemon;
@@ -13,4 +14,5 @@ pub mod fsm;
 pub mod net;
 pub mod time;
 pub mod timer;
+pub mod users;
 pub mod wire;

@@ -125,7 +125,12 @@ pub fn make_entry(
 }
 
 /// `{{SHA256}}user:level:salt:hash` with the given salt (tests pass a fixed one).
-pub fn sha256_entry(user: &str, level: u8, password: &[u8], salt: u64) -> Result<String, UsersError> {
+pub fn sha256_entry(
+    user: &str,
+    level: u8,
+    password: &[u8],
+    salt: u64,
+) -> Result<String, UsersError> {
     check_fields(user, level, password)?;
     let salt = format!("{salt:x}");
     let hash = sha256_hex(password, &salt);
@@ -201,11 +206,20 @@ pub fn verify(credential: &Credential, password: &[u8]) -> bool {
 
 /// Finds `user` in `users` and verifies `password`. An unknown user costs a verification too
 /// (against another entry, result ignored), so response time does not reveal which names exist.
-pub fn authenticate<'a>(users: &'a [UserEntry], user: &str, password: &[u8]) -> Option<&'a UserEntry> {
+pub fn authenticate<'a>(
+    users: &'a [UserEntry],
+    user: &str,
+    password: &[u8],
+) -> Option<&'a UserEntry> {
     match users.iter().find(|entry| entry.user == user) {
         Some(entry) => verify(&entry.credential, password).then_some(entry),
         None => {
-            if let Some(decoy) = users.first() {
+            // The costliest scheme configured, so unknown names take as long as known ones.
+            let decoy = users
+                .iter()
+                .find(|u| matches!(u.credential, Credential::Scrypt { .. }))
+                .or(users.first());
+            if let Some(decoy) = decoy {
                 let _ = verify(&decoy.credential, password);
             }
             None
@@ -241,7 +255,10 @@ mod tests {
     #[test]
     fn sha256_entry_matches_vector_and_round_trips() {
         let line = sha256_entry("admin", 0, b"banana", 0x1eb7_ac76_1a12_01f9).unwrap_or_default();
-        assert_eq!(line, format!("{{{{SHA256}}}}admin:0:1eb7ac761a1201f9:{BANANA_1EB7}"));
+        assert_eq!(
+            line,
+            format!("{{{{SHA256}}}}admin:0:1eb7ac761a1201f9:{BANANA_1EB7}")
+        );
         // A small salt is not zero-padded, as in the original.
         let short = sha256_entry("bob", 1, b"pw", 0xab).unwrap_or_default();
         assert!(short.starts_with("{{SHA256}}bob:1:ab:"), "{short}");
@@ -251,7 +268,10 @@ mod tests {
     #[test]
     fn scrypt_entry_round_trips() {
         let line = scrypt_entry("carol", 1, b"correct horse", 4, 8, 1).unwrap_or_default();
-        assert!(line.starts_with("{{SCRYPT}}carol:1::$scrypt$ln=4,r=8,p=1$"), "{line}");
+        assert!(
+            line.starts_with("{{SCRYPT}}carol:1::$scrypt$ln=4,r=8,p=1$"),
+            "{line}"
+        );
         let carol = entry(&line);
         assert_eq!(carol.level, 1);
         assert!(verify(&carol.credential, b"correct horse"));
@@ -271,21 +291,41 @@ mod tests {
 
     #[test]
     fn bad_fields_are_refused() {
-        assert!(matches!(sha256_entry("ad-min", 0, b"x", 1), Err(UsersError::User(_))));
-        assert!(matches!(sha256_entry("", 0, b"x", 1), Err(UsersError::User(_))));
-        assert!(matches!(sha256_entry("a", 10, b"x", 1), Err(UsersError::Level(10))));
-        assert!(matches!(sha256_entry("a", 0, b"", 1), Err(UsersError::EmptyPassword)));
-        assert!(matches!("md5".parse::<Algorithm>(), Err(UsersError::Algorithm(_))));
+        assert!(matches!(
+            sha256_entry("ad-min", 0, b"x", 1),
+            Err(UsersError::User(_))
+        ));
+        assert!(matches!(
+            sha256_entry("", 0, b"x", 1),
+            Err(UsersError::User(_))
+        ));
+        assert!(matches!(
+            sha256_entry("a", 10, b"x", 1),
+            Err(UsersError::Level(10))
+        ));
+        assert!(matches!(
+            sha256_entry("a", 0, b"", 1),
+            Err(UsersError::EmptyPassword)
+        ));
+        assert!(matches!(
+            "md5".parse::<Algorithm>(),
+            Err(UsersError::Algorithm(_))
+        ));
         assert_eq!("SHA256".parse::<Algorithm>().ok(), Some(Algorithm::Sha256));
     }
 
     #[test]
     fn authenticate_finds_user_and_checks_password() {
         let users = vec![
-            entry(&format!("{{{{SHA256}}}}admin:0:1eb7ac761a1201f9:{BANANA_1EB7}")),
+            entry(&format!(
+                "{{{{SHA256}}}}admin:0:1eb7ac761a1201f9:{BANANA_1EB7}"
+            )),
             entry(&sha256_entry("op", 1, b"secret", 7).unwrap_or_default()),
         ];
-        assert_eq!(authenticate(&users, "op", b"secret").map(|u| u.level), Some(1));
+        assert_eq!(
+            authenticate(&users, "op", b"secret").map(|u| u.level),
+            Some(1)
+        );
         assert!(authenticate(&users, "op", b"banana").is_none());
         assert!(authenticate(&users, "nobody", b"banana").is_none());
         assert_eq!(Access::from_level(0), Access::ReadOnly);

@@ -33,7 +33,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Fast-path and timer counters for `/metrics`.
     fn metrics(&self) -> MetricsView;
     /// Applies a write. `user` is the authenticated API user (for the control plane's log).
-    fn submit(&self, op: WriteOp, user: &str) -> BoxFuture<'static, Result<WriteOutcome, WriteError>>;
+    fn submit(
+        &self,
+        op: WriteOp,
+        user: &str,
+    ) -> BoxFuture<'static, Result<WriteOutcome, WriteError>>;
 }
 
 /// Protocol state as the original's API spells it.
@@ -304,4 +308,3 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
     let [a, b, c, d, e, f] = mac;
     format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
 }
-

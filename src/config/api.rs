@@ -37,12 +37,17 @@ pub struct ApiConfig {
     /// TLS certificate chain file (default `/etc/rvrrpd/ssl/cert.pem`).
     #[serde(default = "default_tls_cert")]
     pub tls_cert: PathBuf,
+    /// Extension: client addresses or networks (`10.0.0.0/8`, `::1`) that may read `/metrics`
+    /// without a session (default: none; `/metrics` then needs a session like every path).
+    #[serde(default)]
+    pub metrics_allow: Vec<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             users: Vec::new(),
+            metrics_allow: Vec::new(),
             secret: None,
             host: default_host(),
             tls: false,

@@ -207,6 +207,13 @@ impl Config {
         parse::parse(text, format, origin_name)
     }
 
+    /// Validates a configuration changed in memory (e.g. a vrouter added through the API)
+    /// with the same rules as a file; errors name the directive (there is no line).
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let locator = locate::Locator::new("", Format::Toml);
+        validate::validate(self, "running configuration", &locator)
+    }
+
     /// The `[[protocols.static]]` routes.
     pub fn static_routes(&self) -> &[StaticRoute] {
         &self.protocols.static_routes

@@ -1,20 +1,26 @@
 //! The control plane: prepares the system (leftover clean-up, macvlan interfaces), starts the
-//! workers, applies the address and route changes they ask for, and handles signals — TERM/INT
-//! make every worker send its priority-0 adverts, then everything rvrrpd added is removed.
+//! workers and the client API, applies the address and route changes workers ask for and the
+//! writes the API queues, and handles signals — TERM/INT make every worker send its
+//! priority-0 adverts, then everything rvrrpd added is removed.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
-use super::plan::{GroupSpec, NetDrv};
-use super::status::StatusBoard;
+use super::api_backend::{ApiRequest, DaemonBackend, Shared};
+use super::plan::{self, GroupSpec, NetDrv};
+use super::status::{LatenessHistogram, StatusBoard};
 use super::sys::EventFd;
-use super::worker::{NetOp, Worker, WorkerCmd, WorkerEvent};
+use super::worker::{NetOp, Reply, Worker, WorkerCmd, WorkerEvent, WorkerLinks};
 use super::DaemonError;
+use crate::api::backend::{WriteError, WriteOp, WriteOutcome};
 use crate::config::Config;
 use crate::net::driver::NetDriver;
 use crate::net::netlink::CleanupPlan;
@@ -22,77 +28,109 @@ use crate::net::Ipv4Route;
 
 /// How long shutdown waits for workers to send their priority-0 adverts.
 const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an API write waits for its worker.
+const WORKER_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A started worker as seen from the control plane.
 struct WorkerHandle {
     cmds: Sender<WorkerCmd>,
     wake: Arc<EventFd>,
     thread: Option<std::thread::JoinHandle<()>>,
+    groups: usize,
+}
+
+impl WorkerHandle {
+    fn send(&self, cmd: WorkerCmd) {
+        let _ = self.cmds.send(cmd);
+        self.wake.notify();
+    }
 }
 
 /// The control plane's state.
 pub struct Control {
-    specs: Vec<GroupSpec>,
+    shared: Arc<Shared>,
     routes: Vec<Ipv4Route>,
     /// rtnetlink: macvlans, leftovers, and the addresses/routes of `netdrv = "libnl"` groups.
     netlink: NetDriver,
     /// The ioctl driver, when a group asks for it.
     ioctl: Option<NetDriver>,
-    /// Number of groups currently Master that asked for the static routes.
-    route_users: usize,
-    /// Per group: whether it currently asked for the routes (so counting stays right).
-    route_held: Vec<bool>,
+    /// Groups currently holding the static routes (installed while at least one does).
+    route_holders: BTreeMap<usize, NetDrv>,
     /// Macvlans we created (name), to delete at exit.
     created_vifs: Vec<String>,
-    status: Arc<StatusBoard>,
+    workers: Vec<WorkerHandle>,
+    /// Group id → worker number.
+    owner: BTreeMap<usize, usize>,
+    next_id: usize,
 }
 
 impl Control {
-    /// Prepares the system for `specs` and returns the control plane; nothing is changed if an
-    /// error is returned before the first macvlan is created.
-    pub async fn prepare(config: &Config, specs: Vec<GroupSpec>) -> Result<Self, DaemonError> {
+    /// Prepares the system for `specs`; nothing is left changed if an error is returned.
+    pub async fn prepare(
+        config: Config,
+        specs: Vec<GroupSpec>,
+        workers: usize,
+    ) -> Result<Self, DaemonError> {
         let netlink = NetDriver::from_config("libnl").map_err(DaemonError::Net)?;
         let ioctl = if specs.iter().any(|s| s.netdrv == NetDrv::Ioctl) {
             Some(NetDriver::from_config("ioctl").map_err(DaemonError::Net)?)
         } else {
             None
         };
-        let routes = super::plan::static_routes(config);
+        let routes = plan::static_routes(&config);
+        let next_id = specs.iter().map(|s| s.index + 1).max().unwrap_or(0);
+        let workers = workers.clamp(1, specs.len().max(1));
+        let shared = Arc::new(Shared {
+            specs: RwLock::new(specs.into_iter().map(|s| (s.index, s)).collect()),
+            config: RwLock::new(Arc::new(config)),
+            status: Arc::new(StatusBoard::new()),
+            lateness: Arc::new(LatenessHistogram::default()),
+            routes_installed: Default::default(),
+            workers,
+            fast_path: "raw sockets + classic BPF".to_string(),
+            started: std::time::Instant::now(),
+        });
         let mut control = Control {
-            route_held: vec![false; specs.len()],
-            status: Arc::new(StatusBoard::new(specs.len())),
-            specs,
+            shared,
             routes,
             netlink,
             ioctl,
-            route_users: 0,
+            route_holders: BTreeMap::new(),
             created_vifs: Vec::new(),
+            workers: Vec::new(),
+            owner: BTreeMap::new(),
+            next_id,
         };
         control.cleanup_leftovers().await;
-        if let Err(e) = control.create_vifs().await {
-            control.final_cleanup().await;
-            return Err(e);
+        let specs: Vec<GroupSpec> = control.specs().values().cloned().collect();
+        for s in &specs {
+            if let Err(e) = control.create_vif(s).await {
+                control.final_cleanup().await;
+                return Err(e);
+            }
         }
         Ok(control)
     }
 
-    /// The status board workers publish to.
-    pub fn status(&self) -> Arc<StatusBoard> {
-        self.status.clone()
+    fn specs(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<usize, GroupSpec>> {
+        self.shared.specs.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn spec(&self, id: usize) -> Option<GroupSpec> {
+        self.specs().get(&id).cloned()
     }
 
     /// Removes what a crashed run may have left: our routes, our macvlans, configured VIPs.
     async fn cleanup_leftovers(&self) {
+        let specs = self.specs().clone();
         let plan = CleanupPlan {
             routes: true,
-            macvlans: self
-                .specs
-                .iter()
+            macvlans: specs
+                .values()
                 .filter_map(|s| s.vif.as_ref().map(|v| (v.name.clone(), v.mac.0)))
                 .collect(),
-            vips: self
-                .specs
-                .iter()
+            vips: specs
+                .values()
                 .filter(|s| !s.owner && s.netdrv == NetDrv::Netlink)
                 .flat_map(|s| s.vips.iter().map(|v| (s.vip_ifname.clone(), *v)))
                 .collect(),
@@ -107,85 +145,141 @@ impl Control {
         }
     }
 
-    async fn create_vifs(&mut self) -> Result<(), DaemonError> {
-        let mut done: Vec<String> = Vec::new();
-        for s in &self.specs {
-            let Some(vif) = &s.vif else { continue };
-            if done.contains(&vif.name) {
-                continue;
-            }
-            self.netlink
-                .create_vif(&vif.name, &s.ifname, vif.mac.0)
-                .await
-                .map_err(DaemonError::Net)?;
-            info!(
-                "created macvlan {} on {} with MAC {}",
-                vif.name, s.ifname, vif.mac
-            );
-            done.push(vif.name.clone());
-            self.created_vifs.push(vif.name.clone());
+    /// Creates the group's macvlan unless it has none or it exists already.
+    async fn create_vif(&mut self, s: &GroupSpec) -> Result<(), DaemonError> {
+        let Some(vif) = &s.vif else { return Ok(()) };
+        if self.created_vifs.contains(&vif.name) {
+            return Ok(());
         }
+        self.netlink
+            .create_vif(&vif.name, &s.ifname, vif.mac.0)
+            .await
+            .map_err(DaemonError::Net)?;
+        info!(
+            "created macvlan {} on {} with MAC {}",
+            vif.name, s.ifname, vif.mac
+        );
+        self.created_vifs.push(vif.name.clone());
         Ok(())
     }
 
-    /// Starts the workers, runs until a termination signal, then shuts down cleanly.
-    pub async fn run(mut self, workers: usize) -> Result<(), DaemonError> {
+    /// Starts the workers and the API, runs until a termination signal, then shuts down.
+    pub async fn run(mut self) -> Result<(), DaemonError> {
         let (ev_tx, mut ev_rx) = unbounded_channel();
-        let shards = shard(&self.specs, workers);
-        let mut handles: Vec<WorkerHandle> = Vec::new();
-        for (id, shard) in shards.into_iter().enumerate() {
-            let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-            let wake = Arc::new(EventFd::new().map_err(|e| DaemonError::Io("eventfd".into(), e))?);
-            let worker = match Worker::new(
-                id,
-                shard,
-                cmd_rx,
-                wake.clone(),
-                ev_tx.clone(),
-                self.status.clone(),
-            ) {
-                Ok(w) => w,
-                Err(e) => {
-                    stop_workers(&mut handles);
-                    self.final_cleanup().await;
-                    return Err(DaemonError::Worker(e));
-                }
-            };
-            let thread = std::thread::Builder::new()
-                .name(format!("rvrrpd-w{id}"))
-                .spawn(move || worker.run())
-                .map_err(|e| DaemonError::Io("spawning a worker thread".into(), e))?;
-            handles.push(WorkerHandle {
-                cmds: cmd_tx,
-                wake,
-                thread: Some(thread),
-            });
+        let specs: Vec<GroupSpec> = self.specs().values().cloned().collect();
+        for (id, shard) in shard(&specs, self.shared.workers).into_iter().enumerate() {
+            let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
+            if let Err(e) = self.spawn_worker(id, shard, &ev_tx) {
+                self.stop_workers(&mut ev_rx).await;
+                self.final_cleanup().await;
+                return Err(e);
+            }
+            for gid in ids {
+                self.owner.insert(gid, id);
+            }
         }
         info!(
-            "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: raw sockets + classic BPF)",
+            "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: {})",
             env!("CARGO_PKG_VERSION"),
-            self.specs.len(),
-            handles.len()
+            specs.len(),
+            self.workers.len(),
+            self.shared.fast_path
         );
 
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| DaemonError::Io("SIGTERM handler".into(), e))?;
-        let mut int = signal(SignalKind::interrupt())
-            .map_err(|e| DaemonError::Io("SIGINT handler".into(), e))?;
-        let mut hup = signal(SignalKind::hangup())
-            .map_err(|e| DaemonError::Io("SIGHUP handler".into(), e))?;
+        let (api_tx, mut api_rx) = unbounded_channel::<ApiRequest>();
+        let (api_stop, api_stopped) = oneshot::channel::<()>();
+        let config = self
+            .shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let api_task = match (config.api_enabled(), config.api.as_ref()) {
+            (true, Some(api)) => {
+                let backend = Arc::new(DaemonBackend::new(self.shared.clone(), api_tx.clone()));
+                let options = crate::api::ServerOptions::default()
+                    .with_metrics_allow(&api.metrics_allow)
+                    .map_err(|e| DaemonError::Api(e.to_string()))?;
+                let server = match crate::api::bind(api, backend, options).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.stop_workers(&mut ev_rx).await;
+                        self.final_cleanup().await;
+                        return Err(DaemonError::Api(e.to_string()));
+                    }
+                };
+                Some(tokio::spawn(server.run(async {
+                    let _ = api_stopped.await;
+                })))
+            }
+            _ => None,
+        };
+
+        let sig = |kind, name: &str| {
+            signal(kind).map_err(|e| DaemonError::Io(format!("{name} handler"), e))
+        };
+        let mut term = sig(SignalKind::terminate(), "SIGTERM")?;
+        let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
+        let mut hup = sig(SignalKind::hangup(), "SIGHUP")?;
         loop {
             tokio::select! {
                 _ = term.recv() => { info!("SIGTERM: leaving"); break; }
                 _ = int.recv() => { info!("SIGINT: leaving"); break; }
-                _ = hup.recv() => { warn!("SIGHUP: configuration reload is not supported yet; restart rvrrpd to apply changes"); }
+                _ = hup.recv() => {
+                    warn!("SIGHUP: configuration reload is not supported; use the API or restart rvrrpd");
+                }
                 ev = ev_rx.recv() => match ev {
                     Some(ev) => self.handle_event(ev).await,
                     None => break,
                 },
+                req = api_rx.recv() => {
+                    if let Some(req) = req {
+                        let result = self.write(req.op.clone(), &req.user, &ev_tx, &mut ev_rx).await;
+                        match &result {
+                            Ok(o) => info!("API user {}: {}: {}", req.user, req.op.describe(), o.message),
+                            Err(e) => warn!("API user {}: {} refused: {e}", req.user, req.op.describe()),
+                        }
+                        let _ = req.reply.send(result);
+                    }
+                }
             }
         }
-        self.shutdown(handles, &mut ev_rx).await;
+        let _ = api_stop.send(());
+        if let Some(task) = api_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        self.stop_workers(&mut ev_rx).await;
+        self.final_cleanup().await;
+        info!("rvrrpd stopped");
+        Ok(())
+    }
+
+    fn spawn_worker(
+        &mut self,
+        id: usize,
+        shard: Vec<GroupSpec>,
+        ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
+    ) -> Result<(), DaemonError> {
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let wake = Arc::new(EventFd::new().map_err(|e| DaemonError::Io("eventfd".into(), e))?);
+        let links = WorkerLinks {
+            events: ev_tx.clone(),
+            status: self.shared.status.clone(),
+            lateness: self.shared.lateness.clone(),
+        };
+        let groups = shard.len();
+        let worker =
+            Worker::new(id, shard, cmd_rx, wake.clone(), links).map_err(DaemonError::Worker)?;
+        let thread = std::thread::Builder::new()
+            .name(format!("rvrrpd-w{id}"))
+            .spawn(move || worker.run())
+            .map_err(|e| DaemonError::Io("spawning a worker thread".into(), e))?;
+        self.workers.push(WorkerHandle {
+            cmds: cmd_tx,
+            wake,
+            thread: Some(thread),
+            groups,
+        });
         Ok(())
     }
 
@@ -197,13 +291,10 @@ impl Control {
     }
 
     /// Applies one group's network change.
-    async fn apply(&mut self, g: usize, op: NetOp) {
-        let Some(spec) = self.specs.get(g) else {
-            return;
-        };
+    async fn apply(&mut self, id: usize, op: NetOp) {
+        let Some(spec) = self.spec(id) else { return };
         let result = match op {
-            NetOp::AddVips if spec.owner => Ok(()),
-            NetOp::RemoveVips if spec.owner => Ok(()),
+            NetOp::AddVips | NetOp::RemoveVips if spec.owner => Ok(()),
             NetOp::AddVips => {
                 self.driver(spec.netdrv)
                     .add_vips(&spec.vip_ifname, &spec.vips)
@@ -215,27 +306,18 @@ impl Control {
                     .await
             }
             NetOp::InstallRoutes => {
-                if !self.route_held[g] {
-                    self.route_held[g] = true;
-                    self.route_users += 1;
-                    if self.route_users == 1 {
-                        self.driver(spec.netdrv).add_routes(&self.routes).await
-                    } else {
-                        Ok(())
-                    }
+                let first = self.route_holders.is_empty();
+                if self.route_holders.insert(id, spec.netdrv).is_none() && first {
+                    self.shared.routes_installed.store(true, Ordering::Relaxed);
+                    self.driver(spec.netdrv).add_routes(&self.routes).await
                 } else {
                     Ok(())
                 }
             }
             NetOp::RemoveRoutes => {
-                if self.route_held[g] {
-                    self.route_held[g] = false;
-                    self.route_users -= 1;
-                    if self.route_users == 0 {
-                        self.driver(spec.netdrv).remove_routes(&self.routes).await
-                    } else {
-                        Ok(())
-                    }
+                if self.route_holders.remove(&id).is_some() && self.route_holders.is_empty() {
+                    self.shared.routes_installed.store(false, Ordering::Relaxed);
+                    self.driver(spec.netdrv).remove_routes(&self.routes).await
                 } else {
                     Ok(())
                 }
@@ -246,17 +328,242 @@ impl Control {
         }
     }
 
-    async fn shutdown(
-        mut self,
-        mut handles: Vec<WorkerHandle>,
-        ev_rx: &mut UnboundedReceiver<WorkerEvent>,
-    ) {
-        for h in &handles {
-            let _ = h.cmds.send(WorkerCmd::Shutdown);
-            h.wake.notify();
+    /// Sends `make(reply)` to the worker owning group `id` and waits for its answer.
+    async fn ask(
+        &self,
+        id: usize,
+        make: impl FnOnce(Option<Reply>) -> WorkerCmd,
+    ) -> Result<(), WriteError> {
+        let worker = self
+            .owner
+            .get(&id)
+            .and_then(|w| self.workers.get(*w))
+            .ok_or_else(|| WriteError::NotFound(format!("group id {id} has no worker")))?;
+        let (tx, rx) = oneshot::channel();
+        worker.send(make(Some(tx)));
+        match tokio::time::timeout(WORKER_REPLY_TIMEOUT, rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(msg))) => Err(WriteError::Conflict(msg)),
+            Ok(Err(_)) | Err(_) => Err(WriteError::Failed("the worker did not answer".into())),
         }
-        // Keep applying the workers' last changes (RemoveVips, RemoveRoutes) until all stopped.
-        let mut running = handles.len();
+    }
+
+    /// Applies one API write; nothing changes when an error is returned.
+    async fn write(
+        &mut self,
+        op: WriteOp,
+        user: &str,
+        ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
+        ev_rx: &mut UnboundedReceiver<WorkerEvent>,
+    ) -> Result<WriteOutcome, WriteError> {
+        let find = |group: u8, interface: &str| {
+            self.shared.find(group, interface).ok_or_else(|| {
+                WriteError::NotFound(format!("no virtual router {group} on {interface}"))
+            })
+        };
+        let message = match &op {
+            WriteOp::SetPriority {
+                group,
+                interface,
+                priority,
+            } => {
+                let id = find(*group, interface)?;
+                let p = priority.get();
+                self.ask(id, |reply| WorkerCmd::SetPriority {
+                    group: id,
+                    priority: p,
+                    reply,
+                })
+                .await?;
+                return Ok(self.outcome(id, format!("priority set to {p} by {user}")));
+            }
+            WriteOp::SetPreemption {
+                group,
+                interface,
+                preempt,
+            } => {
+                let id = find(*group, interface)?;
+                let p = *preempt;
+                self.ask(id, |reply| WorkerCmd::SetPreempt {
+                    group: id,
+                    preempt: p,
+                    reply,
+                })
+                .await?;
+                return Ok(self.outcome(id, format!("preemption set to {p} by {user}")));
+            }
+            WriteOp::Handover { group, interface } => {
+                let id = find(*group, interface)?;
+                self.ask(id, |reply| WorkerCmd::Handover { group: id, reply })
+                    .await?;
+                self.drain_events(ev_rx).await;
+                return Ok(self.outcome(id, format!("handed over by {user}")));
+            }
+            WriteOp::AddVRouter(vr) => {
+                let id = self.add_vrouter(vr, ev_tx).await?;
+                return Ok(self.outcome(id, format!("started by {user}")));
+            }
+            WriteOp::RemoveVRouter { group, interface } => {
+                let id = find(*group, interface)?;
+                self.remove_vrouter(id, ev_rx).await?;
+                format!("virtual router {group} on {interface} removed by {user}")
+            }
+        };
+        Ok(WriteOutcome {
+            message,
+            group: None,
+        })
+    }
+
+    fn outcome(&self, id: usize, message: String) -> WriteOutcome {
+        let group = self.spec(id).map(|s| self.shared.group_view(&s));
+        WriteOutcome { message, group }
+    }
+
+    /// Applies the network changes workers already queued (e.g. after a hand-over).
+    async fn drain_events(&mut self, ev_rx: &mut UnboundedReceiver<WorkerEvent>) {
+        while let Ok(ev) = ev_rx.try_recv() {
+            self.handle_event(ev).await;
+        }
+    }
+
+    async fn add_vrouter(
+        &mut self,
+        vr: &crate::config::VRouter,
+        ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
+    ) -> Result<usize, WriteError> {
+        // Validate the whole configuration with the new vrouter, as the file would be.
+        let config = self
+            .shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut next: Config = (*config).clone();
+        next.vrouters.push(vr.clone());
+        next.validate()
+            .map_err(|e| WriteError::Invalid(e.to_string()))?;
+        let id = self.next_id;
+        let spec = plan::resolve_vrouter(id, vr, super::lookup_interface)
+            .map_err(|e| WriteError::Invalid(e.to_string()))?;
+        if spec.netdrv == NetDrv::Ioctl && self.ioctl.is_none() {
+            self.ioctl = Some(
+                NetDriver::from_config("ioctl").map_err(|e| WriteError::Failed(e.to_string()))?,
+            );
+        }
+        self.create_vif(&spec)
+            .await
+            .map_err(|e| WriteError::Failed(e.to_string()))?;
+        // The least loaded worker takes it; with none running (empty start), start one.
+        if self.workers.is_empty() {
+            self.spawn_worker(0, Vec::new(), ev_tx)
+                .map_err(|e| WriteError::Failed(e.to_string()))?;
+        }
+        let w = (0..self.workers.len())
+            .min_by_key(|&w| self.workers[w].groups)
+            .unwrap_or(0);
+        self.shared
+            .specs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, spec.clone());
+        self.owner.insert(id, w);
+        let vif = spec.vif.as_ref().map(|v| v.name.clone());
+        match self
+            .ask(id, |reply| WorkerCmd::AddGroup {
+                spec: Box::new(spec),
+                reply,
+            })
+            .await
+        {
+            Ok(()) => {
+                self.next_id += 1;
+                self.workers[w].groups += 1;
+                *self
+                    .shared
+                    .config
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+                Ok(id)
+            }
+            Err(e) => {
+                self.owner.remove(&id);
+                self.shared
+                    .specs
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                if let Some(name) = vif {
+                    self.delete_vif_if_unused(&name).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn remove_vrouter(
+        &mut self,
+        id: usize,
+        ev_rx: &mut UnboundedReceiver<WorkerEvent>,
+    ) -> Result<(), WriteError> {
+        let spec = self
+            .spec(id)
+            .ok_or_else(|| WriteError::NotFound(format!("group id {id}")))?;
+        self.ask(id, |reply| WorkerCmd::RemoveGroup { group: id, reply })
+            .await?;
+        // The group's last changes (VIPs and routes removed) before its spec goes.
+        self.drain_events(ev_rx).await;
+        if let Some(w) = self.owner.remove(&id) {
+            if let Some(h) = self.workers.get_mut(w) {
+                h.groups = h.groups.saturating_sub(1);
+            }
+        }
+        self.shared
+            .specs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        if let Some(vif) = &spec.vif {
+            self.delete_vif_if_unused(&vif.name).await;
+        }
+        let mut cfg = (**self.shared.config.read().unwrap_or_else(|e| e.into_inner())).clone();
+        cfg.vrouters.retain(|vr| {
+            !(vr.group.get() == spec.vrid
+                && vr.interface.as_str() == spec.ifname
+                && vr.family() == spec.family)
+        });
+        *self
+            .shared
+            .config
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(cfg);
+        Ok(())
+    }
+
+    async fn delete_vif_if_unused(&mut self, name: &str) {
+        let used = self
+            .specs()
+            .values()
+            .any(|s| s.vif.as_ref().is_some_and(|v| v.name == name));
+        if !used && self.created_vifs.iter().any(|n| n == name) {
+            if let Err(e) = self.netlink.delete_vif(name).await {
+                warn!("deleting macvlan {name}: {e}");
+            }
+            self.created_vifs.retain(|n| n != name);
+        }
+    }
+
+    /// Stops every worker: their last changes (RemoveVips, RemoveRoutes) are applied until all
+    /// have reported, bounded by [`WORKER_STOP_TIMEOUT`].
+    async fn stop_workers(&mut self, ev_rx: &mut UnboundedReceiver<WorkerEvent>) {
+        for h in &self.workers {
+            h.send(WorkerCmd::Shutdown);
+        }
+        let mut running = self
+            .workers
+            .iter()
+            .filter(|h| h.thread.as_ref().is_some_and(|t| !t.is_finished()))
+            .count();
         let deadline = tokio::time::Instant::now() + WORKER_STOP_TIMEOUT;
         while running > 0 {
             match tokio::time::timeout_at(deadline, ev_rx.recv()).await {
@@ -269,21 +576,20 @@ impl Control {
                 }
             }
         }
-        for h in &mut handles {
+        for h in &mut self.workers {
             if let Some(t) = h.thread.take() {
                 if t.is_finished() {
                     let _ = t.join();
                 }
             }
         }
-        self.final_cleanup().await;
-        info!("rvrrpd stopped");
     }
 
     /// Removes everything rvrrpd may have added: VIPs (except owned addresses), routes and the
     /// macvlans it created. Idempotent.
     async fn final_cleanup(&mut self) {
-        for spec in &self.specs {
+        let specs: Vec<GroupSpec> = self.specs().values().cloned().collect();
+        for spec in &specs {
             if !spec.owner {
                 let drv = self.driver(spec.netdrv);
                 if let Err(e) = drv.remove_vips(&spec.vip_ifname, &spec.vips).await {
@@ -294,14 +600,14 @@ impl Control {
                 }
             }
         }
-        if self.route_users > 0 {
-            let drv = self.specs.first().map_or(NetDrv::Netlink, |s| s.netdrv);
+        if let Some(&drv) = self.route_holders.values().next() {
             if let Err(e) = self.driver(drv).remove_routes(&self.routes).await {
                 warn!("removing static routes: {e}");
             }
-            self.route_users = 0;
+            self.route_holders.clear();
+            self.shared.routes_installed.store(false, Ordering::Relaxed);
         }
-        for name in self.created_vifs.drain(..) {
+        for name in std::mem::take(&mut self.created_vifs) {
             if let Err(e) = self.netlink.delete_vif(&name).await {
                 warn!("deleting macvlan {name}: {e}");
             }
@@ -312,9 +618,7 @@ impl Control {
             }
         }
     }
-}
 
-impl Control {
     /// The driver a group uses.
     fn driver(&self, netdrv: NetDrv) -> &NetDriver {
         match (netdrv, &self.ioctl) {
@@ -324,21 +628,8 @@ impl Control {
     }
 }
 
-fn stop_workers(handles: &mut [WorkerHandle]) {
-    for h in handles.iter() {
-        let _ = h.cmds.send(WorkerCmd::Shutdown);
-        h.wake.notify();
-    }
-    for h in handles.iter_mut() {
-        if let Some(t) = h.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Splits the groups into at most `workers` shards, keeping all groups of one interface and
-/// family together when there are few interfaces is not required: each worker opens its own
-/// filtered socket for the VRIDs it owns.
+/// Splits the groups into at most `workers` shards, round-robin; each worker opens its own
+/// filtered receive socket for the VRIDs it owns.
 fn shard(specs: &[GroupSpec], workers: usize) -> Vec<Vec<GroupSpec>> {
     let n = workers.clamp(1, specs.len().max(1));
     let mut shards = vec![Vec::new(); n];

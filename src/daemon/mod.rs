@@ -5,6 +5,7 @@
 //! every interface resolved before anything on the system changes; then leftovers of a crashed
 //! run are removed, macvlans created, and only then the workers start.
 
+pub mod api_backend;
 pub mod control;
 pub mod logging;
 pub mod pidfile;
@@ -58,6 +59,9 @@ pub enum DaemonError {
     /// A worker could not be set up.
     #[error("{0}")]
     Worker(#[source] worker::WorkerError),
+    /// The client API could not start.
+    #[error("client API: {0}")]
+    Api(String),
 }
 
 /// Installs logging with the original's debug levels (no timestamp directives).
@@ -97,8 +101,8 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         .build()
         .map_err(|e| DaemonError::Io("starting the control-plane runtime".into(), e))?;
     rt.block_on(async move {
-        let control = control::Control::prepare(&config, specs).await?;
-        control.run(workers).await
+        let control = control::Control::prepare(config, specs, workers).await?;
+        control.run().await
     })
 }
 
@@ -116,7 +120,7 @@ fn time_style(config: &Config) -> logging::TimeStyle {
 }
 
 /// Reads an interface's index, MAC and addresses for the plan.
-fn lookup_interface(name: &str) -> Result<plan::IfaceFacts, String> {
+pub(crate) fn lookup_interface(name: &str) -> Result<plan::IfaceFacts, String> {
     let iface = crate::net::iface::interface(name).map_err(|e| e.to_string())?;
     Ok(plan::IfaceFacts::from_interface(&iface))
 }

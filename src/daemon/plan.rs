@@ -140,6 +140,20 @@ pub fn resolve(
         .collect()
 }
 
+/// Resolves one vrouter (added at run time) under the stable id `index`.
+pub fn resolve_vrouter(
+    index: usize,
+    vr: &VRouter,
+    mut lookup: impl FnMut(&str) -> Result<IfaceFacts, String>,
+) -> Result<GroupSpec, PlanError> {
+    let facts = lookup(vr.interface.as_str()).map_err(|reason| PlanError::Interface {
+        index,
+        ifname: vr.interface.as_str().to_string(),
+        reason,
+    })?;
+    resolve_one(index, vr, &facts)
+}
+
 fn resolve_one(index: usize, vr: &VRouter, facts: &IfaceFacts) -> Result<GroupSpec, PlanError> {
     let family = vr.family();
     let ifname = vr.interface.as_str().to_string();

@@ -1,51 +1,172 @@
-//! State snapshots that workers publish and readers (logs, the API) take without ever blocking
-//! a worker for long: a worker writes only on a transition, readers copy the table.
+//! State snapshots that workers publish and readers (logs, the API, metrics) copy without ever
+//! blocking a worker: each group has its own small slot that only its worker writes, so a
+//! worker never waits on another worker, and a reader holds a slot's lock for a copy only.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use crate::fsm::State;
 
 /// The published state of one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GroupStatus {
+pub struct GroupSnapshot {
     /// Current state.
     pub state: State,
     /// Current Master's address, if known.
     pub master: Option<IpAddr>,
-    /// Monotonic time of the last transition (µs).
-    pub since_us: u64,
+    /// Current priority.
+    pub priority: u8,
+    /// Preemption in force.
+    pub preempt: bool,
+    /// Master_Adver_Interval in force (learned from the Master in v3).
+    pub master_adver_interval: Duration,
+    /// Master_Down_Interval in force.
+    pub master_down_interval: Duration,
+    /// Skew_Time in force.
+    pub skew_time: Duration,
+    /// Adverts received for this group (valid or not).
+    pub adverts_in: u64,
+    /// Adverts sent.
+    pub adverts_out: u64,
+    /// State transitions.
+    pub transitions: u64,
+    /// Adverts refused by authentication.
+    pub auth_failures: u64,
+    /// Adverts discarded for any other reason (malformed, interval mismatch, ...).
+    pub discarded: u64,
+    /// Unix time (seconds) of the last transition.
+    pub last_transition: Option<u64>,
 }
 
-/// The table of group states, indexed by the group's position in the configuration.
+impl Default for GroupSnapshot {
+    fn default() -> Self {
+        GroupSnapshot {
+            state: State::Initialize,
+            master: None,
+            priority: 0,
+            preempt: false,
+            master_adver_interval: Duration::ZERO,
+            master_down_interval: Duration::ZERO,
+            skew_time: Duration::ZERO,
+            adverts_in: 0,
+            adverts_out: 0,
+            transitions: 0,
+            auth_failures: 0,
+            discarded: 0,
+            last_transition: None,
+        }
+    }
+}
+
+/// One group's slot, shared by its worker (writer) and readers.
+pub type Slot = Arc<Mutex<GroupSnapshot>>;
+
+/// Writes a snapshot into a slot; a poisoned lock only means a reader panicked mid-copy.
+pub fn publish(slot: &Slot, snap: GroupSnapshot) {
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = snap;
+}
+
+/// The table of group slots, keyed by the group's stable id.
 #[derive(Debug, Default)]
 pub struct StatusBoard {
-    groups: Mutex<Vec<Option<GroupStatus>>>,
+    slots: RwLock<BTreeMap<usize, Slot>>,
 }
 
 impl StatusBoard {
-    /// A board for `n` groups.
-    pub fn new(n: usize) -> Self {
-        StatusBoard {
-            groups: Mutex::new(vec![None; n]),
-        }
+    /// An empty board.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Records group `index`'s new status.
-    pub fn update(&self, index: usize, status: GroupStatus) {
-        // A poisoned lock only means a reader panicked mid-copy; the data is still whole.
-        let mut g = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        if index >= g.len() {
-            g.resize(index + 1, None);
-        }
-        g[index] = Some(status);
+    /// The slot of group `id`, created on first use.
+    pub fn slot(&self, id: usize) -> Slot {
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        slots.entry(id).or_default().clone()
     }
 
-    /// A copy of every group's status.
-    pub fn snapshot(&self) -> Vec<Option<GroupStatus>> {
-        self.groups
-            .lock()
+    /// Forgets group `id`.
+    pub fn remove(&self, id: usize) {
+        self.slots
+            .write()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .remove(&id);
+    }
+
+    /// A copy of group `id`'s snapshot.
+    pub fn get(&self, id: usize) -> Option<GroupSnapshot> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        slots
+            .get(&id)
+            .map(|s| *s.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Upper bounds (µs) of the timer lateness histogram buckets; one more bucket counts the rest.
+pub const LATENESS_BOUNDS_US: [u64; 10] =
+    [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000];
+
+/// How late timers fired (now − deadline when the worker ran them), lock-free.
+#[derive(Debug, Default)]
+pub struct LatenessHistogram {
+    buckets: [AtomicU64; LATENESS_BOUNDS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl LatenessHistogram {
+    /// Records one firing `late_us` microseconds after its deadline.
+    pub fn record(&self, late_us: u64) {
+        let i = LATENESS_BOUNDS_US
+            .iter()
+            .position(|&b| late_us <= b)
+            .unwrap_or(LATENESS_BOUNDS_US.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(late_us, Ordering::Relaxed);
+    }
+
+    /// Per-bucket counts (the last one is the overflow) and the sum in µs.
+    pub fn read(&self) -> ([u64; LATENESS_BOUNDS_US.len() + 1], u64) {
+        let mut out = [0; LATENESS_BOUNDS_US.len() + 1];
+        for (o, b) in out.iter_mut().zip(&self.buckets) {
+            *o = b.load(Ordering::Relaxed);
+        }
+        (out, self.sum_us.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_shared_between_writer_and_reader() {
+        let board = StatusBoard::new();
+        let slot = board.slot(3);
+        publish(
+            &slot,
+            GroupSnapshot {
+                priority: 42,
+                ..Default::default()
+            },
+        );
+        assert_eq!(board.get(3).map(|s| s.priority), Some(42));
+        board.remove(3);
+        assert_eq!(board.get(3), None);
+    }
+
+    #[test]
+    fn lateness_lands_in_the_right_bucket() {
+        let h = LatenessHistogram::default();
+        h.record(0);
+        h.record(10);
+        h.record(11);
+        h.record(1_000_000);
+        let (b, sum) = h.read();
+        assert_eq!(b[0], 2);
+        assert_eq!(b[1], 1);
+        assert_eq!(b[LATENESS_BOUNDS_US.len()], 1);
+        assert_eq!(sum, 1_000_021);
     }
 }

@@ -1,18 +1,20 @@
 //! A worker thread: owns a shard of groups, their receive sockets and their timers, and runs
 //! the protocol core on them without locks. It talks to the control plane through channels:
 //! commands in (crossbeam + an eventfd to wake it), events out (address and route changes that
-//! need netlink, state transitions).
+//! need netlink). Each group publishes its state into its own status slot.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
 
 use super::plan::GroupSpec;
-use super::status::{GroupStatus, StatusBoard};
+use super::status::{publish, GroupSnapshot, LatenessHistogram, Slot, StatusBoard};
 use super::sys::{monotonic_micros, Epoll, EventFd, TimerFd};
 use crate::fsm::{Action, AdvertInfo, GroupParams, State, Vrrp};
 use crate::net::rx::{RxConfig, RxSocket};
@@ -21,24 +23,53 @@ use crate::time::Instant;
 use crate::timer::{TimerId, TimingWheel};
 use crate::wire::{self, AdvertCache, AdvertParams, Family, RxMeta, VrrpPacket, VrrpRepr};
 
-/// Commands from the control plane.
-#[derive(Debug, Clone)]
+/// A reply to a command: `Err` carries a message for the operator.
+pub type Reply = oneshot::Sender<Result<(), String>>;
+
+/// Commands from the control plane. Groups are named by their stable id ([`GroupSpec::index`]).
+#[derive(Debug)]
 pub enum WorkerCmd {
     /// Leave: priority-0 adverts for every Master group, then stop.
     Shutdown,
     /// Change a group's priority (1–254) at run time.
     SetPriority {
-        /// The group's index in the plan.
+        /// Group id.
         group: usize,
         /// New priority.
         priority: u8,
+        /// Done.
+        reply: Option<Reply>,
     },
     /// Change a group's preemption at run time.
     SetPreempt {
-        /// The group's index in the plan.
+        /// Group id.
         group: usize,
         /// New preemption mode.
         preempt: bool,
+        /// Done.
+        reply: Option<Reply>,
+    },
+    /// A Master hands over: priority-0 advert, then Backup (it may take over again later
+    /// if nobody else does, or by preemption).
+    Handover {
+        /// Group id.
+        group: usize,
+        /// Done.
+        reply: Option<Reply>,
+    },
+    /// Start a new group in this worker.
+    AddGroup {
+        /// The resolved group.
+        spec: Box<GroupSpec>,
+        /// Done.
+        reply: Option<Reply>,
+    },
+    /// Stop a group (priority-0 advert if Master) and forget it.
+    RemoveGroup {
+        /// Group id.
+        group: usize,
+        /// Done.
+        reply: Option<Reply>,
     },
 }
 
@@ -47,7 +78,7 @@ pub enum WorkerCmd {
 pub enum WorkerEvent {
     /// Apply a network change for a group (in order).
     Net {
-        /// Index of the group in the plan.
+        /// Group id.
         group: usize,
         /// The change.
         op: NetOp,
@@ -72,7 +103,7 @@ pub enum NetOp {
     RemoveRoutes,
 }
 
-/// What a timing-wheel entry stands for.
+/// What a timing-wheel entry stands for (values are local group slots).
 #[derive(Debug, Clone, Copy)]
 enum TimerKey {
     /// The group's protocol timer (Adver_Timer or Master_Down_Timer).
@@ -89,11 +120,15 @@ struct Group {
     fsm_timer: Option<TimerId>,
     announce_timer: Option<TimerId>,
     announce_left: u32,
+    slot: Slot,
+    auth_failures: u64,
+    malformed: u64,
+    last_transition: Option<u64>,
     /// Rate limit for discard logs (µs timestamp of the last one).
     last_discard_log: u64,
 }
 
-/// Socket tokens: rx sockets are 0..n, then these.
+/// Socket tokens: receive sockets are 0..n, then these.
 const TOKEN_WAKE: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
 
@@ -110,20 +145,22 @@ pub struct Worker {
 }
 
 /// The groups a worker owns and everything that drives them, without receive sockets: adverts
-/// are fed in by the shell (or a benchmark), timers fired from the timing wheel.
+/// are fed in by the shell, timers fired from the timing wheel.
 pub struct Shard {
     id: usize,
-    groups: Vec<Group>,
-    /// (ifindex, family, vrid) → index into `groups`.
+    /// Stable local slots (timer keys and the demux map point into it); `None` = free.
+    groups: Vec<Option<Group>>,
+    /// (ifindex, family, vrid) → local slot.
     demux: HashMap<(u32, Family, u8), usize>,
     tx: HashMap<u32, TxSocket>,
     wheel: TimingWheel<TimerKey>,
     events: UnboundedSender<WorkerEvent>,
     status: Arc<StatusBoard>,
+    lateness: Arc<LatenessHistogram>,
     actions: Vec<Action>,
 }
 
-/// Errors while setting a worker up.
+/// Errors while setting a worker (or a group in it) up.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     /// A socket or other kernel object could not be created.
@@ -138,8 +175,25 @@ pub enum WorkerError {
         source: std::io::Error,
     },
     /// A driver error.
-    #[error("worker {worker}: {0}", worker = .1)]
-    Net(#[source] crate::net::NetError, usize),
+    #[error("worker {worker}: {source}")]
+    Net {
+        /// Worker number.
+        worker: usize,
+        /// The driver error.
+        #[source]
+        source: crate::net::NetError,
+    },
+}
+
+/// Shared things a worker publishes into.
+#[derive(Clone)]
+pub struct WorkerLinks {
+    /// Events to the control plane.
+    pub events: UnboundedSender<WorkerEvent>,
+    /// Group status slots.
+    pub status: Arc<StatusBoard>,
+    /// Timer lateness, shared by all workers.
+    pub lateness: Arc<LatenessHistogram>,
 }
 
 impl Worker {
@@ -150,93 +204,148 @@ impl Worker {
         specs: Vec<GroupSpec>,
         cmds: Receiver<WorkerCmd>,
         wake: Arc<EventFd>,
-        events: UnboundedSender<WorkerEvent>,
-        status: Arc<StatusBoard>,
+        links: WorkerLinks,
     ) -> Result<Self, WorkerError> {
-        let io = |what: String| {
+        let io = |what: &'static str| {
             move |source| WorkerError::Io {
                 worker: id,
-                what,
+                what: what.into(),
                 source,
             }
         };
-        let epoll = Epoll::new().map_err(io("epoll".into()))?;
-        let timerfd = TimerFd::new().map_err(io("timerfd".into()))?;
+        let epoll = Epoll::new().map_err(io("epoll"))?;
+        let timerfd = TimerFd::new().map_err(io("timerfd"))?;
         epoll
             .add(wake.as_raw_fd(), TOKEN_WAKE)
-            .map_err(io("epoll add".into()))?;
+            .map_err(io("epoll add"))?;
         epoll
             .add(timerfd.as_raw_fd(), TOKEN_TIMER)
-            .map_err(io("epoll add".into()))?;
-
-        // Group the VRIDs by (interface, family) for the socket filters.
-        // (ifindex, ifname, family) → (VRIDs, socket filter wanted).
-        type SocketKey = (u32, String, Family);
-        let mut by_socket: Vec<(SocketKey, Vec<u8>, bool)> = Vec::new();
-        for s in &specs {
-            let key = (s.ifindex, s.ifname.clone(), s.family);
-            match by_socket.iter_mut().find(|(k, _, _)| *k == key) {
-                Some((_, vrids, filter)) => {
-                    vrids.push(s.vrid);
-                    *filter &= s.socket_filter;
-                }
-                None => by_socket.push((key, vec![s.vrid], s.socket_filter)),
-            }
-        }
-        let mut rx = Vec::new();
-        for ((ifindex, ifname, family), vrids, filter) in by_socket {
-            let mut cfg = RxConfig::new(ifname.clone(), family, &vrids);
-            cfg.socket_filter = filter;
-            let sock = RxSocket::open(&cfg).map_err(|e| WorkerError::Net(e, id))?;
-            debug_assert_eq!(sock.ifindex(), ifindex);
-            epoll
-                .add(sock.as_raw_fd(), rx.len() as u64)
-                .map_err(io(format!("epoll add {ifname}")))?;
-            rx.push(sock);
-        }
-        let mut tx = HashMap::new();
-        for s in &specs {
-            if let std::collections::hash_map::Entry::Vacant(e) = tx.entry(s.ifindex) {
-                let sock = TxSocket::open_index(&s.ifname, s.ifindex)
-                    .map_err(|e| WorkerError::Net(e, id))?;
-                e.insert(sock);
-            }
-        }
-        let mut demux = HashMap::new();
-        let groups: Vec<Group> = specs
-            .into_iter()
-            .enumerate()
-            .map(|(i, spec)| {
-                demux.insert((spec.ifindex, spec.family, spec.vrid), i);
-                Group {
-                    fsm: Vrrp::new(group_params(&spec)),
-                    advert: AdvertCache::new(),
-                    fsm_timer: None,
-                    announce_timer: None,
-                    announce_left: 0,
-                    last_discard_log: 0,
-                    spec,
-                }
-            })
-            .collect();
-        Ok(Worker {
+            .map_err(io("epoll add"))?;
+        let mut worker = Worker {
             id,
-            rx,
+            rx: Vec::new(),
             epoll,
             timerfd,
             wake,
             cmds,
             shard: Shard {
                 id,
-                groups,
-                demux,
-                tx,
+                groups: Vec::new(),
+                demux: HashMap::new(),
+                tx: HashMap::new(),
                 wheel: TimingWheel::new(),
-                events,
-                status,
+                events: links.events,
+                status: links.status,
+                lateness: links.lateness,
                 actions: Vec::with_capacity(16),
             },
-        })
+        };
+        for spec in specs {
+            worker.add_group(spec)?;
+        }
+        Ok(worker)
+    }
+
+    /// Adds a group: sockets opened or re-filtered, state machine created (not started).
+    fn add_group(&mut self, spec: GroupSpec) -> Result<usize, WorkerError> {
+        let net = |source| WorkerError::Net {
+            worker: self.id,
+            source,
+        };
+        if let Entry::Vacant(e) = self.shard.tx.entry(spec.ifindex) {
+            e.insert(TxSocket::open_index(&spec.ifname, spec.ifindex).map_err(net)?);
+        }
+        let key = (spec.ifindex, spec.family, spec.vrid);
+        let mut vrids: Vec<u8> = self
+            .shard
+            .demux
+            .keys()
+            .filter(|(i, f, _)| *i == spec.ifindex && *f == spec.family)
+            .map(|(_, _, v)| *v)
+            .collect();
+        vrids.push(spec.vrid);
+        match self
+            .rx
+            .iter()
+            .find(|s| s.ifindex() == spec.ifindex && s.family() == spec.family)
+        {
+            Some(sock) if sock.is_filtered() => sock.set_vrids(&vrids).map_err(net)?,
+            Some(_) => {}
+            None => {
+                let mut cfg = RxConfig::new(spec.ifname.clone(), spec.family, &vrids);
+                cfg.socket_filter = spec.socket_filter;
+                let sock = RxSocket::open(&cfg).map_err(net)?;
+                self.epoll
+                    .add(sock.as_raw_fd(), self.rx.len() as u64)
+                    .map_err(|source| WorkerError::Io {
+                        worker: self.id,
+                        what: format!("epoll add {}", spec.ifname),
+                        source,
+                    })?;
+                self.rx.push(sock);
+            }
+        }
+        let group = Group {
+            fsm: Vrrp::new(group_params(&spec)),
+            advert: AdvertCache::new(),
+            fsm_timer: None,
+            announce_timer: None,
+            announce_left: 0,
+            slot: self.shard.status.slot(spec.index),
+            auth_failures: 0,
+            malformed: 0,
+            last_transition: None,
+            last_discard_log: 0,
+            spec,
+        };
+        let g = match self.shard.groups.iter().position(Option::is_none) {
+            Some(free) => {
+                self.shard.groups[free] = Some(group);
+                free
+            }
+            None => {
+                self.shard.groups.push(Some(group));
+                self.shard.groups.len() - 1
+            }
+        };
+        self.shard.demux.insert(key, g);
+        self.shard.publish(g);
+        Ok(g)
+    }
+
+    /// Stops and forgets a group; its socket filter no longer lets its VRID through.
+    fn remove_group(&mut self, id: usize, now: Instant) -> Result<(), String> {
+        let g = self
+            .shard
+            .local(id)
+            .ok_or_else(|| format!("no group {id} in worker {}", self.id))?;
+        self.shard.stop_group(g, now);
+        let Some(group) = self.shard.groups[g].take() else {
+            return Ok(());
+        };
+        let spec = &group.spec;
+        self.shard
+            .demux
+            .remove(&(spec.ifindex, spec.family, spec.vrid));
+        self.shard.status.remove(spec.index);
+        let vrids: Vec<u8> = self
+            .shard
+            .demux
+            .keys()
+            .filter(|(i, f, _)| *i == spec.ifindex && *f == spec.family)
+            .map(|(_, _, v)| *v)
+            .collect();
+        if let Some(sock) = self
+            .rx
+            .iter()
+            .find(|s| s.ifindex() == spec.ifindex && s.family() == spec.family && s.is_filtered())
+        {
+            // An empty set keeps the socket open but lets nothing through.
+            if let Err(e) = sock.set_vrids(&vrids) {
+                warn!("worker {}: re-filtering {}: {e}", self.id, spec.ifname);
+            }
+        }
+        Ok(())
     }
 
     /// Runs until a `Shutdown` command has been handled.
@@ -265,12 +374,45 @@ impl Worker {
                                 self.shard.shutdown(now());
                                 return;
                             }
-                            self.shard.command(cmd, now());
+                            self.command(cmd);
                         }
                     }
                     i => self.drain_socket(i as usize),
                 }
             }
+        }
+    }
+
+    /// Applies a run-time change from the control plane and answers it.
+    fn command(&mut self, cmd: WorkerCmd) {
+        let now = now();
+        let (reply, result) = match cmd {
+            WorkerCmd::Shutdown => return self.shard.shutdown(now),
+            WorkerCmd::SetPriority {
+                group,
+                priority,
+                reply,
+            } => (reply, self.shard.set_priority(group, priority, now)),
+            WorkerCmd::SetPreempt {
+                group,
+                preempt,
+                reply,
+            } => (reply, self.shard.set_preempt(group, preempt)),
+            WorkerCmd::Handover { group, reply } => (reply, self.shard.handover(group, now)),
+            WorkerCmd::AddGroup { spec, reply } => {
+                let r = self
+                    .add_group(*spec)
+                    .map(|g| self.shard.start_group(g, now))
+                    .map_err(|e| e.to_string());
+                (reply, r)
+            }
+            WorkerCmd::RemoveGroup { group, reply } => (reply, self.remove_group(group, now)),
+        };
+        if let Err(e) = &result {
+            warn!("worker {}: {e}", self.id);
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
         }
     }
 
@@ -311,62 +453,124 @@ impl Shard {
     /// Starts every group's state machine.
     pub fn startup(&mut self, now: Instant) {
         for g in 0..self.groups.len() {
-            self.groups[g].fsm.startup(now, &mut self.actions);
-            self.apply_actions(g, now);
+            self.start_group(g, now);
+        }
+    }
+
+    fn start_group(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        group.fsm.startup(now, &mut self.actions);
+        self.apply_actions(g, now);
+    }
+
+    fn stop_group(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        group.fsm.shutdown(now, &mut self.actions);
+        self.apply_actions(g, now);
+        if let Some(group) = self.groups[g].as_mut() {
+            if let Some(id) = group.announce_timer.take() {
+                self.wheel.cancel(id);
+            }
         }
     }
 
     /// Shuts every group down (priority-0 adverts from Masters) and reports it.
     pub fn shutdown(&mut self, now: Instant) {
         for g in 0..self.groups.len() {
-            self.groups[g].fsm.shutdown(now, &mut self.actions);
-            self.apply_actions(g, now);
+            self.stop_group(g, now);
         }
         info!("worker {}: stopped", self.id);
         let _ = self.events.send(WorkerEvent::Stopped { worker: self.id });
     }
 
-    /// Applies a run-time change from the control plane.
-    pub fn command(&mut self, cmd: WorkerCmd, now: Instant) {
-        let (group, result) = match cmd {
-            WorkerCmd::Shutdown => return self.shutdown(now),
-            WorkerCmd::SetPriority { group, priority } => {
-                let Some(g) = self.local(group) else { return };
-                let r = self.groups[g]
-                    .fsm
-                    .set_priority(priority, now, &mut self.actions);
-                self.apply_actions(g, now);
-                (g, r.map_err(|e| e.to_string()))
-            }
-            WorkerCmd::SetPreempt { group, preempt } => {
-                let Some(g) = self.local(group) else { return };
-                self.groups[g].fsm.set_preempt(preempt);
-                (g, Ok(()))
-            }
-        };
-        if let Err(e) = result {
-            let spec = &self.groups[group].spec;
-            warn!("vrouter {} on {}: {e}", spec.vrid, spec.ifname);
+    /// The local slot of the group with stable id `id`.
+    fn local(&self, id: usize) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.as_ref().is_some_and(|g| g.spec.index == id))
+    }
+
+    /// The local slot and group of stable id `id`, with the action buffer beside it.
+    fn group_mut(&mut self, id: usize) -> Result<(usize, &mut Group, &mut Vec<Action>), String> {
+        let g = self
+            .local(id)
+            .ok_or_else(|| format!("no group {id} in worker {}", self.id))?;
+        let group = self.groups[g]
+            .as_mut()
+            .ok_or_else(|| format!("group {id} is gone"))?;
+        Ok((g, group, &mut self.actions))
+    }
+
+    fn set_priority(&mut self, id: usize, priority: u8, now: Instant) -> Result<(), String> {
+        let (g, group, actions) = self.group_mut(id)?;
+        if group.spec.owner {
+            return Err(format!(
+                "vrouter {} on {} owns its addresses: its priority stays 255",
+                group.spec.vrid, group.spec.ifname
+            ));
         }
+        let r = group.fsm.set_priority(priority, now, actions);
+        info!(
+            "vrouter {} on {}: priority set to {priority}",
+            group.spec.vrid, group.spec.ifname
+        );
+        self.apply_actions(g, now);
+        r.map_err(|e| e.to_string())
     }
 
-    /// The local index of the group at plan index `index`.
-    fn local(&self, index: usize) -> Option<usize> {
-        self.groups.iter().position(|g| g.spec.index == index)
+    fn set_preempt(&mut self, id: usize, preempt: bool) -> Result<(), String> {
+        let (g, group, _) = self.group_mut(id)?;
+        group.fsm.set_preempt(preempt);
+        info!(
+            "vrouter {} on {}: preemption set to {preempt}",
+            group.spec.vrid, group.spec.ifname
+        );
+        self.publish(g);
+        Ok(())
     }
 
-    /// Fires every timer due at `now`.
+    fn handover(&mut self, id: usize, now: Instant) -> Result<(), String> {
+        let (g, group, _) = self.group_mut(id)?;
+        if group.fsm.state() != State::Master {
+            return Err(format!(
+                "vrouter {} on {} is not Master: nothing to hand over",
+                group.spec.vrid, group.spec.ifname
+            ));
+        }
+        info!(
+            "vrouter {} on {}: handing over",
+            group.spec.vrid, group.spec.ifname
+        );
+        self.stop_group(g, now);
+        self.start_group(g, now);
+        Ok(())
+    }
+
+    /// Fires every timer due at `now`, recording how late each fired.
     pub fn fire_timers(&mut self, now: Instant) {
         while let Some((_, key)) = self.wheel.poll(now) {
             match key {
                 TimerKey::Fsm(g) => {
-                    self.groups[g].fsm_timer = None;
-                    self.groups[g].fsm.handle_timeout(now, &mut self.actions);
+                    let Some(group) = self.groups[g].as_mut() else {
+                        continue;
+                    };
+                    group.fsm_timer = None;
+                    if let Some(due) = group.fsm.poll_timeout() {
+                        self.lateness
+                            .record(now.as_micros().saturating_sub(due.as_micros()));
+                    }
+                    group.fsm.handle_timeout(now, &mut self.actions);
                     self.apply_actions(g, now);
                 }
                 TimerKey::Announce(g) => {
-                    self.groups[g].announce_timer = None;
-                    self.announce(g, now);
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.announce_timer = None;
+                        self.announce(g, now);
+                    }
                 }
             }
         }
@@ -381,18 +585,23 @@ impl Shard {
         let Some(&g) = self.demux.get(&(ifindex, family, vrid)) else {
             return;
         };
-        let group = &mut self.groups[g];
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
         let parsed = match VrrpPacket::new_checked(payload).and_then(|p| VrrpRepr::parse(&p, meta))
         {
             Ok(p) => p,
             Err(e) => {
+                group.malformed += 1;
                 group.log_discard(now, format_args!("from {}: {e}", meta.src));
+                self.publish(g);
                 return;
             }
         };
         let repr = &parsed.repr;
         if repr.version != group.spec.version {
             let expected = group.spec.version;
+            group.malformed += 1;
             group.log_discard(
                 now,
                 format_args!(
@@ -400,14 +609,17 @@ impl Shard {
                     meta.src, repr.version
                 ),
             );
+            self.publish(g);
             return;
         }
         if repr.version == wire::Version::V2 {
             if let Err(e) = group.spec.auth.verify(payload) {
+                group.auth_failures += 1;
                 group.log_discard(
                     now,
                     format_args!("from {}: authentication failed: {e}", meta.src),
                 );
+                self.publish(g);
                 return;
             }
         }
@@ -424,43 +636,55 @@ impl Shard {
         self.apply_actions(g, now);
     }
 
-    /// Executes the actions the state machine returned for group `g`, then re-arms its timer.
+    /// Executes the actions the state machine returned for group `g`, re-arms its timer and
+    /// publishes its state.
     fn apply_actions(&mut self, g: usize, now: Instant) {
         let mut actions = std::mem::take(&mut self.actions);
         for action in actions.drain(..) {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(g, priority),
                 Action::Transition { from, to, reason } => {
-                    let spec = &self.groups[g].spec;
-                    info!(
-                        "vrouter {} on {} ({}): {:?} -> {:?} ({:?})",
-                        spec.vrid, spec.ifname, spec.family, from, to, reason
-                    );
-                    self.publish(g, now);
+                    if let Some(group) = self.groups[g].as_mut() {
+                        let spec = &group.spec;
+                        info!(
+                            "vrouter {} on {} ({}): {from:?} -> {to:?} ({reason:?})",
+                            spec.vrid, spec.ifname, spec.family
+                        );
+                        group.last_transition = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .ok()
+                            .map(|d| d.as_secs());
+                    }
                 }
                 Action::AddVips => self.net(g, NetOp::AddVips),
                 Action::RemoveVips => self.net(g, NetOp::RemoveVips),
                 Action::InstallRoutes => self.net(g, NetOp::InstallRoutes),
                 Action::RemoveRoutes => self.net(g, NetOp::RemoveRoutes),
                 Action::Announce => {
-                    let group = &mut self.groups[g];
-                    group.announce_left = group.spec.garp_repeat;
-                    if let Some(id) = group.announce_timer.take() {
-                        self.wheel.cancel(id);
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.announce_left = group.spec.garp_repeat;
+                        if let Some(id) = group.announce_timer.take() {
+                            self.wheel.cancel(id);
+                        }
                     }
                     self.announce(g, now);
                 }
                 Action::Discarded { reason } => {
-                    self.groups[g].log_discard(now, format_args!("{reason:?}"));
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.log_discard(now, format_args!("{reason:?}"));
+                    }
                 }
             }
         }
         self.actions = actions;
         self.rearm(g);
+        self.publish(g);
     }
 
     fn rearm(&mut self, g: usize) {
-        let group = &mut self.groups[g];
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
         let next = group.fsm.poll_timeout();
         match (group.fsm_timer, next) {
             (Some(id), Some(at)) => {
@@ -478,7 +702,9 @@ impl Shard {
     }
 
     fn send_advert(&mut self, g: usize, priority: u8) {
-        let group = &mut self.groups[g];
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
         let spec = &group.spec;
         let params = AdvertParams {
             version: spec.version,
@@ -512,7 +738,9 @@ impl Shard {
 
     /// Sends one round of gratuitous ARP / unsolicited NA and schedules the next.
     fn announce(&mut self, g: usize, now: Instant) {
-        let group = &mut self.groups[g];
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
         if group.announce_left == 0 || group.fsm.state() != State::Master {
             return;
         }
@@ -546,20 +774,37 @@ impl Shard {
     }
 
     fn net(&self, g: usize, op: NetOp) {
-        let _ = self.events.send(WorkerEvent::Net {
-            group: self.groups[g].spec.index,
-            op,
-        });
+        if let Some(group) = self.groups[g].as_ref() {
+            let _ = self.events.send(WorkerEvent::Net {
+                group: group.spec.index,
+                op,
+            });
+        }
     }
 
-    fn publish(&self, g: usize, now: Instant) {
-        let group = &self.groups[g];
-        self.status.update(
-            group.spec.index,
-            GroupStatus {
-                state: group.fsm.state(),
-                master: group.fsm.current_master(),
-                since_us: now.as_micros(),
+    /// Copies group `g`'s state into its status slot.
+    fn publish(&self, g: usize) {
+        let Some(group) = self.groups[g].as_ref() else {
+            return;
+        };
+        let fsm = &group.fsm;
+        let stats = fsm.stats();
+        publish(
+            &group.slot,
+            GroupSnapshot {
+                state: fsm.state(),
+                master: fsm.current_master(),
+                priority: fsm.priority(),
+                preempt: fsm.params().preempt,
+                master_adver_interval: fsm.master_adver_interval(),
+                master_down_interval: fsm.master_down_interval(),
+                skew_time: fsm.skew_time(),
+                adverts_in: stats.adverts_received + group.auth_failures + group.malformed,
+                adverts_out: stats.adverts_sent,
+                transitions: stats.transitions,
+                auth_failures: group.auth_failures,
+                discarded: stats.discarded.total() + group.malformed,
+                last_transition: group.last_transition,
             },
         );
     }
@@ -568,8 +813,8 @@ impl Shard {
 impl Group {
     /// Logs a discarded advert, at most once per second per group (a flood must not flood logs).
     fn log_discard(&mut self, now: Instant, what: std::fmt::Arguments<'_>) {
-        if now.as_micros().saturating_sub(self.last_discard_log) >= 1_000_000
-            || self.last_discard_log == 0
+        if self.last_discard_log == 0
+            || now.as_micros().saturating_sub(self.last_discard_log) >= 1_000_000
         {
             self.last_discard_log = now.as_micros().max(1);
             warn!(

@@ -47,6 +47,8 @@ pub mod sniff;
 mod sys;
 #[cfg(target_os = "linux")]
 pub mod tx;
+#[cfg(target_os = "linux")]
+pub mod xdp;
 
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: u8 = 112;

@@ -1,2 +1,350 @@
 //! Types shared by the rvrrpd daemon and its eBPF programs (`no_std`).
+//!
+//! Everything here is `#[repr(C)]` with explicit padding so the kernel side
+//! (`crates/rvrrpd-ebpf`, compiled for `bpfel-unknown-none`) and user space
+//! (`rvrrpd::net::xdp`) agree on the byte layout. The `user` feature adds
+//! `unsafe impl aya::Pod` so the structs can be map keys and values in aya.
+//!
+//! # Data path
+//! The XDP program `vrrp_demux` looks up [`DemuxKey`] `(ifindex, vrid, family)` in the
+//! [`DEMUX_MAP`] hash map; the [`DemuxValue`] names the worker whose ring buffer
+//! ([`RING_MAP_NAMES`]`[worker]`) receives a [`VrrpEvent`] for the advert.
+//! Counters live in the per-CPU array [`COUNTERS_MAP`], indexed by [`Counter`].
 #![no_std]
+
+/// Address family tag for IPv4 in [`DemuxKey::family`] and [`VrrpEvent::family`].
+pub const FAMILY_V4: u8 = 4;
+/// Address family tag for IPv6 in [`DemuxKey::family`] and [`VrrpEvent::family`].
+pub const FAMILY_V6: u8 = 6;
+
+/// Number of per-worker ring buffers compiled into the eBPF object (`RING0` … `RING15`).
+///
+/// The program selects the ring with a `match` over statics (array-of-maps of ring buffers
+/// needs aya ≥ 0.16 in user space). A [`DemuxValue::worker`] ≥ this is counted as
+/// [`Counter::BadWorker`] and the packet dropped.
+pub const MAX_WORKERS: usize = 16;
+
+/// Default size in bytes of each worker's ring buffer (a power-of-two multiple of the page
+/// size, as the kernel requires). 256 KiB hold ~880 events of [`VrrpEvent::RING_RECORD_SIZE`]
+/// bytes: at 100 adverts/s/group (v3, 10 ms minimum interval is 100/s) a worker that owns
+/// 1 000 groups and drains every millisecond needs ~100 slots. User space may override the
+/// size at load time.
+pub const RING_BYTES: u32 = 256 * 1024;
+
+/// Capacity of the demux hash map (groups across all interfaces and families).
+pub const MAX_GROUPS: u32 = 16 * 1024;
+
+/// Name of the XDP program in the object.
+pub const XDP_PROGRAM: &str = "vrrp_demux";
+/// Name of the socket-filter program in the object.
+pub const SOCKET_FILTER_PROGRAM: &str = "vrrp_sock_filter";
+/// Name of the `HashMap<DemuxKey, DemuxValue>`.
+pub const DEMUX_MAP: &str = "DEMUX";
+/// Name of the `PerCpuArray<u64>` of [`Counter`]s.
+pub const COUNTERS_MAP: &str = "COUNTERS";
+/// Names of the per-worker `RingBuf`s, indexed by worker.
+pub const RING_MAP_NAMES: [&str; MAX_WORKERS] = [
+    "RING0", "RING1", "RING2", "RING3", "RING4", "RING5", "RING6", "RING7", "RING8", "RING9",
+    "RING10", "RING11", "RING12", "RING13", "RING14", "RING15",
+];
+
+/// Length of the fixed VRRP header (version/type, VRID, priority, count, auth/interval,
+/// checksum).
+pub const VRRP_HEADER_LEN: usize = 8;
+/// Length of the VRRPv2 authentication data trailer.
+pub const VRRP_V2_AUTH_LEN: usize = 8;
+
+/// Bytes of VRRP message carried in a [`VrrpEvent`].
+///
+/// `8 + 16 * 16 + 8 = 272`: the header, 16 IPv6 addresses (v3) and room for the v2
+/// authentication trailer; that is also 64 IPv4 addresses for v2 (`8 + 4*64 + 8`) or 66 for v3.
+/// Bigger adverts are legal (count ≤ 255) but rare; carrying 4 KiB per event would cut the
+/// ring's capacity 14-fold for everyone. An advert longer than this is still delivered, with
+/// only the first `MAX_VRRP_LEN` bytes copied and [`VrrpEvent::len`] holding the real length
+/// (see [`VrrpEvent::is_truncated`]); it is counted as [`Counter::Truncated`]. User space
+/// cannot verify its checksum and should count and drop it (or switch that group to the
+/// classic socket path).
+pub const MAX_VRRP_LEN: usize = VRRP_HEADER_LEN + 16 * 16 + VRRP_V2_AUTH_LEN;
+
+/// [`DemuxValue::flags`] bit: after queueing the event, return `XDP_PASS` instead of
+/// `XDP_DROP`, so the kernel stack (a classic raw socket, tcpdump on the host) also sees the
+/// advert. Off by default: the event is consumed by user space and the stack is spared.
+pub const FLAG_PASS: u32 = 1 << 0;
+
+/// Indices into the per-CPU counter array [`COUNTERS_MAP`].
+///
+/// Only VRRP (IP protocol 112) packets are counted; other traffic is passed without touching
+/// any map.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// VRRP packets handed to the kernel stack (`XDP_PASS`, group has [`FLAG_PASS`]).
+    Passed = 0,
+    /// Events written to a worker's ring buffer.
+    Delivered = 1,
+    /// VRRP packets for an `(ifindex, vrid, family)` not in the demux map (dropped).
+    UnknownVrid = 2,
+    /// Bad VRRP version/type, too short for its address count, v2 over IPv6, or truncated
+    /// IP packet (dropped).
+    Malformed = 3,
+    /// TTL / hop limit ≠ 255 (dropped, RFC 3768 §7.1 / RFC 5798 §7.1).
+    BadTtl = 4,
+    /// The worker's ring buffer was full (dropped).
+    RingbufFull = 5,
+    /// Delivered, but longer than [`MAX_VRRP_LEN`] (also counted in `Delivered`).
+    Truncated = 6,
+    /// The demux map named a worker ≥ [`MAX_WORKERS`] (dropped).
+    BadWorker = 7,
+}
+
+/// Number of [`Counter`]s (length of the per-CPU array).
+pub const NUM_COUNTERS: u32 = 8;
+
+impl Counter {
+    /// Every counter, in index order.
+    pub const ALL: [Counter; NUM_COUNTERS as usize] = [
+        Counter::Passed,
+        Counter::Delivered,
+        Counter::UnknownVrid,
+        Counter::Malformed,
+        Counter::BadTtl,
+        Counter::RingbufFull,
+        Counter::Truncated,
+        Counter::BadWorker,
+    ];
+
+    /// Stable snake_case name (for logs and metrics).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::Passed => "passed",
+            Counter::Delivered => "delivered",
+            Counter::UnknownVrid => "unknown_vrid",
+            Counter::Malformed => "malformed",
+            Counter::BadTtl => "bad_ttl",
+            Counter::RingbufFull => "ringbuf_full",
+            Counter::Truncated => "truncated",
+            Counter::BadWorker => "bad_worker",
+        }
+    }
+
+    /// The array index.
+    pub const fn index(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Key of the demux map: which VRRP group a packet belongs to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DemuxKey {
+    /// Interface index the packet arrived on.
+    pub ifindex: u32,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`].
+    pub family: u8,
+    /// Must be zero (the kernel hashes all 8 bytes).
+    pub _pad: [u8; 2],
+}
+
+impl DemuxKey {
+    /// A key with zeroed padding.
+    pub const fn new(ifindex: u32, vrid: u8, family: u8) -> Self {
+        Self {
+            ifindex,
+            vrid,
+            family,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// Value of the demux map: who handles the group.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DemuxValue {
+    /// Worker index, `< MAX_WORKERS`: selects the ring buffer.
+    pub worker: u32,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+}
+
+impl DemuxValue {
+    /// A value for `worker` with `flags`.
+    pub const fn new(worker: u32, flags: u32) -> Self {
+        Self { worker, flags }
+    }
+}
+
+/// One received advert, as written by the XDP program into a worker's ring buffer.
+///
+/// The IP header is not carried: the fields VRRP needs from it (source address, TTL — always
+/// 255 since others are dropped — and the family for the v3 pseudo-header checksum) are here.
+/// For v3 checksum verification user space also needs the destination address: it is the
+/// VRRP multicast group (224.0.0.18 / ff02::12) for RFC-conformant peers; unicast adverts
+/// are checked against the address of the receiving interface by the worker.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VrrpEvent {
+    /// Interface index the advert arrived on.
+    pub ifindex: u32,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`].
+    pub family: u8,
+    /// IPv4 TTL / IPv6 hop limit (255: the program drops anything else).
+    pub ttl: u8,
+    /// Length of the VRRP message on the wire (may exceed [`MAX_VRRP_LEN`]).
+    pub len: u16,
+    /// Source address: IPv4 in the first 4 bytes (rest zero), or IPv6.
+    pub src: [u8; 16],
+    /// The VRRP message, `min(len, MAX_VRRP_LEN)` bytes; the rest is unspecified.
+    pub vrrp: [u8; MAX_VRRP_LEN],
+}
+
+impl VrrpEvent {
+    /// Bytes one event occupies in a ring buffer (8-byte record header + payload rounded up
+    /// to 8).
+    pub const RING_RECORD_SIZE: usize = 8 + core::mem::size_of::<VrrpEvent>().next_multiple_of(8);
+
+    /// An all-zero event.
+    pub const fn zeroed() -> Self {
+        Self {
+            ifindex: 0,
+            family: 0,
+            ttl: 0,
+            len: 0,
+            src: [0; 16],
+            vrrp: [0; MAX_VRRP_LEN],
+        }
+    }
+
+    /// Decodes an event from the bytes of a ring buffer record (native byte order, the
+    /// layout above). `None` if `b` is shorter than the struct. Safe and alignment-agnostic:
+    /// ring records need not be aligned for `VrrpEvent`.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() < core::mem::size_of::<Self>() {
+            return None;
+        }
+        let mut ev = Self::zeroed();
+        ev.ifindex = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        ev.family = b[4];
+        ev.ttl = b[5];
+        ev.len = u16::from_ne_bytes([b[6], b[7]]);
+        ev.src.copy_from_slice(&b[8..24]);
+        ev.vrrp.copy_from_slice(&b[24..24 + MAX_VRRP_LEN]);
+        Some(ev)
+    }
+
+    /// Whether the advert was longer than [`MAX_VRRP_LEN`] and only its start was copied.
+    pub const fn is_truncated(&self) -> bool {
+        self.len as usize > MAX_VRRP_LEN
+    }
+
+    /// The VRRP bytes that were copied (`min(len, MAX_VRRP_LEN)`).
+    pub fn vrrp_bytes(&self) -> &[u8] {
+        let n = if self.is_truncated() {
+            MAX_VRRP_LEN
+        } else {
+            self.len as usize
+        };
+        &self.vrrp[..n]
+    }
+
+    /// The source address, or `None` for an unknown family.
+    pub fn src_addr(&self) -> Option<core::net::IpAddr> {
+        match self.family {
+            FAMILY_V4 => Some(core::net::IpAddr::V4(core::net::Ipv4Addr::new(
+                self.src[0],
+                self.src[1],
+                self.src[2],
+                self.src[3],
+            ))),
+            FAMILY_V6 => Some(core::net::IpAddr::V6(core::net::Ipv6Addr::from(self.src))),
+            _ => None,
+        }
+    }
+
+    /// The VRID byte of the carried message (0 if nothing was copied).
+    pub fn vrid(&self) -> u8 {
+        if self.len >= 2 {
+            self.vrrp[1]
+        } else {
+            0
+        }
+    }
+}
+
+// Layout guards: the kernel and user space must agree byte for byte.
+const _: () = assert!(core::mem::size_of::<DemuxKey>() == 8);
+const _: () = assert!(core::mem::size_of::<DemuxValue>() == 8);
+const _: () = assert!(core::mem::size_of::<VrrpEvent>() == 24 + MAX_VRRP_LEN);
+const _: () = assert!(core::mem::align_of::<VrrpEvent>() <= 8);
+const _: () = assert!(Counter::ALL.len() == NUM_COUNTERS as usize);
+const _: () = assert!(RING_BYTES.is_power_of_two() && RING_BYTES >= 4096);
+
+// SAFETY (all three): `#[repr(C)]`, only integer and byte-array fields, explicit padding
+// fields and no implicit padding (checked by the size asserts above), so every bit pattern
+// is a valid value and the types can be copied to and from kernel memory.
+#[cfg(all(feature = "user", target_os = "linux"))]
+unsafe impl aya::Pod for DemuxKey {}
+#[cfg(all(feature = "user", target_os = "linux"))]
+unsafe impl aya::Pod for DemuxValue {}
+#[cfg(all(feature = "user", target_os = "linux"))]
+unsafe impl aya::Pod for VrrpEvent {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_indices_are_dense() {
+        for (i, c) in Counter::ALL.iter().enumerate() {
+            assert_eq!(c.index() as usize, i, "{}", c.name());
+        }
+    }
+
+    #[test]
+    fn event_helpers() {
+        let mut ev = VrrpEvent::zeroed();
+        ev.family = FAMILY_V4;
+        ev.src[..4].copy_from_slice(&[192, 0, 2, 1]);
+        ev.len = 20;
+        ev.vrrp[1] = 42;
+        assert_eq!(ev.vrid(), 42);
+        assert_eq!(ev.vrrp_bytes().len(), 20);
+        assert!(!ev.is_truncated());
+        assert_eq!(
+            ev.src_addr(),
+            Some(core::net::IpAddr::V4(core::net::Ipv4Addr::new(
+                192, 0, 2, 1
+            )))
+        );
+        ev.len = 4000;
+        assert!(ev.is_truncated());
+        assert_eq!(ev.vrrp_bytes().len(), MAX_VRRP_LEN);
+    }
+
+    #[test]
+    fn from_bytes_roundtrip() {
+        let mut b = [0u8; core::mem::size_of::<VrrpEvent>()];
+        b[..4].copy_from_slice(&7u32.to_ne_bytes());
+        b[4] = FAMILY_V6;
+        b[5] = 255;
+        b[6..8].copy_from_slice(&40u16.to_ne_bytes());
+        b[8] = 0xfe;
+        b[24] = 0x31;
+        b[25] = 9;
+        let ev = VrrpEvent::from_bytes(&b).expect("long enough");
+        assert_eq!(
+            (ev.ifindex, ev.family, ev.ttl, ev.len),
+            (7, FAMILY_V6, 255, 40)
+        );
+        assert_eq!(ev.src[0], 0xfe);
+        assert_eq!(ev.vrid(), 9);
+        assert!(VrrpEvent::from_bytes(&b[..100]).is_none());
+    }
+
+    #[test]
+    fn record_fits_ring() {
+        assert_eq!(VrrpEvent::RING_RECORD_SIZE, 8 + 296);
+    }
+}

@@ -1,0 +1,427 @@
+//! rvrrpd's eBPF programs (built for `bpfel-unknown-none` by `cargo xtask build-ebpf`).
+//!
+//! * `vrrp_demux` (XDP): VRRP adverts for a configured `(ifindex, VRID, family)` are copied
+//!   into the owning worker's ring buffer and dropped (or also passed, per group flag);
+//!   unknown VRIDs, malformed adverts and TTL ≠ 255 are counted and dropped; everything that
+//!   is not IP protocol 112 is passed untouched, without touching any map.
+//! * `vrrp_sock_filter` (socket filter): for hosts where XDP cannot attach. Attached to the
+//!   classic raw socket (AF_INET/AF_INET6 raw proto 112 or AF_PACKET), it keeps only valid
+//!   adverts of configured groups; the worker then reads them from the socket as before.
+//!
+//! Layout of shared types, map names and counter indices: `rvrrpd-common`.
+//!
+//! Parsing strategy: the Ethernet header and the IP protocol / next-header byte are read with
+//! direct packet access at constant offsets (so foreign traffic costs a few loads and no helper
+//! call); everything of a VRRP packet past that is read with `bpf_xdp_load_bytes` /
+//! `bpf_skb_load_bytes_relative` at offsets relative to the network header, which the verifier
+//! accepts for variable offsets (IPv4 IHL, IPv6 extension headers) without bounds gymnastics.
+#![no_std]
+#![no_main]
+
+use core::mem::{size_of, MaybeUninit};
+
+use aya_ebpf::{
+    bindings::{bpf_hdr_start_off::BPF_HDR_START_NET, xdp_action},
+    helpers::generated::{bpf_skb_load_bytes_relative, bpf_xdp_load_bytes},
+    macros::{map, socket_filter, xdp},
+    maps::{HashMap, PerCpuArray, RingBuf},
+    programs::{SkBuffContext, XdpContext},
+    EbpfContext,
+};
+use rvrrpd_common::{
+    Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, MAX_GROUPS,
+    MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES, VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
+};
+
+const ETH_HLEN: usize = 14;
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86DD;
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88A8;
+const IPPROTO_VRRP: u8 = 112;
+const IPPROTO_HOPOPTS: u8 = 0;
+const IPPROTO_DSTOPTS: u8 = 60;
+const IPV4_MIN_HLEN: u32 = 20;
+const IPV6_HLEN: u32 = 40;
+/// Extension headers skipped before giving up (and passing the packet untouched).
+const MAX_EXT_HEADERS: u32 = 4;
+
+#[map]
+static DEMUX: HashMap<DemuxKey, DemuxValue> = HashMap::with_max_entries(MAX_GROUPS, 0);
+
+#[map]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(NUM_COUNTERS, 0);
+
+/// Declares the per-worker ring buffers and `ring(worker)`, a `match` over them (the verifier
+/// needs a constant map pointer at each `bpf_ringbuf_reserve` call site).
+macro_rules! rings {
+    ($($name:ident = $idx:literal),* $(,)?) => {
+        $(
+            #[map]
+            static $name: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
+        )*
+
+        /// Reserves an event slot in `worker`'s ring. `Err(BadWorker)` / `Err(RingbufFull)`.
+        #[inline(always)]
+        fn reserve(worker: u32) -> Result<aya_ebpf::maps::ring_buf::RingBufEntry<VrrpEvent>, Counter> {
+            let entry = match worker {
+                $($idx => $name.reserve::<VrrpEvent>(0),)*
+                _ => return Err(Counter::BadWorker),
+            };
+            entry.ok_or(Counter::RingbufFull)
+        }
+    };
+}
+
+rings!(
+    RING0 = 0,
+    RING1 = 1,
+    RING2 = 2,
+    RING3 = 3,
+    RING4 = 4,
+    RING5 = 5,
+    RING6 = 6,
+    RING7 = 7,
+    RING8 = 8,
+    RING9 = 9,
+    RING10 = 10,
+    RING11 = 11,
+    RING12 = 12,
+    RING13 = 13,
+    RING14 = 14,
+    RING15 = 15,
+);
+
+#[inline(always)]
+fn count(c: Counter) {
+    if let Some(p) = COUNTERS.get_ptr_mut(c.index()) {
+        // SAFETY: the pointer is this CPU's slot of the per-CPU array; programs do not
+        // migrate CPUs while running, so there is no concurrent writer.
+        unsafe { *p += 1 };
+    }
+}
+
+/// Reads packet bytes at an offset relative to the network (L3) header.
+trait L3Reader {
+    /// Copies `len` (≥ 1) bytes at `off` into `dst`; false if out of the packet.
+    fn load_raw(&self, off: u32, dst: *mut u8, len: u32) -> bool;
+
+    #[inline(always)]
+    fn load<T: Copy>(&self, off: u32) -> Option<T> {
+        let mut v = MaybeUninit::<T>::uninit();
+        if self.load_raw(off, v.as_mut_ptr().cast(), size_of::<T>() as u32) {
+            // SAFETY: the helper filled all size_of::<T>() bytes; T is plain bytes here.
+            Some(unsafe { v.assume_init() })
+        } else {
+            None
+        }
+    }
+}
+
+struct XdpL3<'a> {
+    ctx: &'a XdpContext,
+    l3: u32,
+}
+
+impl L3Reader for XdpL3<'_> {
+    #[inline(always)]
+    fn load_raw(&self, off: u32, dst: *mut u8, len: u32) -> bool {
+        // SAFETY: `dst` points to `len` writable bytes (the callers pass a local or a reserved
+        // ring slot of at least that size); the helper bounds-checks the packet side.
+        unsafe { bpf_xdp_load_bytes(self.ctx.ctx, self.l3 + off, dst.cast(), len) == 0 }
+    }
+}
+
+struct SkbL3<'a> {
+    ctx: &'a SkBuffContext,
+}
+
+impl L3Reader for SkbL3<'_> {
+    #[inline(always)]
+    fn load_raw(&self, off: u32, dst: *mut u8, len: u32) -> bool {
+        // SAFETY: as above; offsets are relative to the network header, so the same code
+        // serves AF_PACKET (data at L2) and AF_INET/AF_INET6 raw sockets (data at L3).
+        unsafe {
+            bpf_skb_load_bytes_relative(self.ctx.as_ptr(), off, dst.cast(), len, BPF_HDR_START_NET)
+                == 0
+        }
+    }
+}
+
+/// A valid advert, located relative to the network header.
+struct Advert {
+    family: u8,
+    ttl: u8,
+    vrid: u8,
+    /// Offset of the VRRP message from the network header.
+    off: u32,
+    /// Length of the VRRP message per the IP header(s).
+    len: u32,
+    src: [u8; 16],
+}
+
+enum Verdict {
+    /// Not VRRP (or not parseable as IP far enough to tell): leave it alone.
+    NotVrrp,
+    /// VRRP, but to be dropped and counted.
+    Bad(Counter),
+    Advert(Advert),
+}
+
+#[inline(always)]
+fn be16(b: [u8; 2]) -> u32 {
+    u16::from_be_bytes(b) as u32
+}
+
+/// Parses IPv4 or IPv6 (by the version nibble) and the VRRP header.
+#[inline(always)]
+fn classify<R: L3Reader>(r: &R) -> Verdict {
+    let Some(b0) = r.load::<u8>(0) else {
+        return Verdict::NotVrrp;
+    };
+    let (family, ttl, off, ip_end, src) = match b0 >> 4 {
+        4 => {
+            let Some(h) = r.load::<[u8; 20]>(0) else {
+                return Verdict::NotVrrp;
+            };
+            if h[9] != IPPROTO_VRRP {
+                return Verdict::NotVrrp;
+            }
+            let ihl = ((h[0] & 0x0f) as u32) << 2;
+            let total = be16([h[2], h[3]]);
+            // Fragments (MF or offset != 0) are never legal for VRRP.
+            let frag = be16([h[6], h[7]]) & 0x3fff;
+            if ihl < IPV4_MIN_HLEN || total < ihl || frag != 0 {
+                return Verdict::Bad(Counter::Malformed);
+            }
+            let mut src = [0u8; 16];
+            src[0] = h[12];
+            src[1] = h[13];
+            src[2] = h[14];
+            src[3] = h[15];
+            (FAMILY_V4, h[8], ihl, total, src)
+        }
+        6 => {
+            let Some(h) = r.load::<[u8; 40]>(0) else {
+                return Verdict::NotVrrp;
+            };
+            let mut next = h[6];
+            let mut off = IPV6_HLEN;
+            let mut i = 0;
+            while i < MAX_EXT_HEADERS && next != IPPROTO_VRRP {
+                if next != IPPROTO_HOPOPTS && next != IPPROTO_DSTOPTS {
+                    return Verdict::NotVrrp;
+                }
+                let Some(ext) = r.load::<[u8; 2]>(off) else {
+                    return Verdict::NotVrrp;
+                };
+                next = ext[0];
+                off += (ext[1] as u32 + 1) * 8;
+                i += 1;
+            }
+            if next != IPPROTO_VRRP {
+                return Verdict::NotVrrp;
+            }
+            let mut src = [0u8; 16];
+            src.copy_from_slice(&h[8..24]);
+            (FAMILY_V6, h[7], off, IPV6_HLEN + be16([h[4], h[5]]), src)
+        }
+        _ => return Verdict::NotVrrp,
+    };
+    if ttl != 255 {
+        return Verdict::Bad(Counter::BadTtl);
+    }
+    if ip_end < off + VRRP_HEADER_LEN as u32 {
+        return Verdict::Bad(Counter::Malformed);
+    }
+    let len = ip_end - off;
+    let Some(v) = r.load::<[u8; 8]>(off) else {
+        return Verdict::Bad(Counter::Malformed);
+    };
+    let version = v[0] >> 4;
+    let kind = v[0] & 0x0f;
+    let vrid = v[1];
+    let addr_len: u32 = if family == FAMILY_V4 { 4 } else { 16 };
+    let min_len = match version {
+        2 if family == FAMILY_V4 => {
+            VRRP_HEADER_LEN as u32 + v[3] as u32 * addr_len + VRRP_V2_AUTH_LEN as u32
+        }
+        3 => VRRP_HEADER_LEN as u32 + v[3] as u32 * addr_len,
+        _ => return Verdict::Bad(Counter::Malformed),
+    };
+    if kind != 1 || vrid == 0 || len < min_len {
+        return Verdict::Bad(Counter::Malformed);
+    }
+    Verdict::Advert(Advert {
+        family,
+        ttl,
+        vrid,
+        off,
+        len,
+        src,
+    })
+}
+
+/// `min(len, MAX_VRRP_LEN)` in a form the verifier can bound to `[1, MAX_VRRP_LEN]`
+/// (a helper's size argument must not be possibly zero).
+///
+/// `len ≥ 8` is known from `classify`, but LLVM folds that knowledge into a plain
+/// `min(len, 272)` whose lower bound the verifier loses (it then sees `[0, 271]` and rejects
+/// the call). Going through a volatile stack slot hides the value from LLVM, so it keeps
+/// `min(len - 1, 271) + 1`, which the verifier bounds exactly.
+#[inline(always)]
+fn copy_len(len: u32) -> u32 {
+    let m = len.wrapping_sub(1);
+    // SAFETY: reads a local u32 through a valid, aligned reference.
+    let m = unsafe { core::ptr::read_volatile(&m) };
+    let m = if m > MAX_VRRP_LEN as u32 - 1 {
+        MAX_VRRP_LEN as u32 - 1
+    } else {
+        m
+    };
+    m + 1
+}
+
+#[xdp]
+pub fn vrrp_demux(ctx: XdpContext) -> u32 {
+    let data = ctx.data();
+    let end = ctx.data_end();
+    if data + ETH_HLEN > end {
+        return xdp_action::XDP_PASS;
+    }
+    // SAFETY: bounds checked against data_end just above.
+    let mut proto = u16::from_be_bytes(unsafe { *((data + 12) as *const [u8; 2]) });
+    if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
+        if data + ETH_HLEN + 4 > end {
+            return xdp_action::XDP_PASS;
+        }
+        // SAFETY: bounds checked just above.
+        proto = u16::from_be_bytes(unsafe { *((data + 16) as *const [u8; 2]) });
+        l3::<{ ETH_HLEN + 4 }>(&ctx, proto)
+    } else {
+        l3::<ETH_HLEN>(&ctx, proto)
+    }
+}
+
+/// The rest of `vrrp_demux` with the network header at the constant offset `L3`.
+#[inline(always)]
+fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
+    let data = ctx.data();
+    let end = ctx.data_end();
+    // Cheap pre-filter with direct access: only IP protocol 112 (or IPv6 with hop-by-hop /
+    // destination options first) goes further.
+    match proto {
+        ETH_P_IP => {
+            if data + L3 + 10 > end {
+                return xdp_action::XDP_PASS;
+            }
+            // SAFETY: bounds checked just above.
+            if unsafe { *((data + L3 + 9) as *const u8) } != IPPROTO_VRRP {
+                return xdp_action::XDP_PASS;
+            }
+        }
+        ETH_P_IPV6 => {
+            if data + L3 + 7 > end {
+                return xdp_action::XDP_PASS;
+            }
+            // SAFETY: bounds checked just above.
+            let next = unsafe { *((data + L3 + 6) as *const u8) };
+            if next != IPPROTO_VRRP && next != IPPROTO_HOPOPTS && next != IPPROTO_DSTOPTS {
+                return xdp_action::XDP_PASS;
+            }
+        }
+        _ => return xdp_action::XDP_PASS,
+    }
+    let r = XdpL3 { ctx, l3: L3 as u32 };
+    let adv = match classify(&r) {
+        Verdict::NotVrrp => return xdp_action::XDP_PASS,
+        Verdict::Bad(c) => {
+            count(c);
+            return xdp_action::XDP_DROP;
+        }
+        Verdict::Advert(a) => a,
+    };
+    // SAFETY: ctx.ctx is the xdp_md the kernel handed us.
+    let ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
+    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
+    // SAFETY: the value is copied out at once; user space updates entries atomically.
+    let Some(val) = (unsafe { DEMUX.get(key) }).copied() else {
+        count(Counter::UnknownVrid);
+        return xdp_action::XDP_DROP;
+    };
+    let mut entry = match reserve(val.worker) {
+        Ok(e) => e,
+        Err(c) => {
+            count(c);
+            return xdp_action::XDP_DROP;
+        }
+    };
+    let ev = entry.as_mut_ptr();
+    let n = copy_len(adv.len);
+    // SAFETY: `ev` is a reserved, writable ring slot of size_of::<VrrpEvent>() bytes; the
+    // copy writes n ≤ MAX_VRRP_LEN bytes into its `vrrp` array.
+    let copied = unsafe {
+        (*ev).ifindex = ifindex;
+        (*ev).family = adv.family;
+        (*ev).ttl = adv.ttl;
+        (*ev).len = if adv.len > u16::MAX as u32 {
+            u16::MAX
+        } else {
+            adv.len as u16
+        };
+        (*ev).src = adv.src;
+        r.load_raw(adv.off, (*ev).vrrp.as_mut_ptr(), n)
+    };
+    if !copied {
+        // The IP header claims more bytes than the frame holds.
+        entry.discard(0);
+        count(Counter::Malformed);
+        return xdp_action::XDP_DROP;
+    }
+    entry.submit(0);
+    count(Counter::Delivered);
+    if adv.len > MAX_VRRP_LEN as u32 {
+        count(Counter::Truncated);
+    }
+    if val.flags & FLAG_PASS != 0 {
+        count(Counter::Passed);
+        xdp_action::XDP_PASS
+    } else {
+        xdp_action::XDP_DROP
+    }
+}
+
+/// Socket filter: returns the packet length (keep) for valid adverts of configured groups,
+/// 0 (drop for this socket only) for everything else.
+#[socket_filter]
+pub fn vrrp_sock_filter(ctx: SkBuffContext) -> i64 {
+    let r = SkbL3 { ctx: &ctx };
+    let adv = match classify(&r) {
+        Verdict::NotVrrp => return 0,
+        Verdict::Bad(c) => {
+            count(c);
+            return 0;
+        }
+        Verdict::Advert(a) => a,
+    };
+    // SAFETY: ctx.skb.skb is the __sk_buff the kernel handed us.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
+    // SAFETY: read-only lookup, copied out at once.
+    if unsafe { DEMUX.get(key) }.is_none() {
+        count(Counter::UnknownVrid);
+        return 0;
+    }
+    count(Counter::Passed);
+    ctx.len() as i64
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[link_section = "license"]
+#[no_mangle]
+static LICENSE: [u8; 4] = *b"GPL\0";

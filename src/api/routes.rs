@@ -1,0 +1,657 @@
+//! Request handling: authentication, routing, the read and write endpoints.
+//!
+//! Order of checks for every request: `POST /auth` (no session needed) and `GET /metrics` from an
+//! allow-listed address are served first; any other request without a valid session gets 401,
+//! whatever the path. Writes by a read-only user get 403 before their body is looked at. Bad
+//! input gets a 4xx with `{"error": "..."}` and changes nothing.
+
+// Helpers return the ready-made error response as their `Err`; it is built once per request.
+#![allow(clippy::result_large_err)]
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tracing::{debug, info, warn};
+
+use super::acl::IpNet;
+use super::backend::{Backend, WriteError, WriteOp};
+use super::session::{parse_cookies, unix_now, Session, Sessions};
+use super::views::{detail, summary, ProtocolsJson, VrrpDetail, VrrpSummary};
+use super::{login, metrics};
+use crate::config::{Config, Format, Priority, UserEntry, VRouter};
+use crate::users::{self, Access};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 * 1024;
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write may wait for the control plane.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A response.
+pub type Resp = Response<Full<Bytes>>;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The daemon.
+    pub backend: Arc<dyn Backend>,
+    /// Sessions and login throttling.
+    pub sessions: Sessions,
+    /// Configured users.
+    pub users: Arc<[UserEntry]>,
+    /// Whether the server speaks TLS (cookies get `Secure`).
+    pub tls: bool,
+    /// Addresses allowed to read `/metrics` without a session.
+    pub metrics_allow: Vec<IpNet>,
+}
+
+/// Handles one request from `peer`.
+pub async fn handle<B>(
+    state: Arc<AppState>,
+    peer: IpAddr,
+    req: Request<B>,
+) -> Result<Resp, Infallible>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path().to_string();
+    let Some(segments) = split_path(&raw_path) else {
+        return Ok(error(StatusCode::BAD_REQUEST, "malformed path"));
+    };
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = parts.method.clone();
+    debug!(%peer, %method, path = %raw_path, "API request");
+
+    if segs == ["auth"] {
+        return Ok(if method == Method::POST {
+            let json = content_type_is_json(&parts.headers);
+            login_handler(&state, peer, body, json).await
+        } else {
+            method_not_allowed("POST")
+        });
+    }
+    if segs == ["metrics"]
+        && method == Method::GET
+        && state.metrics_allow.iter().any(|net| net.contains(peer))
+    {
+        return Ok(metrics_response(&*state.backend));
+    }
+
+    let cookies = parse_cookies(
+        parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let session = match state.sessions.validate(cookies, &state.users, unix_now()) {
+        Ok(session) => session,
+        Err(why) => {
+            debug!(%peer, path = %raw_path, "API request refused: {why}");
+            return Ok(error(StatusCode::UNAUTHORIZED, &why.to_string()));
+        }
+    };
+    Ok(route(&state, &session, method, &segs, body).await)
+}
+
+async fn route<B>(
+    state: &AppState,
+    session: &Session,
+    method: Method,
+    segs: &[&str],
+    body: B,
+) -> Resp
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let backend = &*state.backend;
+    let get = method == Method::GET;
+    match segs {
+        ["auth", "logout"] if method == Method::POST => logout(state, session),
+        ["metrics"] if get => metrics_response(backend),
+        ["run", "vrrp"] if get => json_ok(
+            &backend
+                .groups()
+                .iter()
+                .map(summary)
+                .collect::<Vec<VrrpSummary>>(),
+        ),
+        ["run", "vrrp", group] if get => match parse_group(group) {
+            Ok(group) => json_ok(
+                &backend
+                    .groups()
+                    .iter()
+                    .filter(|g| g.group == group)
+                    .map(summary)
+                    .collect::<Vec<_>>(),
+            ),
+            Err(resp) => resp,
+        },
+        ["run", "vrrp", group, interface] if get => match parse_group(group) {
+            Ok(group) => json_ok(&find_detail(backend, group, interface)),
+            Err(resp) => resp,
+        },
+        ["run", "global"] if get => json_ok(&backend.global()),
+        ["run", "daemon"] if get => {
+            let g = backend.global();
+            json_ok(&json!({
+                "version": g.version,
+                "process_id": g.process_id,
+                "uptime": g.uptime,
+                "workers": g.workers,
+                "fast_path": g.fast_path,
+                "pid": g.pid,
+                "groups": backend.groups().len(),
+            }))
+        }
+        ["run", "protocols"] if get => json_ok(&ProtocolsJson {
+            static_routes: backend.routes(),
+        }),
+        ["run", "protocols", "static"] if get => json_ok(&backend.routes()),
+        ["run", "interfaces"] if get => json_ok(&backend.interfaces()),
+        ["config", "global"] if get => json_ok(&config_global(&backend.config())),
+        ["config", "vrouter"] if get => json_ok(&redacted(&backend.config().vrouters)),
+        ["config", "vrouter", group, interface] if get => match parse_group(group) {
+            Ok(group) => {
+                let config = backend.config();
+                let vr = config
+                    .vrouters
+                    .iter()
+                    .find(|vr| vr.group.get() == group && vr.interface.as_str() == *interface);
+                json_ok(&redacted(&vr))
+            }
+            Err(resp) => resp,
+        },
+        ["config", "protocols"] if get => json_ok(&redacted(&backend.config().protocols)),
+        _ => match write_op(state, session, &method, segs, body).await {
+            Some(resp) => resp,
+            None => match allowed_methods(segs) {
+                Some(allow) => method_not_allowed(allow),
+                None => error(StatusCode::NOT_FOUND, "no such resource"),
+            },
+        },
+    }
+}
+
+/// The write endpoints; `None` when `(method, segs)` is not one.
+async fn write_op<B>(
+    state: &AppState,
+    session: &Session,
+    method: &Method,
+    segs: &[&str],
+    body: B,
+) -> Option<Resp>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let is_write = matches!(
+        (method, segs),
+        (
+            &Method::PUT,
+            ["run", "vrrp", _, _, "priority" | "preemption"]
+        ) | (&Method::POST, ["run", "vrrp", _, _, "handover"])
+            | (&Method::POST, ["config", "vrouter"])
+            | (&Method::DELETE, ["config", "vrouter", _, _])
+    );
+    if !is_write {
+        return None;
+    }
+    if session.access != Access::ReadWrite {
+        warn!(user = %session.user, "API write refused: read-only user");
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "user {:?} is read-only (level 0); writes need a level 1 user",
+                session.user
+            ),
+        ));
+    }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(resp) => return Some(resp),
+    };
+    let op = match parse_write(segs, &body) {
+        Ok(op) => op,
+        Err(resp) => return Some(resp),
+    };
+    Some(submit(state, session, op).await)
+}
+
+fn parse_write(segs: &[&str], body: &[u8]) -> Result<WriteOp, Resp> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PriorityBody {
+        priority: i64,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PreemptionBody {
+        #[serde(alias = "preempt")]
+        preemption: bool,
+    }
+    let bad = |msg: String| error(StatusCode::BAD_REQUEST, &msg);
+    match segs {
+        ["run", "vrrp", group, interface, what] => {
+            let group = parse_group(group)?;
+            let interface = (*interface).to_string();
+            match *what {
+                "priority" => {
+                    let body: PriorityBody = parse_json_body(body)?;
+                    let priority = Priority::try_from(body.priority)
+                        .map_err(|msg| bad(format!("priority {msg}")))?;
+                    Ok(WriteOp::SetPriority {
+                        group,
+                        interface,
+                        priority,
+                    })
+                }
+                "preemption" => {
+                    let body: PreemptionBody = parse_json_body(body)?;
+                    Ok(WriteOp::SetPreemption {
+                        group,
+                        interface,
+                        preempt: body.preemption,
+                    })
+                }
+                _ => {
+                    // handover: an empty body or an empty JSON object.
+                    if !body.iter().all(u8::is_ascii_whitespace) {
+                        let _: serde_json::Map<String, Value> = parse_json_body(body)?;
+                    }
+                    Ok(WriteOp::Handover { group, interface })
+                }
+            }
+        }
+        ["config", "vrouter"] => validate_vrouter(body)
+            .map(|vr| WriteOp::AddVRouter(Box::new(vr)))
+            .map_err(bad),
+        ["config", "vrouter", group, interface] => Ok(WriteOp::RemoveVRouter {
+            group: parse_group(group)?,
+            interface: (*interface).to_string(),
+        }),
+        _ => Err(error(StatusCode::NOT_FOUND, "no such resource")),
+    }
+}
+
+async fn submit(state: &AppState, session: &Session, op: WriteOp) -> Resp {
+    let what = op.describe();
+    let status = if matches!(op, WriteOp::AddVRouter(_)) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let pending = state.backend.submit(op, &session.user);
+    match tokio::time::timeout(WRITE_TIMEOUT, pending).await {
+        Ok(Ok(outcome)) => {
+            info!(user = %session.user, "API: {what}");
+            let vrrp: Option<VrrpDetail> = outcome.group.as_ref().map(detail);
+            json_response(status, &json!({ "result": outcome.message, "vrrp": vrrp }))
+        }
+        Ok(Err(e)) => {
+            warn!(user = %session.user, "API: refused to {what}: {e}");
+            let status = match e {
+                WriteError::NotFound(_) => StatusCode::NOT_FOUND,
+                WriteError::Conflict(_) => StatusCode::CONFLICT,
+                WriteError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                WriteError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, &e.to_string())
+        }
+        Err(_) => {
+            warn!(user = %session.user, "API: {what}: no answer from the daemon");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the daemon did not answer in time",
+            )
+        }
+    }
+}
+
+/// Validates a vrouter object exactly like a `[[vrouter]]` entry of the configuration file.
+pub fn validate_vrouter(body: &[u8]) -> Result<VRouter, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("body is not valid JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("body must be a JSON object: one [[vrouter]] entry".to_string());
+    }
+    let text =
+        serde_json::to_string_pretty(&json!({ "vrouter": [value] })).map_err(|e| e.to_string())?;
+    let config = Config::from_str(&text, Some(Format::Json), "vrouter").map_err(|e| {
+        let message = e.to_string();
+        let message = message.strip_prefix("vrouter: ").unwrap_or(&message);
+        strip_position(message).replace("vrouter[0].", "")
+    })?;
+    config
+        .vrouters
+        .into_iter()
+        .next()
+        .ok_or_else(|| "body must describe one virtual router".to_string())
+}
+
+/// `line 3: x` / `line 3, column 7: x` → `x`.
+fn strip_position(message: &str) -> &str {
+    if let Some(rest) = message.strip_prefix("line ") {
+        if let Some((position, text)) = rest.split_once(": ") {
+            if position
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b',' || b == b' ' || b.is_ascii_lowercase())
+            {
+                return text;
+            }
+        }
+    }
+    message
+}
+
+async fn login_handler<B>(state: &AppState, peer: IpAddr, body: B, json: bool) -> Resp
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    if let Err(retry) = state.sessions.check_throttle(peer, Instant::now()) {
+        return throttled(retry);
+    }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(resp) => return resp,
+    };
+    let credentials = match login::parse(&body, json) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let users = Arc::clone(&state.users);
+    let user = credentials.user.clone();
+    // scrypt takes a while: keep it off the executor.
+    let verified = tokio::task::spawn_blocking(move || {
+        users::authenticate(&users, &credentials.user, &credentials.password)
+            .map(|entry| entry.level)
+    })
+    .await
+    .unwrap_or(None);
+    match verified {
+        Some(level) => {
+            state.sessions.record_success(peer);
+            let issued = state.sessions.issue(&user, unix_now());
+            let access = Access::from_level(level);
+            info!(%peer, user = %user, access = access.as_str(), "API login");
+            let lifetime = state.sessions.policy().lifetime.as_secs();
+            let mut resp = json_response(
+                StatusCode::OK,
+                &json!({
+                    "user": user,
+                    "access": access.as_str(),
+                    "expires": issued.ts + lifetime,
+                }),
+            );
+            for (name, value) in [
+                ("user", issued.user.clone()),
+                ("ts", issued.ts.to_string()),
+                ("nonce", issued.nonce.to_string()),
+                ("token", issued.token.clone()),
+            ] {
+                append_cookie(&mut resp, name, &value, lifetime, state.tls);
+            }
+            resp
+        }
+        None => {
+            let known = state.users.iter().any(|u| u.user == user);
+            let locked = state.sessions.record_failure(peer, Instant::now());
+            if known {
+                warn!(%peer, user = %user, "API login failed: wrong password");
+            } else {
+                warn!(%peer, "API login failed: unknown user");
+            }
+            if locked {
+                warn!(%peer, "API: too many failed logins, address locked out");
+            }
+            error(StatusCode::UNAUTHORIZED, "invalid user name or password")
+        }
+    }
+}
+
+fn logout(state: &AppState, session: &Session) -> Resp {
+    state.sessions.revoke(session, unix_now());
+    info!(user = %session.user, "API logout");
+    let mut resp = json_ok(&json!({ "result": "logged out" }));
+    for name in ["user", "ts", "nonce", "token"] {
+        append_cookie(&mut resp, name, "", 0, state.tls);
+    }
+    resp
+}
+
+fn append_cookie(resp: &mut Resp, name: &str, value: &str, max_age: u64, secure: bool) {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie =
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn throttled(retry: Duration) -> Resp {
+    let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+    let mut resp = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("too many failed logins from this address; retry in {secs} s"),
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
+}
+
+fn metrics_response(backend: &dyn Backend) -> Resp {
+    let text = metrics::render(&backend.groups(), &backend.global(), &backend.metrics());
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    common_headers(&mut resp);
+    resp
+}
+
+fn find_detail(backend: &dyn Backend, group: u8, interface: &str) -> Option<VrrpDetail> {
+    backend
+        .groups()
+        .iter()
+        .find(|g| g.group == group && g.on_interface(interface))
+        .map(detail)
+}
+
+/// `/config/global`: the configuration without `vrouter` and `protocols`, secrets removed.
+fn config_global(config: &Config) -> Value {
+    let mut value = redacted(config);
+    if let Value::Object(map) = &mut value {
+        map.remove("vrouter");
+        map.remove("protocols");
+    }
+    value
+}
+
+/// Serializes `value` and removes any secret-bearing key, as a second line of defence behind
+/// the configuration types' own `skip_serializing`.
+fn redacted<T: Serialize + ?Sized>(value: &T) -> Value {
+    fn scrub(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for key in ["secret", "auth_secret", "hash", "salt", "phc"] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(scrub);
+            }
+            Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
+    scrub(&mut value);
+    value
+}
+
+async fn read_body<B>(body: B) -> Result<Bytes, Resp>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body larger than {MAX_BODY} bytes"),
+        )),
+        Ok(Err(_)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "could not read the request body",
+        )),
+        Err(_) => Err(error(StatusCode::REQUEST_TIMEOUT, "request body too slow")),
+    }
+}
+
+fn parse_json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Resp> {
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid request body: {e}"),
+        )
+    })
+}
+
+fn parse_group(text: &str) -> Result<u8, Resp> {
+    match text.parse::<u8>() {
+        Ok(group) if group >= 1 => Ok(group),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("group {text:?} is not a virtual router id (1–255)"),
+        )),
+    }
+}
+
+fn content_type_is_json(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+}
+
+/// The methods a known path accepts, for 405 responses.
+fn allowed_methods(segs: &[&str]) -> Option<&'static str> {
+    match segs {
+        ["auth"] | ["auth", "logout"] | ["run", "vrrp", _, _, "handover"] => Some("POST"),
+        ["run", "vrrp", _, _, "priority" | "preemption"] => Some("PUT"),
+        ["config", "vrouter"] => Some("GET, POST"),
+        ["config", "vrouter", _, _] => Some("GET, DELETE"),
+        ["metrics"]
+        | ["run", "vrrp" | "global" | "daemon" | "protocols" | "interfaces"]
+        | ["run", "vrrp", _]
+        | ["run", "vrrp", _, _]
+        | ["run", "protocols", "static"]
+        | ["config", "global" | "protocols"] => Some("GET"),
+        _ => None,
+    }
+}
+
+/// Splits a path into percent-decoded segments, ignoring empty ones (`/run/vrrp/` = `/run/vrrp`).
+fn split_path(path: &str) -> Option<Vec<String>> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let bytes = if s.contains('%') {
+                login::percent_decode(&s.replace('+', "%2B"))?
+            } else {
+                s.as_bytes().to_vec()
+            };
+            String::from_utf8(bytes).ok()
+        })
+        .collect()
+}
+
+fn json_ok<T: Serialize + ?Sized>(value: &T) -> Resp {
+    json_response(StatusCode::OK, value)
+}
+
+fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    common_headers(&mut resp);
+    resp
+}
+
+/// `{"error": message}` with `status`.
+pub fn error(status: StatusCode, message: &str) -> Resp {
+    json_response(status, &json!({ "error": message }))
+}
+
+fn method_not_allowed(allow: &'static str) -> Resp {
+    let mut resp = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+fn common_headers(resp: &mut Resp) {
+    let headers = resp.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vrouter_validation_names_the_directive() {
+        let ok = validate_vrouter(br#"{"group": 9, "interface": "eth9", "vip": "10.9.0.1"}"#);
+        assert_eq!(ok.map(|vr| vr.group.get()), Ok(9));
+        let bad = validate_vrouter(
+            br#"{"group": 9, "interface": "eth9", "vip": "10.9.0.1", "priority": 255}"#,
+        );
+        assert!(
+            matches!(&bad, Err(m) if m.starts_with("priority = 255 is out of range")),
+            "{bad:?}"
+        );
+        let missing = validate_vrouter(br#"{"group": 9, "interface": "eth9"}"#);
+        assert!(
+            matches!(&missing, Err(m) if m.contains("vip")),
+            "{missing:?}"
+        );
+        assert!(validate_vrouter(b"[1]").is_err());
+        assert!(validate_vrouter(b"{").is_err());
+    }
+
+    #[test]
+    fn paths_split_and_decode() {
+        assert_eq!(
+            split_path("/run/vrrp/"),
+            Some(vec!["run".into(), "vrrp".into()])
+        );
+        assert_eq!(split_path("/a%2Eb"), Some(vec!["a.b".into()]));
+        assert_eq!(split_path("/a+b"), Some(vec!["a+b".into()]));
+        assert_eq!(split_path("/%zz"), None);
+        assert_eq!(split_path("/"), Some(vec![]));
+    }
+}

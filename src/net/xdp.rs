@@ -1,0 +1,752 @@
+//! eBPF fast path: loads `rvrrpd-ebpf`, attaches the XDP demultiplexer `vrrp_demux` to
+//! interfaces, maintains its `(ifindex, VRID, family) → worker` map, and hands each worker the
+//! adverts for its groups through a per-worker ring buffer.
+//!
+//! ```text
+//! FastPath::load(&FastPathConfig::new(workers))   object → maps created (no program yet)
+//!   .attach("eth0")                               load + verify vrrp_demux, attach (driver,
+//!                                                 falling back to skb), report the mode
+//!   .set_group(DemuxKey::new(ifindex, vrid, FAMILY_V4), worker, 0)
+//!   .take_ring(worker)  → WorkerRing              move to the worker thread; its fd goes
+//!                                                 into that worker's epoll set
+//! worker: ring.drain(64, |ev: &VrrpEvent| ...)    batch read, then codec parse + verify
+//! drop(FastPath)                                  detaches everything (bpf_link fds close)
+//! ```
+//!
+//! The object is found, in order, at `$RVRRPD_EBPF_OBJECT`, at [`DEV_OBJECT`] (what
+//! `cargo xtask build-ebpf --release` produces in this source tree) and at
+//! [`INSTALLED_OBJECT`]. It is read at run time rather than embedded by a build script, so a
+//! plain `cargo build` never needs the nightly toolchain or bpf-linker, and packagers ship
+//! the object beside the daemon.
+//!
+//! When the fast path is unavailable, [`FastPath::probe`] says why (object missing, missing
+//! privileges, verifier rejection, attach refused) so the daemon can log
+//! `falling back to classic BPF: <reason>`. For hosts where XDP cannot attach at all, the same
+//! object carries a socket filter (`vrrp_sock_filter`) that [`FastPath::attach_socket_filter`]
+//! puts on the classic raw socket: the kernel then keeps only valid adverts of configured
+//! groups (same demux map, same counters).
+//!
+//! Counters are per-CPU and only count VRRP packets; see [`Counter`].
+//!
+//! No `unsafe` here: ring records are decoded with [`VrrpEvent::from_bytes`], privileges are
+//! read from `/proc/self/status`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use aya::maps::{HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
+use aya::programs::{ProgramError, SocketFilter, TestRun, TestRunOptions, Xdp, XdpMode};
+use aya::{Ebpf, EbpfError, EbpfLoader};
+pub use rvrrpd_common::{
+    Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, MAX_VRRP_LEN,
+    MAX_WORKERS, NUM_COUNTERS, RING_BYTES,
+};
+use rvrrpd_common::{COUNTERS_MAP, DEMUX_MAP, RING_MAP_NAMES, SOCKET_FILTER_PROGRAM, XDP_PROGRAM};
+
+/// Environment variable that overrides where the eBPF object is read from.
+pub const OBJECT_ENV: &str = "RVRRPD_EBPF_OBJECT";
+/// The object as built by `cargo xtask build-ebpf --release` in this source tree.
+pub const DEV_OBJECT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/target/bpf/bpfel-unknown-none/release/rvrrpd-ebpf"
+);
+/// Where packages install the object.
+pub const INSTALLED_OBJECT: &str = "/usr/lib/rvrrpd/rvrrpd-ebpf.o";
+
+/// Size given to the ring buffers of unused worker slots (one page: the kernel minimum).
+const UNUSED_RING_BYTES: u32 = 4096;
+
+/// Why the fast path failed or is unavailable. Each variant names the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum XdpError {
+    /// No eBPF object at any of the searched paths.
+    #[error("eBPF object not found (searched: {searched}); build it with `cargo xtask build-ebpf --release` or set {OBJECT_ENV}")]
+    ObjectMissing {
+        /// The paths tried, comma-separated.
+        searched: String,
+    },
+    /// The process lacks CAP_BPF/CAP_SYS_ADMIN or CAP_NET_ADMIN.
+    #[error("insufficient privileges for eBPF: {0} (run as root)")]
+    NotPrivileged(String),
+    /// Parsing the object or creating its maps failed.
+    #[error("loading eBPF object {path}: {source}")]
+    Load {
+        /// The object file.
+        path: PathBuf,
+        /// aya's error.
+        #[source]
+        source: Box<EbpfError>,
+    },
+    /// A program or map is missing from the object, or has another type.
+    #[error("eBPF object {path}: {what}")]
+    BadObject {
+        /// The object file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// The verifier (or BPF_PROG_LOAD) rejected a program; the message includes its log.
+    #[error("verifying program {program}: {source}")]
+    Verify {
+        /// Program name.
+        program: &'static str,
+        /// aya's error, with the verifier log.
+        #[source]
+        source: Box<ProgramError>,
+    },
+    /// The interface does not exist.
+    #[error("attaching {XDP_PROGRAM}: no interface named {0}")]
+    UnknownInterface(String),
+    /// Neither driver nor generic (skb) mode attach worked.
+    #[error("attaching {XDP_PROGRAM} on {ifname} (ifindex {ifindex}) refused: {detail}")]
+    Attach {
+        /// Interface name.
+        ifname: String,
+        /// Interface index.
+        ifindex: u32,
+        /// The error of each mode tried.
+        detail: String,
+    },
+    /// Detaching failed.
+    #[error("detaching {XDP_PROGRAM} from {ifname}: {source}")]
+    Detach {
+        /// Interface name.
+        ifname: String,
+        /// aya's error.
+        #[source]
+        source: Box<ProgramError>,
+    },
+    /// Attaching the socket filter failed.
+    #[error("attaching socket filter {SOCKET_FILTER_PROGRAM}: {0}")]
+    SocketFilter(#[source] Box<ProgramError>),
+    /// A map operation failed.
+    #[error("map {map}: {op}: {source}")]
+    Map {
+        /// Map name.
+        map: &'static str,
+        /// Operation (`insert`, `remove`, `read`).
+        op: &'static str,
+        /// aya's error.
+        #[source]
+        source: Box<MapError>,
+    },
+    /// Worker index out of range for this fast path.
+    #[error(
+        "worker {worker} out of range: this fast path has {workers} workers (max {MAX_WORKERS})"
+    )]
+    BadWorker {
+        /// The worker asked for.
+        worker: u32,
+        /// Configured workers.
+        workers: u32,
+    },
+    /// The worker's ring was moved out with [`FastPath::take_ring`].
+    #[error("ring buffer of worker {0} was taken by take_ring()")]
+    RingTaken(u32),
+    /// `BPF_PROG_TEST_RUN` failed.
+    #[error("BPF_PROG_TEST_RUN of {XDP_PROGRAM}: {0}")]
+    TestRun(#[source] Box<ProgramError>),
+}
+
+/// Result alias.
+pub type XdpResult<T> = Result<T, XdpError>;
+
+/// How `vrrp_demux` is attached to an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AttachMode {
+    /// Native XDP, run by the driver before any skb is allocated.
+    Driver,
+    /// Generic XDP, run by the kernel stack (works on every device, slower).
+    Skb,
+}
+
+impl fmt::Display for AttachMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AttachMode::Driver => "driver (native XDP)",
+            AttachMode::Skb => "skb (generic XDP)",
+        })
+    }
+}
+
+/// Which attach modes to try.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ModePolicy {
+    /// Driver, falling back to skb.
+    #[default]
+    Auto,
+    /// Driver only.
+    Driver,
+    /// Skb only.
+    Skb,
+}
+
+/// What [`FastPath::load`] needs.
+#[derive(Clone, Debug)]
+pub struct FastPathConfig {
+    /// The eBPF object; `None` searches ([`FastPath::find_object`]).
+    pub object: Option<PathBuf>,
+    /// Worker count (≤ [`MAX_WORKERS`]): rings `0..workers` are sized `ring_bytes`, the others
+    /// one page.
+    pub workers: u32,
+    /// Bytes per worker ring: a power of two, ≥ 4096.
+    pub ring_bytes: u32,
+}
+
+impl FastPathConfig {
+    /// `workers` rings of [`RING_BYTES`], object searched.
+    pub fn new(workers: u32) -> Self {
+        Self {
+            object: None,
+            workers,
+            ring_bytes: RING_BYTES,
+        }
+    }
+}
+
+/// Summed per-CPU counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters(pub [u64; NUM_COUNTERS as usize]);
+
+impl Counters {
+    /// One counter.
+    pub fn get(&self, c: Counter) -> u64 {
+        self.0[c.index() as usize]
+    }
+
+    /// `(name, value)` pairs in index order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Counter::ALL.iter().map(|c| (c.name(), self.get(*c)))
+    }
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One worker's ring buffer: epoll its fd (readable = events pending), then [`drain`].
+///
+/// `Send`: move it to the worker thread that owns the groups mapped to this worker.
+///
+/// [`drain`]: WorkerRing::drain
+pub struct WorkerRing {
+    worker: u32,
+    ring: RingBuf<MapData>,
+}
+
+impl fmt::Debug for WorkerRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerRing")
+            .field("worker", &self.worker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerRing {
+    /// The worker index.
+    pub fn worker(&self) -> u32 {
+        self.worker
+    }
+
+    /// Reads up to `max` events, calling `f` for each; returns how many were read.
+    /// Never blocks. Records too short to be an event (never written by our program) are
+    /// consumed and skipped.
+    pub fn drain(&mut self, max: usize, f: impl FnMut(&VrrpEvent)) -> usize {
+        drain_ring(&mut self.ring, max, f)
+    }
+}
+
+impl AsFd for WorkerRing {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.ring.as_fd()
+    }
+}
+
+fn drain_ring(ring: &mut RingBuf<MapData>, max: usize, mut f: impl FnMut(&VrrpEvent)) -> usize {
+    let mut n = 0;
+    while n < max {
+        let Some(item) = ring.next() else { break };
+        if let Some(ev) = VrrpEvent::from_bytes(&item) {
+            f(&ev);
+        }
+        n += 1;
+    }
+    n
+}
+
+/// One interface the XDP program is attached to.
+#[derive(Debug)]
+struct Attachment {
+    ifindex: u32,
+    mode: AttachMode,
+    link: aya::programs::xdp::XdpLinkId,
+}
+
+/// The loaded eBPF object: XDP demux, socket filter, maps. Detaches everything on drop.
+pub struct FastPath {
+    // Declared first so programs (and their links) are dropped before the maps.
+    ebpf: Ebpf,
+    object: PathBuf,
+    workers: u32,
+    demux: BpfHashMap<MapData, DemuxKey, DemuxValue>,
+    counters: PerCpuArray<MapData, u64>,
+    rings: Vec<Option<RingBuf<MapData>>>,
+    attached: BTreeMap<String, Attachment>,
+    xdp_loaded: bool,
+    sock_loaded: bool,
+}
+
+impl fmt::Debug for FastPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FastPath")
+            .field("object", &self.object)
+            .field("workers", &self.workers)
+            .field("attached", &self.attached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FastPath {
+    /// Finds the eBPF object: `$RVRRPD_EBPF_OBJECT` (which must then exist), [`DEV_OBJECT`],
+    /// [`INSTALLED_OBJECT`].
+    pub fn find_object() -> XdpResult<PathBuf> {
+        if let Some(p) = std::env::var_os(OBJECT_ENV) {
+            let p = PathBuf::from(p);
+            return if p.is_file() {
+                Ok(p)
+            } else {
+                Err(XdpError::ObjectMissing {
+                    searched: format!("{OBJECT_ENV}={}", p.display()),
+                })
+            };
+        }
+        [DEV_OBJECT, INSTALLED_OBJECT]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| XdpError::ObjectMissing {
+                searched: format!("{DEV_OBJECT}, {INSTALLED_OBJECT}"),
+            })
+    }
+
+    /// Checks the privileges eBPF needs, from the effective capability set.
+    pub fn check_privileges() -> XdpResult<()> {
+        let status = std::fs::read_to_string("/proc/self/status")
+            .map_err(|e| XdpError::NotPrivileged(format!("reading /proc/self/status: {e}")))?;
+        let caps = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .ok_or_else(|| XdpError::NotPrivileged("no CapEff in /proc/self/status".into()))?;
+        const CAP_NET_ADMIN: u32 = 12;
+        const CAP_SYS_ADMIN: u32 = 21;
+        const CAP_BPF: u32 = 39;
+        let has = |c: u32| caps & (1u64 << c) != 0;
+        if !(has(CAP_BPF) || has(CAP_SYS_ADMIN)) {
+            return Err(XdpError::NotPrivileged("missing CAP_BPF".into()));
+        }
+        if !has(CAP_NET_ADMIN) {
+            return Err(XdpError::NotPrivileged("missing CAP_NET_ADMIN".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether the fast path can run on `ifnames`: finds the object, checks privileges, loads
+    /// and verifies the program and attaches it to each interface (then detaches it again).
+    /// Returns the mode each interface would get; the error is the reason to log before
+    /// falling back to classic BPF.
+    /// `cfg` is the configuration the daemon will load with (its rings are shrunk for the
+    /// probe).
+    pub fn probe(cfg: &FastPathConfig, ifnames: &[&str]) -> XdpResult<Vec<(String, AttachMode)>> {
+        let mut fp = FastPath::load(&FastPathConfig {
+            ring_bytes: UNUSED_RING_BYTES,
+            ..cfg.clone()
+        })?;
+        fp.load_xdp()?;
+        let mut modes = Vec::with_capacity(ifnames.len());
+        for name in ifnames {
+            modes.push((name.to_string(), fp.attach(name)?));
+        }
+        Ok(modes)
+    }
+
+    /// Loads the object and creates its maps. Programs are verified on first attach
+    /// ([`attach`](Self::attach), [`attach_socket_filter`](Self::attach_socket_filter)) or by
+    /// [`load_xdp`](Self::load_xdp).
+    pub fn load(cfg: &FastPathConfig) -> XdpResult<FastPath> {
+        let object = match &cfg.object {
+            Some(p) if p.is_file() => p.clone(),
+            Some(p) => {
+                return Err(XdpError::ObjectMissing {
+                    searched: p.display().to_string(),
+                })
+            }
+            None => Self::find_object()?,
+        };
+        Self::check_privileges()?;
+        let workers = cfg.workers.clamp(1, MAX_WORKERS as u32);
+        let bad_object = |what: String| XdpError::BadObject {
+            path: object.clone(),
+            what,
+        };
+        if !cfg.ring_bytes.is_power_of_two() || cfg.ring_bytes < UNUSED_RING_BYTES {
+            return Err(bad_object(format!(
+                "ring_bytes {} is not a power of two >= 4096",
+                cfg.ring_bytes
+            )));
+        }
+        let mut loader = EbpfLoader::new();
+        for (i, name) in RING_MAP_NAMES.iter().enumerate() {
+            let size = if (i as u32) < workers {
+                cfg.ring_bytes
+            } else {
+                UNUSED_RING_BYTES
+            };
+            loader.map_max_entries(name, size);
+        }
+        let mut ebpf = loader.load_file(&object).map_err(|source| XdpError::Load {
+            path: object.clone(),
+            source: Box::new(source),
+        })?;
+        let mut take = |name: &'static str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| bad_object(format!("map {name} missing")))
+        };
+        let demux = BpfHashMap::try_from(take(DEMUX_MAP)?)
+            .map_err(|e| bad_object(format!("map {DEMUX_MAP}: {e}")))?;
+        let counters = PerCpuArray::try_from(take(COUNTERS_MAP)?)
+            .map_err(|e| bad_object(format!("map {COUNTERS_MAP}: {e}")))?;
+        let mut rings = Vec::with_capacity(workers as usize);
+        for name in RING_MAP_NAMES.iter().take(workers as usize) {
+            let ring = RingBuf::try_from(take(name)?)
+                .map_err(|e| bad_object(format!("map {name}: {e}")))?;
+            rings.push(Some(ring));
+        }
+        Ok(FastPath {
+            ebpf,
+            object,
+            workers,
+            demux,
+            counters,
+            rings,
+            attached: BTreeMap::new(),
+            xdp_loaded: false,
+            sock_loaded: false,
+        })
+    }
+
+    /// The object this was loaded from.
+    pub fn object(&self) -> &Path {
+        &self.object
+    }
+
+    /// Number of worker rings.
+    pub fn workers(&self) -> u32 {
+        self.workers
+    }
+
+    fn xdp(&mut self) -> XdpResult<&mut Xdp> {
+        let object = &self.object;
+        let prog = self
+            .ebpf
+            .program_mut(XDP_PROGRAM)
+            .ok_or_else(|| XdpError::BadObject {
+                path: object.clone(),
+                what: format!("program {XDP_PROGRAM} missing"),
+            })?;
+        prog.try_into().map_err(|e| XdpError::BadObject {
+            path: object.clone(),
+            what: format!("program {XDP_PROGRAM}: {e}"),
+        })
+    }
+
+    /// Loads `vrrp_demux` into the kernel (runs the verifier). Idempotent.
+    pub fn load_xdp(&mut self) -> XdpResult<()> {
+        if !self.xdp_loaded {
+            self.xdp()?.load().map_err(|source| XdpError::Verify {
+                program: XDP_PROGRAM,
+                source: Box::new(source),
+            })?;
+            self.xdp_loaded = true;
+        }
+        Ok(())
+    }
+
+    /// Attaches `vrrp_demux` to `ifname`: driver mode, falling back to skb mode.
+    pub fn attach(&mut self, ifname: &str) -> XdpResult<AttachMode> {
+        self.attach_with(ifname, ModePolicy::Auto)
+    }
+
+    /// Attaches `vrrp_demux` to `ifname` with the given mode policy; returns the mode used.
+    /// Attaching an interface already attached returns its mode.
+    pub fn attach_with(&mut self, ifname: &str, policy: ModePolicy) -> XdpResult<AttachMode> {
+        if let Some(a) = self.attached.get(ifname) {
+            return Ok(a.mode);
+        }
+        let ifindex = crate::net::iface::ifindex(ifname)
+            .map_err(|_| XdpError::UnknownInterface(ifname.to_string()))?;
+        self.load_xdp()?;
+        let modes: &[AttachMode] = match policy {
+            ModePolicy::Auto => &[AttachMode::Driver, AttachMode::Skb],
+            ModePolicy::Driver => &[AttachMode::Driver],
+            ModePolicy::Skb => &[AttachMode::Skb],
+        };
+        let mut detail = Vec::new();
+        for &mode in modes {
+            let xdp_mode = match mode {
+                AttachMode::Driver => XdpMode::Driver,
+                AttachMode::Skb => XdpMode::Skb,
+            };
+            match self.xdp()?.attach_to_if_index(ifindex, xdp_mode) {
+                Ok(link) => {
+                    self.attached.insert(
+                        ifname.to_string(),
+                        Attachment {
+                            ifindex,
+                            mode,
+                            link,
+                        },
+                    );
+                    return Ok(mode);
+                }
+                Err(e) => detail.push(format!("{mode}: {}", error_chain(&e))),
+            }
+        }
+        Err(XdpError::Attach {
+            ifname: ifname.to_string(),
+            ifindex,
+            detail: detail.join("; "),
+        })
+    }
+
+    /// Detaches `vrrp_demux` from `ifname` (no-op if not attached).
+    pub fn detach(&mut self, ifname: &str) -> XdpResult<()> {
+        let Some(a) = self.attached.remove(ifname) else {
+            return Ok(());
+        };
+        self.xdp()?
+            .detach(a.link)
+            .map_err(|source| XdpError::Detach {
+                ifname: ifname.to_string(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Interfaces with the program attached: `(name, ifindex, mode)`.
+    pub fn attached(&self) -> impl Iterator<Item = (&str, u32, AttachMode)> + '_ {
+        self.attached
+            .iter()
+            .map(|(n, a)| (n.as_str(), a.ifindex, a.mode))
+    }
+
+    /// Attaches the socket filter `vrrp_sock_filter` to a raw socket (AF_INET/AF_INET6 raw
+    /// proto 112, or AF_PACKET): the socket then only receives valid adverts of groups in the
+    /// demux map. Attach it before `bind()`. The filter goes away with the socket.
+    pub fn attach_socket_filter(&mut self, socket: BorrowedFd<'_>) -> XdpResult<()> {
+        let object = self.object.clone();
+        let prog: &mut SocketFilter = self
+            .ebpf
+            .program_mut(SOCKET_FILTER_PROGRAM)
+            .ok_or_else(|| XdpError::BadObject {
+                path: object.clone(),
+                what: format!("program {SOCKET_FILTER_PROGRAM} missing"),
+            })?
+            .try_into()
+            .map_err(|e| XdpError::BadObject {
+                path: object.clone(),
+                what: format!("program {SOCKET_FILTER_PROGRAM}: {e}"),
+            })?;
+        if !self.sock_loaded {
+            prog.load().map_err(|source| XdpError::Verify {
+                program: SOCKET_FILTER_PROGRAM,
+                source: Box::new(source),
+            })?;
+            self.sock_loaded = true;
+        }
+        prog.attach(socket)
+            .map_err(|e| XdpError::SocketFilter(Box::new(e)))
+    }
+
+    fn check_worker(&self, worker: u32) -> XdpResult<()> {
+        if worker >= self.workers {
+            return Err(XdpError::BadWorker {
+                worker,
+                workers: self.workers,
+            });
+        }
+        Ok(())
+    }
+
+    /// Routes the group `key` to `worker` (insert or update, atomic for the kernel side).
+    /// `flags`: [`FLAG_PASS`] to also hand the advert to the kernel stack.
+    pub fn set_group(&mut self, key: DemuxKey, worker: u32, flags: u32) -> XdpResult<()> {
+        self.check_worker(worker)?;
+        let key = DemuxKey::new(key.ifindex, key.vrid, key.family);
+        self.demux
+            .insert(key, DemuxValue::new(worker, flags), 0)
+            .map_err(|source| XdpError::Map {
+                map: DEMUX_MAP,
+                op: "insert",
+                source: Box::new(source),
+            })
+    }
+
+    /// Stops routing the group (its adverts then count as `unknown_vrid`). Removing an
+    /// absent group is not an error.
+    pub fn remove_group(&mut self, key: DemuxKey) -> XdpResult<()> {
+        let key = DemuxKey::new(key.ifindex, key.vrid, key.family);
+        match self.demux.remove(&key) {
+            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+            Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => {
+                Ok(())
+            }
+            Err(source) => Err(XdpError::Map {
+                map: DEMUX_MAP,
+                op: "remove",
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    /// The worker a group is routed to, if any.
+    pub fn group(&self, key: DemuxKey) -> XdpResult<Option<DemuxValue>> {
+        let key = DemuxKey::new(key.ifindex, key.vrid, key.family);
+        match self.demux.get(&key, 0) {
+            Ok(v) => Ok(Some(v)),
+            Err(MapError::KeyNotFound) => Ok(None),
+            Err(source) => Err(XdpError::Map {
+                map: DEMUX_MAP,
+                op: "lookup",
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    /// Counters summed over CPUs.
+    pub fn counters(&self) -> XdpResult<Counters> {
+        let mut out = Counters::default();
+        for c in Counter::ALL {
+            let per_cpu = self
+                .counters
+                .get(&c.index(), 0)
+                .map_err(|source| XdpError::Map {
+                    map: COUNTERS_MAP,
+                    op: "read",
+                    source: Box::new(source),
+                })?;
+            out.0[c.index() as usize] = per_cpu.iter().copied().fold(0u64, u64::wrapping_add);
+        }
+        Ok(out)
+    }
+
+    fn ring_mut(&mut self, worker: u32) -> XdpResult<&mut RingBuf<MapData>> {
+        self.check_worker(worker)?;
+        self.rings[worker as usize]
+            .as_mut()
+            .ok_or(XdpError::RingTaken(worker))
+    }
+
+    /// The fd of `worker`'s ring (readable when events are pending), for epoll.
+    pub fn ring_fd(&self, worker: u32) -> XdpResult<BorrowedFd<'_>> {
+        self.check_worker(worker)?;
+        self.rings[worker as usize]
+            .as_ref()
+            .map(|r| r.as_fd())
+            .ok_or(XdpError::RingTaken(worker))
+    }
+
+    /// Reads up to `max` events of `worker`'s ring (never blocks); returns how many.
+    pub fn drain(
+        &mut self,
+        worker: u32,
+        max: usize,
+        f: impl FnMut(&VrrpEvent),
+    ) -> XdpResult<usize> {
+        Ok(drain_ring(self.ring_mut(worker)?, max, f))
+    }
+
+    /// Moves `worker`'s ring out, to be owned by that worker's thread. The maps stay alive
+    /// as long as the ring does; the program keeps writing to it while this `FastPath` lives.
+    pub fn take_ring(&mut self, worker: u32) -> XdpResult<WorkerRing> {
+        self.check_worker(worker)?;
+        let ring = self.rings[worker as usize]
+            .take()
+            .ok_or(XdpError::RingTaken(worker))?;
+        Ok(WorkerRing { worker, ring })
+    }
+
+    /// Runs `vrrp_demux` once on `frame` with `BPF_PROG_TEST_RUN`, as if it arrived on
+    /// `ifindex` (which must exist in the current network namespace; 1 is loopback).
+    /// Returns the XDP action (1 = DROP, 2 = PASS). Ring events and counters are real.
+    pub fn test_run(&mut self, frame: &[u8], ifindex: u32) -> XdpResult<u32> {
+        self.load_xdp()?;
+        // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+        // egress_ifindex }: the kernel wants data = 0, data_end = len, data_meta = 0.
+        let mut ctx = [0u8; 24];
+        ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            ctx_in: Some(&ctx),
+            ..TestRunOptions::new()
+        };
+        let res = self
+            .xdp()?
+            .test_run(opts)
+            .map_err(|e| XdpError::TestRun(Box::new(e)))?;
+        Ok(res.return_value)
+    }
+}
+
+/// `e` and its sources, joined with ": ".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(src) = cur {
+        let t = src.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = src.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_display_names_every_counter() {
+        let mut c = Counters::default();
+        c.0[Counter::BadTtl.index() as usize] = 3;
+        let s = c.to_string();
+        assert!(s.contains("bad_ttl=3"), "{s}");
+        assert_eq!(s.split(' ').count(), NUM_COUNTERS as usize);
+    }
+
+    #[test]
+    fn missing_object_names_the_path() {
+        let err = FastPath::load(&FastPathConfig {
+            object: Some(PathBuf::from("/nonexistent/rvrrpd-ebpf")),
+            ..FastPathConfig::new(1)
+        })
+        .expect_err("object is missing");
+        assert!(matches!(err, XdpError::ObjectMissing { .. }));
+        assert!(
+            err.to_string().contains("/nonexistent/rvrrpd-ebpf"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,503 @@
+//! The eBPF fast path end to end: `vrrp_demux` attached to a veth inside a network namespace,
+//! adverts injected from the peer namespace over AF_PACKET; the socket-filter variant on a raw
+//! socket; and `BPF_PROG_TEST_RUN` unit checks of the parser.
+//!
+//! Needs root. The eBPF object is built by the same code as `cargo xtask build-ebpf --release`
+//! (this file includes `xtask/src/ebpf.rs`); if it cannot be built, every test FAILS with the
+//! reason: the fast path is never silently skipped.
+#![cfg(target_os = "linux")]
+
+#[path = "../xtask/src/ebpf.rs"]
+#[allow(dead_code)]
+mod ebpf;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use rvrrpd::auth::AuthKey;
+use rvrrpd::net::netns;
+use rvrrpd::net::xdp::{
+    AttachMode, Counter, Counters, DemuxKey, FastPath, FastPathConfig, VrrpEvent, FAMILY_V4,
+    FAMILY_V6, FLAG_PASS, MAX_VRRP_LEN,
+};
+use rvrrpd::wire::{advert_frame, V3Checksum, VrrpRepr};
+use rvrrpd_lab::{cmd, kernel, names, wait_until, Injector};
+
+const XDP_DROP: u32 = 1;
+const XDP_PASS: u32 = 2;
+const WAIT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(10);
+
+/// Builds (once per test binary) the eBPF object through the xtask code path.
+fn object() -> PathBuf {
+    static OBJ: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _g = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    OBJ.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        ebpf::build(root, true).map_err(|e| format!("{e:#}"))
+    })
+    .clone()
+    .unwrap_or_else(|e| {
+        panic!("the eBPF object could not be built (cargo xtask build-ebpf --release): {e}")
+    })
+}
+
+fn load(workers: u32) -> FastPath {
+    FastPath::load(&FastPathConfig {
+        object: Some(object()),
+        ..FastPathConfig::new(workers)
+    })
+    .unwrap_or_else(|e| panic!("loading the eBPF object: {e}"))
+}
+
+/// Two namespaces joined by a veth pair (`xa` in `a`, `xb` in `b`), addressed; removed on drop.
+struct Pair {
+    a: String,
+    b: String,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let p = names::unique_prefix();
+        let pair = Pair {
+            a: format!("{p}-xa"),
+            b: format!("{p}-xb"),
+        };
+        for ns in [&pair.a, &pair.b] {
+            cmd::run(&["ip", "netns", "add", ns.as_str()]).expect("ip netns add");
+        }
+        cmd::run(&[
+            "ip", "link", "add", "xa", "netns", &pair.a, "type", "veth", "peer", "name", "xb",
+            "netns", &pair.b,
+        ])
+        .expect("veth pair");
+        for (ns, dev, v4, v6) in [
+            (&pair.a, "xa", "192.0.2.1/24", "2001:db8::1/64"),
+            (&pair.b, "xb", "192.0.2.2/24", "2001:db8::2/64"),
+        ] {
+            cmd::ip(ns, &["addr", "add", v4, "dev", dev]).expect("ipv4 address");
+            cmd::ip(ns, &["addr", "add", v6, "dev", dev, "nodad"]).expect("ipv6 address");
+            cmd::ip(ns, &["link", "set", dev, "up"]).expect("link up");
+            cmd::ip(ns, &["link", "set", "lo", "up"]).expect("lo up");
+        }
+        pair
+    }
+
+    /// ifindex of `xa` inside namespace `a`.
+    fn ifindex_a(&self) -> u32 {
+        netns::run_in(&self.a, || rvrrpd::net::iface::ifindex("xa"))
+            .expect("enter ns")
+            .expect("ifindex of xa")
+    }
+
+    /// Loads the fast path and attaches it to `xa`, inside namespace `a`.
+    fn attach_a(&self, workers: u32) -> (FastPath, AttachMode) {
+        let obj = object();
+        netns::run_in(&self.a, move || {
+            let mut fp = FastPath::load(&FastPathConfig {
+                object: Some(obj),
+                ..FastPathConfig::new(workers)
+            })
+            .unwrap_or_else(|e| panic!("loading the eBPF object: {e}"));
+            let mode = fp
+                .attach("xa")
+                .unwrap_or_else(|e| panic!("attaching to xa: {e}"));
+            (fp, mode)
+        })
+        .expect("enter ns")
+    }
+
+    fn injector(&self) -> Injector {
+        Injector::open(&self.b, "xb").expect("AF_PACKET injector in b")
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = cmd::run(&["ip", "netns", "del", ns.as_str()]);
+        }
+    }
+}
+
+const SRC4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const SRC6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+
+fn v2_frame(vrid: u8) -> Vec<u8> {
+    let key = AuthKey::none();
+    let repr = VrrpRepr::v2(
+        vrid,
+        100,
+        1,
+        vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
+        &key,
+    );
+    advert_frame(&repr, IpAddr::V4(SRC4), V3Checksum::default(), &key).expect("v2 frame")
+}
+
+fn v3_frame_v4(vrid: u8, n_addrs: u8) -> Vec<u8> {
+    let addrs = (0..n_addrs)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(198, 51, 100, i)))
+        .collect();
+    let repr = VrrpRepr::v3(vrid, 100, 100, addrs);
+    advert_frame(
+        &repr,
+        IpAddr::V4(SRC4),
+        V3Checksum::default(),
+        &AuthKey::none(),
+    )
+    .expect("v3 frame")
+}
+
+fn v3_frame_v6(vrid: u8) -> Vec<u8> {
+    let repr = VrrpRepr::v3(
+        vrid,
+        100,
+        100,
+        vec![IpAddr::V6("2001:db8::100".parse().unwrap())],
+    );
+    advert_frame(
+        &repr,
+        IpAddr::V6(SRC6),
+        V3Checksum::default(),
+        &AuthKey::none(),
+    )
+    .expect("v3 v6 frame")
+}
+
+/// IPv4 frame with another TTL (header checksum recomputed, so the stack accepts it too).
+fn with_ttl(mut f: Vec<u8>, ttl: u8) -> Vec<u8> {
+    f[14 + 8] = ttl;
+    f[24] = 0;
+    f[25] = 0;
+    let sum: u32 = f[14..34]
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    let folded = (sum & 0xffff) + (sum >> 16);
+    let csum = !(((folded & 0xffff) + (folded >> 16)) as u16);
+    f[24..26].copy_from_slice(&csum.to_be_bytes());
+    f
+}
+
+/// IPv4 frame whose VRRP version nibble is `v`.
+fn with_version(mut f: Vec<u8>, v: u8) -> Vec<u8> {
+    f[34] = (v << 4) | (f[34] & 0x0f);
+    f
+}
+
+/// Inserts an 802.1Q tag.
+fn with_vlan(f: Vec<u8>, vid: u16) -> Vec<u8> {
+    let mut out = f[..12].to_vec();
+    out.extend_from_slice(&[0x81, 0x00]);
+    out.extend_from_slice(&vid.to_be_bytes());
+    out.extend_from_slice(&f[12..]);
+    out
+}
+
+/// Inserts an 8-byte hop-by-hop options header (PadN) into an IPv6 frame.
+fn with_hop_by_hop(f: Vec<u8>) -> Vec<u8> {
+    let mut out = f[..54].to_vec();
+    let next = out[14 + 6];
+    out[14 + 6] = 0; // hop-by-hop
+    let plen = u16::from_be_bytes([out[18], out[19]]) + 8;
+    out[18..20].copy_from_slice(&plen.to_be_bytes());
+    out.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
+    out.extend_from_slice(&f[54..]);
+    out
+}
+
+fn arp_frame() -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x08, 0x06]);
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 192, 0, 2, 2]);
+    f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 192, 0, 2, 1]);
+    f
+}
+
+fn drain_all(fp: &mut FastPath, worker: u32) -> Vec<VrrpEvent> {
+    let mut out = Vec::new();
+    fp.drain(worker, usize::MAX, |e| out.push(*e))
+        .expect("drain");
+    out
+}
+
+fn counters(fp: &FastPath) -> Counters {
+    fp.counters().expect("read counters")
+}
+
+#[test]
+fn xdp_delivers_each_group_to_its_worker_ring() {
+    let pair = Pair::new();
+    let (mut fp, mode) = pair.attach_a(2);
+    eprintln!("vrrp_demux attached to xa in {mode}");
+    let ifx = pair.ifindex_a();
+    fp.set_group(DemuxKey::new(ifx, 10, FAMILY_V4), 1, 0)
+        .expect("set_group 10/v4");
+    fp.set_group(DemuxKey::new(ifx, 20, FAMILY_V4), 0, 0)
+        .expect("set_group 20/v4");
+    fp.set_group(DemuxKey::new(ifx, 10, FAMILY_V6), 0, 0)
+        .expect("set_group 10/v6");
+
+    let inj = pair.injector();
+    let f10 = v2_frame(10);
+    let f20 = v2_frame(20);
+    let f10v6 = v3_frame_v6(10);
+    for _ in 0..3 {
+        inj.send(&f10).expect("send vrid 10");
+    }
+    for _ in 0..2 {
+        inj.send(&f20).expect("send vrid 20");
+    }
+    inj.send(&f10v6).expect("send vrid 10 v6");
+
+    let (mut w0, mut w1) = (Vec::new(), Vec::new());
+    let waited = wait_until("5 events in ring 0+1", WAIT, POLL, || {
+        w0.extend(drain_all(&mut fp, 0));
+        w1.extend(drain_all(&mut fp, 1));
+        w0.len() >= 3 && w1.len() >= 3
+    });
+    assert!(
+        waited.is_ok(),
+        "expected 3 events for worker 1 and 3 for worker 0, got {} / {}; counters: {}",
+        w1.len(),
+        w0.len(),
+        counters(&fp)
+    );
+    assert_eq!(w1.len(), 3, "worker 1 gets exactly the vrid-10/v4 adverts");
+    for ev in &w1 {
+        assert_eq!(ev.ifindex, ifx);
+        assert_eq!(ev.family, FAMILY_V4);
+        assert_eq!(ev.ttl, 255);
+        assert_eq!(ev.src_addr(), Some(IpAddr::V4(SRC4)));
+        assert_eq!(ev.vrid(), 10);
+        assert_eq!(ev.vrrp_bytes(), &f10[34..], "VRRP bytes copied verbatim");
+    }
+    let v4_20: Vec<_> = w0.iter().filter(|e| e.family == FAMILY_V4).collect();
+    let v6_10: Vec<_> = w0.iter().filter(|e| e.family == FAMILY_V6).collect();
+    assert_eq!(v4_20.len(), 2);
+    assert!(v4_20
+        .iter()
+        .all(|e| e.vrid() == 20 && e.vrrp_bytes() == &f20[34..]));
+    assert_eq!(v6_10.len(), 1);
+    assert_eq!(v6_10[0].src_addr(), Some(IpAddr::V6(SRC6)));
+    assert_eq!(v6_10[0].vrrp_bytes(), &f10v6[54..]);
+    let c = counters(&fp);
+    assert_eq!(c.get(Counter::Delivered), 6, "{c}");
+    assert_eq!(c.get(Counter::RingbufFull), 0, "{c}");
+
+    // Removing the group turns its adverts into unknown_vrid drops.
+    fp.remove_group(DemuxKey::new(ifx, 10, FAMILY_V4))
+        .expect("remove_group");
+    inj.send(&f10).expect("send vrid 10");
+    wait_until("unknown_vrid after remove_group", WAIT, POLL, || {
+        counters(&fp).get(Counter::UnknownVrid) >= 1
+    })
+    .unwrap_or_else(|e| panic!("{e}; counters: {}", counters(&fp)));
+    assert!(drain_all(&mut fp, 1).is_empty());
+}
+
+#[test]
+fn xdp_drops_and_counts_unknown_vrid_and_malformed() {
+    let pair = Pair::new();
+    let (mut fp, _) = pair.attach_a(1);
+    let ifx = pair.ifindex_a();
+    fp.set_group(DemuxKey::new(ifx, 30, FAMILY_V4), 0, 0)
+        .expect("set_group");
+    let inj = pair.injector();
+    inj.send(&v2_frame(99)).expect("send unknown vrid");
+    inj.send(&v2_frame(98)).expect("send unknown vrid");
+    inj.send(&with_version(v2_frame(30), 4))
+        .expect("send bad version");
+    inj.send(&with_ttl(v2_frame(30), 254))
+        .expect("send ttl 254");
+    wait_until("drop counters", WAIT, POLL, || {
+        let c = counters(&fp);
+        c.get(Counter::UnknownVrid) >= 2
+            && c.get(Counter::Malformed) >= 1
+            && c.get(Counter::BadTtl) >= 1
+    })
+    .unwrap_or_else(|e| panic!("{e}; counters: {}", counters(&fp)));
+    let c = counters(&fp);
+    assert_eq!(c.get(Counter::UnknownVrid), 2, "{c}");
+    assert_eq!(c.get(Counter::Malformed), 1, "{c}");
+    assert_eq!(c.get(Counter::BadTtl), 1, "{c}");
+    assert_eq!(c.get(Counter::Delivered), 0, "{c}");
+    assert!(drain_all(&mut fp, 0).is_empty(), "nothing reaches the ring");
+}
+
+#[test]
+fn xdp_passes_ordinary_traffic() {
+    let pair = Pair::new();
+    let (fp, mode) = pair.attach_a(1);
+    assert_eq!(fp.attached().count(), 1);
+    eprintln!("attached in {mode}");
+    for target in [
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        IpAddr::V6("2001:db8::1".parse().unwrap()),
+    ] {
+        let st = kernel::ping(&pair.b, target, 3, Duration::from_secs(1)).expect("ping");
+        assert_eq!(st.received, 3, "ping {target} through XDP: {st:?}");
+    }
+    let c = counters(&fp);
+    assert_eq!(
+        c,
+        Counters::default(),
+        "non-VRRP traffic touches no counter: {c}"
+    );
+    drop(fp);
+    // Detached on drop: no XDP program left on xa.
+    let out = cmd::ip(&pair.a, &["link", "show", "xa"]).expect("ip link show");
+    assert!(!out.contains("xdp"), "XDP still attached after drop: {out}");
+}
+
+#[test]
+fn socket_filter_keeps_only_configured_groups() {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let pair = Pair::new();
+    let mut fp = load(1);
+    let ifx = pair.ifindex_a();
+    fp.set_group(DemuxKey::new(ifx, 7, FAMILY_V4), 0, 0)
+        .expect("set_group");
+    let sock = netns::run_in(&pair.a, || {
+        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112)))
+    })
+    .expect("enter ns")
+    .expect("raw socket");
+    fp.attach_socket_filter(sock.as_fd())
+        .unwrap_or_else(|e| panic!("attach socket filter: {e}"));
+    sock.join_multicast_v4(&Ipv4Addr::new(224, 0, 0, 18), &Ipv4Addr::new(192, 0, 2, 1))
+        .expect("IP_ADD_MEMBERSHIP");
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+
+    let inj = pair.injector();
+    inj.send(&v2_frame(8)).expect("send unconfigured");
+    inj.send(&with_ttl(v2_frame(7), 254)).expect("send ttl 254");
+    inj.send(&v2_frame(7)).expect("send configured");
+    inj.send(&v2_frame(8)).expect("send unconfigured");
+
+    let mut vrids = Vec::new();
+    let mut buf = [0u8; 2048];
+    for _ in 0..10 {
+        match std::io::Read::read(&mut &sock, &mut buf) {
+            Ok(n) if n >= 22 => {
+                let ihl = usize::from(buf[0] & 0x0f) * 4;
+                vrids.push(buf[ihl + 1]);
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert_eq!(
+        vrids,
+        vec![7],
+        "only the valid advert of the configured group"
+    );
+    let c = counters(&fp);
+    assert_eq!(c.get(Counter::UnknownVrid), 2, "{c}");
+    assert_eq!(c.get(Counter::BadTtl), 1, "{c}");
+}
+
+/// Parser unit checks with BPF_PROG_TEST_RUN (no NIC; ifindex 1 = loopback of the test's
+/// own network namespace).
+#[test]
+fn test_run_parses_every_case() {
+    let ns = names::unique_prefix() + "-tr";
+    cmd::run(&["ip", "netns", "add", ns.as_str()]).expect("ip netns add");
+    struct Ns(String);
+    impl Drop for Ns {
+        fn drop(&mut self) {
+            let _ = cmd::run(&["ip", "netns", "del", self.0.as_str()]);
+        }
+    }
+    let ns = Ns(ns);
+    let obj = object();
+    netns::run_in(&ns.0, move || {
+        let mut fp = FastPath::load(&FastPathConfig {
+            object: Some(obj),
+            ..FastPathConfig::new(2)
+        })
+        .unwrap_or_else(|e| panic!("load: {e}"));
+        let lo = 1;
+        fp.set_group(DemuxKey::new(lo, 5, FAMILY_V4), 0, 0)
+            .expect("set");
+        fp.set_group(DemuxKey::new(lo, 5, FAMILY_V6), 1, 0)
+            .expect("set");
+        fp.set_group(DemuxKey::new(lo, 9, FAMILY_V4), 1, FLAG_PASS)
+            .expect("set");
+        let mut run = |f: &[u8]| {
+            fp.test_run(f, lo)
+                .unwrap_or_else(|e| panic!("test_run: {e}"))
+        };
+
+        assert_eq!(run(&v2_frame(5)), XDP_DROP, "configured: consumed");
+        assert_eq!(run(&arp_frame()), XDP_PASS, "ARP passes");
+        assert_eq!(run(&v2_frame(6)), XDP_DROP, "unknown vrid");
+        assert_eq!(run(&with_ttl(v2_frame(5), 254)), XDP_DROP, "ttl 254");
+        assert_eq!(run(&with_version(v2_frame(5), 4)), XDP_DROP, "version 4");
+        assert_eq!(run(&with_version(v2_frame(5), 2)), XDP_DROP, "version 2 ok");
+        assert_eq!(run(&with_vlan(v2_frame(5), 10)), XDP_DROP, "802.1Q");
+        assert_eq!(
+            run(&with_hop_by_hop(v3_frame_v6(5))),
+            XDP_DROP,
+            "IPv6 + HBH"
+        );
+        let short = v2_frame(5);
+        assert_eq!(
+            run(&short[..short.len() - 4]),
+            XDP_DROP,
+            "IP length > frame"
+        );
+        assert_eq!(run(&v2_frame(9)), XDP_PASS, "FLAG_PASS group");
+        let big = v3_frame_v4(5, 100);
+        assert_eq!(run(&big), XDP_DROP, "oversized advert still delivered");
+        let mut udp = v2_frame(5);
+        udp[14 + 9] = 17;
+        assert_eq!(run(&udp), XDP_PASS, "UDP passes");
+
+        let c = fp.counters().expect("counters");
+        assert_eq!(c.get(Counter::UnknownVrid), 1, "{c}");
+        assert_eq!(c.get(Counter::BadTtl), 1, "{c}");
+        assert_eq!(c.get(Counter::Malformed), 2, "version 4 + short: {c}");
+        assert_eq!(c.get(Counter::Truncated), 1, "{c}");
+        assert_eq!(c.get(Counter::Passed), 1, "{c}");
+        assert_eq!(c.get(Counter::Delivered), 6, "{c}");
+
+        let mut w0 = Vec::new();
+        fp.drain(0, 64, |e| w0.push(*e)).expect("drain 0");
+        let mut w1 = Vec::new();
+        fp.drain(1, 64, |e| w1.push(*e)).expect("drain 1");
+        assert_eq!(w0.len(), 4, "v2, v2 (version 2), vlan, oversized");
+        assert_eq!(w1.len(), 2, "IPv6 HBH + FLAG_PASS group");
+        assert_eq!(w0[0].vrrp_bytes(), &v2_frame(5)[34..]);
+        assert_eq!(
+            w0[2].vrrp_bytes(),
+            &v2_frame(5)[34..],
+            "VLAN offset handled"
+        );
+        let ev = &w0[3];
+        assert!(ev.is_truncated());
+        assert_eq!(usize::from(ev.len), 8 + 4 * 100);
+        assert_eq!(ev.vrrp_bytes(), &big[34..34 + MAX_VRRP_LEN]);
+        assert_eq!(w1[0].family, FAMILY_V6);
+        assert_eq!(w1[0].vrrp_bytes(), &v3_frame_v6(5)[54..], "HBH skipped");
+    })
+    .expect("enter ns");
+}
+
+#[test]
+fn probe_reports_a_reason_for_a_missing_interface() {
+    let cfg = FastPathConfig {
+        object: Some(object()),
+        ..FastPathConfig::new(1)
+    };
+    let err = FastPath::probe(&cfg, &["rvrrpd-nonexistent0"]).expect_err("no such interface");
+    let msg = err.to_string();
+    assert!(msg.contains("rvrrpd-nonexistent0"), "{msg}");
+}
