@@ -1084,6 +1084,31 @@ fn metrics_need_a_session_or_an_allowed_address() {
     assert!(ServerOptions::default()
         .with_metrics_allow(["nonsense"])
         .is_err());
+
+    // The same through `[api] metrics_allow`.
+    let configured = ApiConfig {
+        metrics_allow: vec!["::1".into(), "127.0.0.1".into()],
+        ..api_config()
+    };
+    let h4 = Harness::start_with(configured, ServerOptions::default());
+    assert_eq!(h4.get("/metrics", "").status, 200);
+    assert_eq!(h4.get("/run/global", "").status, 401);
+    let invalid = ApiConfig {
+        metrics_allow: vec!["10.0.0.0/40".into()],
+        ..api_config()
+    };
+    let rt = runtime();
+    let backend: Arc<dyn Backend> = Arc::new(MockBackend::sample());
+    let error = rt
+        .block_on(api::bind(&invalid, backend, ServerOptions::default()))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.contains("metrics_allow") && error.contains("10.0.0.0/40"),
+        "{error}"
+    );
+    rt.shutdown_timeout(Duration::from_secs(1));
 }
 
 // ---------------------------------------------------------------------------------------------

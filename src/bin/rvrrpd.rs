@@ -36,6 +36,10 @@ struct Cli {
     /// Number of worker threads (default: one per core, at most one per group).
     #[arg(long = "workers")]
     workers: Option<usize>,
+    /// Do not load the eBPF/XDP fast path; receive on raw sockets with classic BPF filters
+    /// (also `RVRRPD_NO_EBPF=1`).
+    #[arg(long = "no-ebpf")]
+    no_ebpf: bool,
     /// Print the version and exit.
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     version: Option<bool>,
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         config_path: path,
         debug_override: cli.debug,
         workers: cli.workers,
+        no_ebpf: cli.no_ebpf || std::env::var_os("RVRRPD_NO_EBPF").is_some_and(|v| v != "0"),
     };
     match daemon::run(config, opts) {
         Ok(()) => ExitCode::SUCCESS,

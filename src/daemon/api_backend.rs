@@ -47,6 +47,8 @@ pub struct Shared {
     pub workers: usize,
     /// Receive path in use.
     pub fast_path: String,
+    /// The XDP program's drop and delivery counters (refreshed by the control plane).
+    pub fast_path_counters: RwLock<Vec<(String, u64)>>,
     /// Start time, for the uptime.
     pub started: StdInstant,
 }
@@ -215,8 +217,13 @@ impl Backend for DaemonBackend {
         let (buckets, sum_us) = self.shared.lateness.read();
         let n = LATENESS_BOUNDS_US.len();
         MetricsView {
-            // The classic-BPF path drops in the kernel without counting.
-            fastpath_drops: Vec::new(),
+            // Empty on the classic-BPF path, which drops in the kernel without counting.
+            fastpath_drops: self
+                .shared
+                .fast_path_counters
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             timer_lateness: Histogram {
                 bounds: LATENESS_BOUNDS_US.iter().map(|&b| b as f64 / 1e6).collect(),
                 counts: buckets[..n].to_vec(),

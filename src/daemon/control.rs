@@ -24,7 +24,11 @@ use crate::api::backend::{WriteError, WriteOp, WriteOutcome};
 use crate::config::Config;
 use crate::net::driver::NetDriver;
 use crate::net::netlink::CleanupPlan;
+use crate::net::xdp::{
+    DemuxKey, FastPath, FastPathConfig, WorkerRing, FAMILY_V4, FAMILY_V6, MAX_WORKERS,
+};
 use crate::net::Ipv4Route;
+use crate::wire::Family;
 
 /// How long shutdown waits for workers to send their priority-0 adverts.
 const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -62,6 +66,45 @@ pub struct Control {
     /// Group id → worker number.
     owner: BTreeMap<usize, usize>,
     next_id: usize,
+    /// The XDP fast path, when loaded and attached (dropping it detaches everything).
+    fast: Option<FastPath>,
+    /// Shards and rings prepared for the workers `run` starts.
+    pending: Vec<(Vec<GroupSpec>, Option<WorkerRing>)>,
+}
+
+/// The XDP demux key of a group.
+fn demux_key(s: &GroupSpec) -> DemuxKey {
+    let family = match s.family {
+        Family::Ipv4 => FAMILY_V4,
+        Family::Ipv6 => FAMILY_V6,
+    };
+    DemuxKey::new(s.ifindex, s.vrid, family)
+}
+
+/// Loads the XDP program, fills the demux map for `shards` and attaches it to every interface.
+/// Returns the fast path, one ring per shard and a description of the mode.
+fn setup_xdp(shards: &[Vec<GroupSpec>]) -> Result<(FastPath, Vec<WorkerRing>, String), String> {
+    let mut fast =
+        FastPath::load(&FastPathConfig::new(shards.len() as u32)).map_err(|e| e.to_string())?;
+    let mut ifnames: Vec<&str> = Vec::new();
+    for (k, shard) in shards.iter().enumerate() {
+        for s in shard {
+            fast.set_group(demux_key(s), k as u32, 0)
+                .map_err(|e| e.to_string())?;
+            if !ifnames.contains(&s.ifname.as_str()) {
+                ifnames.push(&s.ifname);
+            }
+        }
+    }
+    let mut modes = Vec::new();
+    for ifname in ifnames {
+        let mode = fast.attach(ifname).map_err(|e| e.to_string())?;
+        modes.push(format!("{ifname}: {mode}"));
+    }
+    let rings = (0..shards.len())
+        .map(|k| fast.take_ring(k as u32).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((fast, rings, format!("XDP ({})", modes.join(", "))))
 }
 
 impl Control {
@@ -70,6 +113,7 @@ impl Control {
         config: Config,
         specs: Vec<GroupSpec>,
         workers: usize,
+        no_ebpf: bool,
     ) -> Result<Self, DaemonError> {
         let netlink = NetDriver::from_config("libnl").map_err(DaemonError::Net)?;
         let ioctl = if specs.iter().any(|s| s.netdrv == NetDrv::Ioctl) {
@@ -79,7 +123,31 @@ impl Control {
         };
         let routes = plan::static_routes(&config);
         let next_id = specs.iter().map(|s| s.index + 1).max().unwrap_or(0);
-        let workers = workers.clamp(1, specs.len().max(1));
+        let workers = workers.clamp(1, specs.len().max(1)).min(MAX_WORKERS);
+        let shards = shard(&specs, workers);
+        let (fast, rings, fast_path) = if no_ebpf {
+            (
+                None,
+                Vec::new(),
+                "raw sockets + classic BPF (eBPF disabled)".to_string(),
+            )
+        } else if shards.is_empty() {
+            (None, Vec::new(), "raw sockets + classic BPF".to_string())
+        } else {
+            match setup_xdp(&shards) {
+                Ok((fast, rings, mode)) => (Some(fast), rings, mode),
+                Err(e) => {
+                    warn!("eBPF fast path unavailable, falling back to classic BPF: {e}");
+                    (
+                        None,
+                        Vec::new(),
+                        "raw sockets + classic BPF (fallback)".to_string(),
+                    )
+                }
+            }
+        };
+        let mut rings = rings.into_iter();
+        let pending = shards.into_iter().map(|s| (s, rings.next())).collect();
         let shared = Arc::new(Shared {
             specs: RwLock::new(specs.into_iter().map(|s| (s.index, s)).collect()),
             config: RwLock::new(Arc::new(config)),
@@ -87,7 +155,8 @@ impl Control {
             lateness: Arc::new(LatenessHistogram::default()),
             routes_installed: Default::default(),
             workers,
-            fast_path: "raw sockets + classic BPF".to_string(),
+            fast_path,
+            fast_path_counters: RwLock::new(Vec::new()),
             started: std::time::Instant::now(),
         });
         let mut control = Control {
@@ -100,6 +169,8 @@ impl Control {
             workers: Vec::new(),
             owner: BTreeMap::new(),
             next_id,
+            fast,
+            pending,
         };
         control.cleanup_leftovers().await;
         let specs: Vec<GroupSpec> = control.specs().values().cloned().collect();
@@ -166,10 +237,10 @@ impl Control {
     /// Starts the workers and the API, runs until a termination signal, then shuts down.
     pub async fn run(mut self) -> Result<(), DaemonError> {
         let (ev_tx, mut ev_rx) = unbounded_channel();
-        let specs: Vec<GroupSpec> = self.specs().values().cloned().collect();
-        for (id, shard) in shard(&specs, self.shared.workers).into_iter().enumerate() {
+        let groups = self.specs().len();
+        for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
-            if let Err(e) = self.spawn_worker(id, shard, &ev_tx) {
+            if let Err(e) = self.spawn_worker(id, shard, ring, &ev_tx) {
                 self.stop_workers(&mut ev_rx).await;
                 self.final_cleanup().await;
                 return Err(e);
@@ -181,7 +252,7 @@ impl Control {
         info!(
             "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: {})",
             env!("CARGO_PKG_VERSION"),
-            specs.len(),
+            groups,
             self.workers.len(),
             self.shared.fast_path
         );
@@ -221,8 +292,10 @@ impl Control {
         let mut term = sig(SignalKind::terminate(), "SIGTERM")?;
         let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
         let mut hup = sig(SignalKind::hangup(), "SIGHUP")?;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
+                _ = tick.tick() => self.refresh_counters(),
                 _ = term.recv() => { info!("SIGTERM: leaving"); break; }
                 _ = int.recv() => { info!("SIGINT: leaving"); break; }
                 _ = hup.recv() => {
@@ -258,6 +331,7 @@ impl Control {
         &mut self,
         id: usize,
         shard: Vec<GroupSpec>,
+        ring: Option<WorkerRing>,
         ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
     ) -> Result<(), DaemonError> {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
@@ -268,8 +342,8 @@ impl Control {
             lateness: self.shared.lateness.clone(),
         };
         let groups = shard.len();
-        let worker =
-            Worker::new(id, shard, cmd_rx, wake.clone(), links).map_err(DaemonError::Worker)?;
+        let worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring)
+            .map_err(DaemonError::Worker)?;
         let thread = std::thread::Builder::new()
             .name(format!("rvrrpd-w{id}"))
             .spawn(move || worker.run())
@@ -456,7 +530,8 @@ impl Control {
             .map_err(|e| WriteError::Failed(e.to_string()))?;
         // The least loaded worker takes it; with none running (empty start), start one.
         if self.workers.is_empty() {
-            self.spawn_worker(0, Vec::new(), ev_tx)
+            // Started without groups: no fast path was set up, the socket path serves it.
+            self.spawn_worker(0, Vec::new(), None, ev_tx)
                 .map_err(|e| WriteError::Failed(e.to_string()))?;
         }
         let w = (0..self.workers.len())
@@ -468,6 +543,27 @@ impl Control {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, spec.clone());
         self.owner.insert(id, w);
+        if let Some(fast) = self.fast.as_mut() {
+            let attached = fast.attached().any(|(name, _, _)| name == spec.ifname);
+            let r = fast
+                .set_group(demux_key(&spec), w as u32, 0)
+                .and_then(|()| {
+                    if attached {
+                        Ok(())
+                    } else {
+                        fast.attach(&spec.ifname).map(drop)
+                    }
+                });
+            if let Err(e) = r {
+                self.owner.remove(&id);
+                self.shared
+                    .specs
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                return Err(WriteError::Failed(format!("XDP fast path: {e}")));
+            }
+        }
         let vif = spec.vif.as_ref().map(|v| v.name.clone());
         match self
             .ask(id, |reply| WorkerCmd::AddGroup {
@@ -607,6 +703,8 @@ impl Control {
             self.route_holders.clear();
             self.shared.routes_installed.store(false, Ordering::Relaxed);
         }
+        // Detaches the XDP program from every interface.
+        self.fast = None;
         for name in std::mem::take(&mut self.created_vifs) {
             if let Err(e) = self.netlink.delete_vif(&name).await {
                 warn!("deleting macvlan {name}: {e}");
@@ -616,6 +714,22 @@ impl Control {
             if let Err(e) = ioctl.shutdown().await {
                 warn!("restoring addresses changed by the ioctl driver: {e}");
             }
+        }
+    }
+
+    /// Copies the XDP counters for the API (a map read: cheap, once a second).
+    fn refresh_counters(&self) {
+        let Some(fast) = &self.fast else { return };
+        match fast.counters() {
+            Ok(c) => {
+                let list = c.iter().map(|(name, v)| (name.to_string(), v)).collect();
+                *self
+                    .shared
+                    .fast_path_counters
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = list;
+            }
+            Err(e) => warn!("reading the XDP counters: {e}"),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub debug_override: Option<u8>,
     /// `--workers N`.
     pub workers: Option<usize>,
+    /// `--no-ebpf` (or `RVRRPD_NO_EBPF=1`): use the classic-BPF raw-socket path.
+    pub no_ebpf: bool,
 }
 
 /// Why the daemon could not start or run.
@@ -101,7 +103,7 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         .build()
         .map_err(|e| DaemonError::Io("starting the control-plane runtime".into(), e))?;
     rt.block_on(async move {
-        let control = control::Control::prepare(config, specs, workers).await?;
+        let control = control::Control::prepare(config, specs, workers, opts.no_ebpf).await?;
         control.run().await
     })
 }

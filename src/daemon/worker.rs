@@ -19,6 +19,7 @@ use super::sys::{monotonic_micros, Epoll, EventFd, TimerFd};
 use crate::fsm::{Action, AdvertInfo, GroupParams, State, Vrrp};
 use crate::net::rx::{RxConfig, RxSocket};
 use crate::net::tx::TxSocket;
+use crate::net::xdp::WorkerRing;
 use crate::time::Instant;
 use crate::timer::{TimerId, TimingWheel};
 use crate::wire::{self, AdvertCache, AdvertParams, Family, RxMeta, VrrpPacket, VrrpRepr};
@@ -131,12 +132,16 @@ struct Group {
 /// Socket tokens: receive sockets are 0..n, then these.
 const TOKEN_WAKE: u64 = u64::MAX;
 const TOKEN_TIMER: u64 = u64::MAX - 1;
+const TOKEN_RING: u64 = u64::MAX - 2;
 
 /// A worker, built on the control plane's thread and then moved into its own thread: the I/O
 /// shell (receive sockets, epoll, timerfd, command channel) around a [`Shard`].
 pub struct Worker {
     id: usize,
+    /// Receive sockets (classic BPF path); empty when the XDP ring feeds this worker.
     rx: Vec<RxSocket>,
+    /// The worker's ring buffer when the XDP fast path demultiplexes for it.
+    ring: Option<WorkerRing>,
     epoll: Epoll,
     timerfd: TimerFd,
     wake: Arc<EventFd>,
@@ -205,6 +210,7 @@ impl Worker {
         cmds: Receiver<WorkerCmd>,
         wake: Arc<EventFd>,
         links: WorkerLinks,
+        ring: Option<WorkerRing>,
     ) -> Result<Self, WorkerError> {
         let io = |what: &'static str| {
             move |source| WorkerError::Io {
@@ -221,9 +227,16 @@ impl Worker {
         epoll
             .add(timerfd.as_raw_fd(), TOKEN_TIMER)
             .map_err(io("epoll add"))?;
+        if let Some(r) = &ring {
+            use std::os::fd::AsFd;
+            epoll
+                .add(r.as_fd().as_raw_fd(), TOKEN_RING)
+                .map_err(io("epoll add ring"))?;
+        }
         let mut worker = Worker {
             id,
             rx: Vec::new(),
+            ring,
             epoll,
             timerfd,
             wake,
@@ -269,6 +282,9 @@ impl Worker {
             .iter()
             .find(|s| s.ifindex() == spec.ifindex && s.family() == spec.family)
         {
+            // The XDP program delivers into the ring: no socket (the control plane has
+            // already put the group into the demux map).
+            _ if self.ring.is_some() => {}
             Some(sock) if sock.is_filtered() => sock.set_vrids(&vrids).map_err(net)?,
             Some(_) => {}
             None => {
@@ -367,6 +383,7 @@ impl Worker {
             for &t in &tokens {
                 match t {
                     TOKEN_TIMER => self.timerfd.drain(),
+                    TOKEN_RING => self.drain_ring(),
                     TOKEN_WAKE => {
                         self.wake.drain();
                         while let Ok(cmd) = self.cmds.try_recv() {
@@ -413,6 +430,35 @@ impl Worker {
         }
         if let Some(reply) = reply {
             let _ = reply.send(result);
+        }
+    }
+
+    /// Runs the events the XDP program queued for this worker, in bounded batches.
+    fn drain_ring(&mut self) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        let shard = &mut self.shard;
+        for _ in 0..8 {
+            let now = now();
+            let n = ring.drain(256, |ev| {
+                let (Some(src), false) = (ev.src_addr(), ev.is_truncated()) else {
+                    return;
+                };
+                let dst = match src {
+                    std::net::IpAddr::V4(_) => std::net::IpAddr::V4(crate::net::VRRP_MCAST_V4),
+                    std::net::IpAddr::V6(_) => std::net::IpAddr::V6(crate::net::VRRP_MCAST_V6),
+                };
+                let meta = RxMeta {
+                    src,
+                    dst,
+                    ttl: ev.ttl,
+                };
+                shard.handle_advert(ev.ifindex, ev.vrrp_bytes(), &meta, now);
+            });
+            if n < 256 {
+                return;
+            }
         }
     }
 

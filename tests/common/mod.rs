@@ -125,7 +125,10 @@ pub fn wait_sole_master(
         },
     );
     match r {
-        Ok((v, _)) => v,
+        Ok((v, _)) => {
+            expect_receive_path(procs);
+            v
+        }
         Err(e) => {
             let t = cap.snapshot().unwrap_or_default();
             panic!(
@@ -134,6 +137,27 @@ pub fn wait_sole_master(
                 t.summary(15),
                 diag(procs)
             )
+        }
+    }
+}
+
+/// Checks that every rvrrpd among `procs` receives on the path this run is meant to cover:
+/// the XDP fast path by default, classic BPF when `RVRRPD_NO_EBPF` is set.
+pub fn expect_receive_path(procs: &[&Proc]) {
+    let classic = std::env::var_os("RVRRPD_NO_EBPF").is_some_and(|v| v != "0");
+    let want = if classic {
+        "receive path: raw sockets + classic BPF"
+    } else {
+        "receive path: XDP"
+    };
+    for p in procs {
+        let out = p.output();
+        if out.contains("rvrrpd") && out.contains("receive path:") {
+            assert!(
+                out.contains(want),
+                "expected \"{want}\" in the daemon log:\n{}",
+                p.tail(20)
+            );
         }
     }
 }

@@ -108,13 +108,28 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The daemon loads this object at start-up: with it built, the integration tests run on
+    // the XDP fast path (the default); the fallback run below covers classic BPF.
+    let object = ebpf::build(root, true)?;
+    eprintln!("xtask: eBPF object {}", object.display());
     let mut t = cargo();
     t.current_dir(root)
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"]);
     if !extra.is_empty() {
         t.arg("--").args(extra);
     }
-    run(&mut t)
+    run(&mut t)?;
+    if extra.is_empty() {
+        // The same elections and failovers on the classic-BPF raw-socket path.
+        run(cargo().current_dir(root).env("RVRRPD_NO_EBPF", "1").args([
+            "test",
+            "--test",
+            "election",
+            "--test",
+            "robustness",
+        ]))?;
+    }
+    Ok(())
 }
 
 fn lab(root: &Path, version: u8, interval: f64) -> Result<()> {
