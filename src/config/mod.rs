@@ -145,6 +145,12 @@ pub struct Config {
     /// Client API interface; `None` (the default) means the API is off.
     #[serde(default)]
     pub client_api: Option<ClientApi>,
+    /// Extension: worker threads (1–16; default one per core, at most one per group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u8>,
+    /// Extension: run workers with SCHED_FIFO at this priority (1–99; default off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realtime_priority: Option<u8>,
     /// Virtual routers (`[[vrouter]]`), possibly none.
     #[serde(
         rename = "vrouter",
@@ -174,6 +180,8 @@ impl Default for Config {
             main_log: defaults::main_log(),
             error_log: None,
             client_api: None,
+            workers: None,
+            realtime_priority: None,
             vrouters: Vec::new(),
             protocols: Protocols::default(),
             api: None,

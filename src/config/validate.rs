@@ -66,6 +66,19 @@ pub(super) fn validate(
 }
 
 fn general(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
+    if let Some(w) = config.workers {
+        if !(1..=16).contains(&w) {
+            return Err(ctx.error("workers", format!("= {w} is out of range (1–16)")));
+        }
+    }
+    if let Some(p) = config.realtime_priority {
+        if !(1..=99).contains(&p) {
+            return Err(ctx.error(
+                "realtime_priority",
+                format!("= {p} is out of range (1–99, SCHED_FIFO priorities)"),
+            ));
+        }
+    }
     for (name, path) in [
         ("pid", &config.pid),
         ("working_dir", &config.working_dir),

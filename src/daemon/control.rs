@@ -342,11 +342,20 @@ impl Control {
             lateness: self.shared.lateness.clone(),
         };
         let groups = shard.len();
+        let rt_priority = self
+            .shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .realtime_priority;
         let worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring)
             .map_err(DaemonError::Worker)?;
         let thread = std::thread::Builder::new()
             .name(format!("rvrrpd-w{id}"))
-            .spawn(move || worker.run())
+            .spawn(move || {
+                prepare_worker_thread(id, rt_priority);
+                worker.run()
+            })
             .map_err(|e| DaemonError::Io("spawning a worker thread".into(), e))?;
         self.workers.push(WorkerHandle {
             cmds: cmd_tx,
@@ -738,6 +747,22 @@ impl Control {
         match (netdrv, &self.ioctl) {
             (NetDrv::Ioctl, Some(d)) => d,
             _ => &self.netlink,
+        }
+    }
+}
+
+/// Pins worker `id` to a CPU of its own (round-robin over the CPUs we may use) and, when
+/// configured, gives it SCHED_FIFO so timers stay exact on a busy box. Failures are logged:
+/// an unpinned worker still works.
+fn prepare_worker_thread(id: usize, rt_priority: Option<u8>) {
+    let cpus = crate::net::sched::available_cpus().max(1);
+    if let Err(e) = crate::net::sched::pin_thread_to_cpu(id % cpus) {
+        warn!("worker {id}: pinning to CPU {}: {e}", id % cpus);
+    }
+    if let Some(p) = rt_priority {
+        match crate::net::sched::set_realtime_priority(i32::from(p)) {
+            Ok(()) => info!("worker {id}: SCHED_FIFO priority {p}"),
+            Err(e) => warn!("worker {id}: realtime priority {p}: {e}"),
         }
     }
 }
