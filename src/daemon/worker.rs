@@ -163,6 +163,9 @@ pub struct Shard {
     status: Arc<StatusBoard>,
     lateness: Arc<LatenessHistogram>,
     actions: Vec<Action>,
+    /// Adverts queued for the next [`Shard::flush`]: bytes, and (ifindex, range) per frame.
+    out_bytes: Vec<u8>,
+    out_frames: Vec<(u32, std::ops::Range<usize>)>,
 }
 
 /// Errors while setting a worker (or a group in it) up.
@@ -251,6 +254,8 @@ impl Worker {
                 status: links.status,
                 lateness: links.lateness,
                 actions: Vec::with_capacity(16),
+                out_bytes: Vec::with_capacity(4096),
+                out_frames: Vec::with_capacity(64),
             },
         };
         for spec in specs {
@@ -370,6 +375,7 @@ impl Worker {
         let mut tokens = Vec::with_capacity(64);
         loop {
             self.shard.fire_timers(now());
+            self.shard.flush();
             if let Err(e) = self
                 .timerfd
                 .arm_at(self.shard.wheel.next_deadline().map(|t| t.as_micros()))
@@ -397,6 +403,7 @@ impl Worker {
                     i => self.drain_socket(i as usize),
                 }
             }
+            self.shard.flush();
         }
     }
 
@@ -524,11 +531,37 @@ impl Shard {
         }
     }
 
+    /// Sends the queued adverts, one batch per interface.
+    pub fn flush(&mut self) {
+        if self.out_frames.is_empty() {
+            return;
+        }
+        // Stable: adverts keep their order within an interface.
+        self.out_frames.sort_by_key(|(ifindex, _)| *ifindex);
+        let mut frames: Vec<&[u8]> = Vec::with_capacity(self.out_frames.len());
+        for chunk in self.out_frames.chunk_by(|a, b| a.0 == b.0) {
+            frames.clear();
+            frames.extend(chunk.iter().map(|(_, r)| &self.out_bytes[r.clone()]));
+            if let Some(tx) = self.tx.get(&chunk[0].0) {
+                if let Err(e) = tx.send_batch(&frames) {
+                    warn!(
+                        "worker {}: sending {} advert(s): {e}",
+                        self.id,
+                        frames.len()
+                    );
+                }
+            }
+        }
+        self.out_frames.clear();
+        self.out_bytes.clear();
+    }
+
     /// Shuts every group down (priority-0 adverts from Masters) and reports it.
     pub fn shutdown(&mut self, now: Instant) {
         for g in 0..self.groups.len() {
             self.stop_group(g, now);
         }
+        self.flush();
         info!("worker {}: stopped", self.id);
         let _ = self.events.send(WorkerEvent::Stopped { worker: self.id });
     }
@@ -772,14 +805,11 @@ impl Shard {
                 return;
             }
         };
-        if let Some(tx) = self.tx.get(&spec.ifindex) {
-            if let Err(e) = tx.send(frame) {
-                warn!(
-                    "vrouter {} on {}: sending advert: {e}",
-                    spec.vrid, spec.ifname
-                );
-            }
-        }
+        // Queued: every advert due in this loop turn leaves in one sendmmsg per interface.
+        let start = self.out_bytes.len();
+        self.out_bytes.extend_from_slice(frame);
+        self.out_frames
+            .push((spec.ifindex, start..self.out_bytes.len()));
     }
 
     /// Sends one round of gratuitous ARP / unsolicited NA and schedules the next.
