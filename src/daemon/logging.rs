@@ -4,6 +4,7 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 use time::macros::format_description;
 use time::UtcOffset;
 use tracing_subscriber::fmt::time::OffsetTime;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
 use tracing_subscriber::EnvFilter;
 
 /// Timestamp settings (`time_zone`, `time_format` directives).
@@ -51,7 +52,13 @@ pub fn init(debug: u8, style: Option<TimeStyle>) {
     } else {
         UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC)
     };
+    // Warnings and errors on stderr (→ error_log in daemon mode), the rest on stdout
+    // (→ main_log), as the original split them.
+    let writer = std::io::stderr
+        .with_max_level(tracing::Level::WARN)
+        .or_else(std::io::stdout);
     let builder = tracing_subscriber::fmt()
+        .with_writer(writer)
         .with_env_filter(filter)
         .with_target(debug >= 3)
         .with_ansi(false);
