@@ -156,6 +156,29 @@ pub struct GlobalView {
     pub fast_path: String,
 }
 
+impl GlobalView {
+    /// The view of `config`'s general directives plus the running daemon's facts.
+    pub fn from_config(config: &Config, uptime: u64, workers: usize, fast_path: &str) -> Self {
+        GlobalView {
+            debug: config.debug.get(),
+            time_zone: config.time_zone.as_str().to_string(),
+            time_format: config.time_format.as_str().to_string(),
+            pid: config.pid.clone(),
+            working_dir: config.working_dir.clone(),
+            main_log: config.main_log.clone(),
+            error_log: config
+                .error_log
+                .as_ref()
+                .map_or_else(|| "disabled".to_string(), |p| p.display().to_string()),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            process_id: std::process::id(),
+            uptime,
+            workers,
+            fast_path: fast_path.to_string(),
+        }
+    }
+}
+
 /// One interface used by a virtual router.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InterfaceView {

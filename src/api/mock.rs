@@ -236,23 +236,7 @@ impl Backend for MockBackend {
 
     fn global(&self) -> GlobalView {
         let config = self.config();
-        GlobalView {
-            debug: config.debug.get(),
-            time_zone: config.time_zone.as_str().to_string(),
-            time_format: config.time_format.as_str().to_string(),
-            pid: config.pid.clone(),
-            working_dir: config.working_dir.clone(),
-            main_log: config.main_log.clone(),
-            error_log: config
-                .error_log
-                .as_ref()
-                .map_or_else(|| "disabled".to_string(), |p| p.display().to_string()),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            process_id: std::process::id(),
-            uptime: 42,
-            workers: 2,
-            fast_path: "mock".to_string(),
-        }
+        GlobalView::from_config(&config, 42, 2, "mock")
     }
 
     fn config(&self) -> Arc<Config> {

@@ -659,7 +659,12 @@ fn json_errors_name_directive_and_line() {
 fn workers_and_realtime_priority_are_range_checked() {
     let ok = toml("workers = 2\nrealtime_priority = 10\n").unwrap();
     assert_eq!((ok.workers, ok.realtime_priority), (Some(2), Some(10)));
-    assert_rejected(toml("debug = 0\nworkers = 17\n"), "workers", Some(2), &["1–16"]);
+    assert_rejected(
+        toml("debug = 0\nworkers = 17\n"),
+        "workers",
+        Some(2),
+        &["1–16"],
+    );
     assert_rejected(
         toml("realtime_priority = 0\n"),
         "realtime_priority",

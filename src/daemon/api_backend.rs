@@ -135,23 +135,12 @@ impl Backend for DaemonBackend {
 
     fn global(&self) -> GlobalView {
         let config = self.config();
-        GlobalView {
-            debug: config.debug.get(),
-            time_zone: config.time_zone.as_str().to_string(),
-            time_format: config.time_format.as_str().to_string(),
-            pid: config.pid.clone(),
-            working_dir: config.working_dir.clone(),
-            main_log: config.main_log.clone(),
-            error_log: config
-                .error_log
-                .as_ref()
-                .map_or_else(|| "disabled".to_string(), |p| p.display().to_string()),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            process_id: std::process::id(),
-            uptime: self.shared.started.elapsed().as_secs(),
-            workers: self.shared.workers,
-            fast_path: self.shared.fast_path.clone(),
-        }
+        GlobalView::from_config(
+            &config,
+            self.shared.started.elapsed().as_secs(),
+            self.shared.workers,
+            &self.shared.fast_path,
+        )
     }
 
     fn config(&self) -> Arc<Config> {

@@ -274,13 +274,7 @@ impl Worker {
             e.insert(TxSocket::open_index(&spec.ifname, spec.ifindex).map_err(net)?);
         }
         let key = (spec.ifindex, spec.family, spec.vrid);
-        let mut vrids: Vec<u8> = self
-            .shard
-            .demux
-            .keys()
-            .filter(|(i, f, _)| *i == spec.ifindex && *f == spec.family)
-            .map(|(_, _, v)| *v)
-            .collect();
+        let mut vrids = self.shard.vrids_on(spec.ifindex, spec.family);
         vrids.push(spec.vrid);
         match self
             .rx
@@ -349,13 +343,7 @@ impl Worker {
             .demux
             .remove(&(spec.ifindex, spec.family, spec.vrid));
         self.shard.status.remove(spec.index);
-        let vrids: Vec<u8> = self
-            .shard
-            .demux
-            .keys()
-            .filter(|(i, f, _)| *i == spec.ifindex && *f == spec.family)
-            .map(|(_, _, v)| *v)
-            .collect();
+        let vrids = self.shard.vrids_on(spec.ifindex, spec.family);
         if let Some(sock) = self
             .rx
             .iter()
@@ -564,6 +552,15 @@ impl Shard {
         self.flush();
         info!("worker {}: stopped", self.id);
         let _ = self.events.send(WorkerEvent::Stopped { worker: self.id });
+    }
+
+    /// The VRIDs this shard runs on (interface, family): what its socket filter lets through.
+    fn vrids_on(&self, ifindex: u32, family: Family) -> Vec<u8> {
+        self.demux
+            .keys()
+            .filter(|(i, f, _)| *i == ifindex && *f == family)
+            .map(|(_, _, v)| *v)
+            .collect()
     }
 
     /// The local slot of the group with stable id `id`.
