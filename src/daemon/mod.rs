@@ -75,6 +75,7 @@ pub fn init_logging(debug: u8, style: Option<logging::TimeStyle>) {
 pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     // Resolve first: a bad interface must stop us before we fork, log or touch anything.
     let specs = plan::resolve(&config, lookup_interface)?;
+    pidfile::PidFile::check(&config.pid).map_err(|e| DaemonError::Io("pid file".into(), e))?;
 
     if opts.mode == Mode::Daemon {
         sys::daemonize(
