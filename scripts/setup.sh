@@ -30,6 +30,12 @@ for svc in keepalived frr; do
   fi
 done
 
+# The FreeBSD cross-check (`cargo check --target x86_64-unknown-freebsd`) needs its rust-std.
+if have rustup && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-freebsd; then
+  echo "setup: adding the rustup target x86_64-unknown-freebsd"
+  rustup target add x86_64-unknown-freebsd
+fi
+
 if [ "${RVRRPD_SETUP_EBPF:-1}" = 1 ] && [ -x "$(dirname "$0")/setup-ebpf.sh" ]; then
   "$(dirname "$0")/setup-ebpf.sh"
 fi

@@ -6,17 +6,22 @@
 //! run are removed, macvlans created, and only then the workers start.
 
 pub mod api_backend;
+#[cfg(target_os = "linux")]
 pub mod control;
 pub mod logging;
 pub mod pidfile;
 pub mod plan;
+#[cfg(target_os = "linux")]
 pub mod sniffer;
 pub mod status;
+#[cfg(target_os = "linux")]
 pub mod sys;
+#[cfg(target_os = "linux")]
 pub mod worker;
 
 use std::path::PathBuf;
 
+#[cfg(target_os = "linux")]
 use tracing::info;
 
 use crate::config::Config;
@@ -59,6 +64,7 @@ pub enum DaemonError {
     #[error("{0}")]
     Net(#[source] crate::net::NetError),
     /// A worker could not be set up.
+    #[cfg(target_os = "linux")]
     #[error("{0}")]
     Worker(#[source] worker::WorkerError),
     /// The client API could not start.
@@ -72,6 +78,7 @@ pub fn init_logging(debug: u8, style: Option<logging::TimeStyle>) {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
+#[cfg(target_os = "linux")]
 pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     // Resolve first: a bad interface must stop us before we fork, log or touch anything.
     let specs = plan::resolve(&config, lookup_interface)?;
@@ -109,7 +116,33 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     })
 }
 
+/// FreeBSD: the runtime (workers, control plane) is Linux-only for now; the configuration is
+/// still resolved against the host's interfaces (`net::freebsd::iface`) before failing.
+#[cfg(target_os = "freebsd")]
+pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
+    plan::resolve(&config, lookup_interface)?;
+    Err(DaemonError::Io(
+        format!(
+            "{}: the daemon runtime is Linux-only for now (FreeBSD drivers: net::freebsd)",
+            opts.config_path.display()
+        ),
+        std::io::ErrorKind::Unsupported.into(),
+    ))
+}
+
+/// FreeBSD: the sniffer (`-m 0`) needs a BPF reader; Linux-only for now.
+#[cfg(target_os = "freebsd")]
+pub mod sniffer {
+    /// Always fails on FreeBSD for now.
+    pub fn run(iface: &str) -> Result<(), crate::net::NetError> {
+        Err(crate::net::NetError::Invalid(format!(
+            "sniffing on {iface}: the sniffer mode (-m 0) is Linux-only for now"
+        )))
+    }
+}
+
 /// The `time_zone` / `time_format` directives as a logging style.
+#[cfg(target_os = "linux")]
 fn time_style(config: &Config) -> logging::TimeStyle {
     use crate::config::{TimeFormat, TimeZone};
     logging::TimeStyle {

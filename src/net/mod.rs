@@ -50,6 +50,13 @@ pub mod tx;
 #[cfg(target_os = "linux")]
 pub mod xdp;
 
+/// FreeBSD drivers (compile-checked only). Their portable `codec` also builds in Linux tests.
+#[cfg(any(target_os = "freebsd", test))]
+pub mod freebsd;
+/// On FreeBSD, `net::iface` is the FreeBSD implementation (same API as the Linux one).
+#[cfg(target_os = "freebsd")]
+pub use freebsd::iface;
+
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: u8 = 112;
 /// IPv4 VRRP multicast group (224.0.0.18).

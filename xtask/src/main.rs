@@ -7,6 +7,7 @@
 
 mod ebpf;
 mod lab;
+mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +41,48 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         interval: f64,
     },
+    /// Scale run: N VRRP groups between two routers (rvrrpd and/or keepalived): CPU, RSS,
+    /// start-up, spurious transitions, failover lateness idle and with busy loops.
+    Scale {
+        /// Number of groups (250 VRIDs per veth pair).
+        #[arg(long, default_value_t = 1000)]
+        groups: usize,
+        /// Advertisement interval in milliseconds (below 1000: VRRPv3).
+        #[arg(long, default_value_t = 1000)]
+        interval: u32,
+        /// Steady-state measurement in seconds (the headline run: 300).
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Busy-loop processes during the second failover (0: idle failover only).
+        #[arg(long, default_value_t = 4)]
+        hogs: usize,
+        /// Daemon(s) on both routers.
+        #[arg(long, value_enum, default_value_t = scale::Peer::Rvrrpd)]
+        peer: scale::Peer,
+        /// VRRP version (default: 2 for whole seconds, 3 otherwise).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
+        version: Option<u8>,
+        /// Markdown file to update (a section per parameter set; a sweep also writes
+        /// performance-cpu.svg beside it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// CPU sweep over these group counts (steady state only), e.g. 100,1000,5000,10000.
+        #[arg(long, value_delimiter = ',')]
+        sweep: Vec<usize>,
+        /// Run rvrrpd with --no-ebpf (classic BPF raw sockets).
+        #[arg(long)]
+        no_ebpf: bool,
+        /// Bound on start-up convergence, seconds.
+        #[arg(long, default_value_t = 180)]
+        converge_timeout: u64,
+        /// Keep logs and captures (they are always kept when something went wrong).
+        #[arg(long)]
+        keep: bool,
+        /// Real-time priority for both daemons (rvrrpd `realtime_priority`, keepalived
+        /// `vrrp_rt_priority`); default: normal scheduling.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+        realtime: Option<u8>,
+    },
     /// Build the eBPF object (XDP demux + socket filter); prints its path on stdout.
     BuildEbpf {
         /// Optimised build (the path the daemon looks at by default).
@@ -55,6 +98,44 @@ fn main() -> Result<()> {
         Cmd::Setup => setup(&root),
         Cmd::Test { args } => test(&root, &args),
         Cmd::Lab { version, interval } => lab(&root, version, interval),
+        Cmd::Scale {
+            groups,
+            interval,
+            duration,
+            hogs,
+            peer,
+            version,
+            out,
+            sweep,
+            no_ebpf,
+            converge_timeout,
+            keep,
+            realtime,
+        } => {
+            require_root("cargo xtask scale")?;
+            run(cargo()
+                .current_dir(&root)
+                .args(["build", "--release", "--bin", "rvrrpd"]))?;
+            scale::run(scale::Args {
+                rvrrpd: root.join("target/release/rvrrpd"),
+                groups,
+                interval_ms: interval,
+                duration,
+                hogs,
+                peer,
+                version,
+                out: out.map(|o| if o.is_absolute() { o } else { root.join(o) }),
+                sweep,
+                no_ebpf,
+                converge_timeout,
+                keep,
+                realtime,
+                command: format!(
+                    "cargo xtask {}",
+                    std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+                ),
+            })
+        }
         Cmd::BuildEbpf { release } => {
             println!("{}", ebpf::build(&root, release)?.display());
             Ok(())
@@ -107,6 +188,15 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         "--",
         "-D",
         "warnings",
+    ]))?;
+    run(cargo().current_dir(root).args([
+        "check",
+        "--target",
+        "x86_64-unknown-freebsd",
+        "-p",
+        "rvrrpd",
+        "--lib",
+        "--bins",
     ]))?;
     // The daemon loads this object at start-up: with it built, the integration tests run on
     // the XDP fast path (the default); the fallback run below covers classic BPF.
