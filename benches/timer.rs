@@ -133,5 +133,28 @@ fn rearm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, arm, cancel, advance, rearm);
+/// The receive path's re-arm: every advert moves its group's Master_Down_Timer to
+/// `now + 3.6 s` (`TimingWheel::reschedule`), one pass over all timers per iteration.
+fn reschedule(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timer/reschedule");
+    for n in SIZES {
+        let ds = deadlines(n);
+        let (mut w, ids) = filled(&ds);
+        let mut now = Instant::ZERO;
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                now += Duration::from_secs(1);
+                for &id in &ids {
+                    let r = w.reschedule(id, now + Duration::from_micros(3_600_000));
+                    black_box(r.is_ok());
+                }
+            })
+        });
+        assert_eq!(w.len(), n);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, arm, cancel, advance, rearm, reschedule);
 criterion_main!(benches);

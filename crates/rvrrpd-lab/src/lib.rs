@@ -12,6 +12,7 @@
 //!
 //! Needs root, `ip`, `tcpdump`, `ping`; peers need keepalived / FRR.
 
+pub mod advstream;
 pub mod capture;
 pub mod cmd;
 pub mod config;
@@ -23,6 +24,8 @@ pub mod names;
 pub mod packet;
 pub mod pcap;
 pub mod proc;
+pub mod procstat;
+pub mod scale;
 pub mod theory;
 pub mod trace;
 pub mod vrrp;
