@@ -213,6 +213,10 @@ impl AuthKey {
                 expected: self.kind.number(),
             });
         }
+        if self.kind == AuthType::None {
+            // Nothing to check: RFC 3768 ignores the authentication data of type 0.
+            return Ok(());
+        }
         let addrs_end = HEADER_LEN + 4 * usize::from(vrrp_message[3]);
         let needed = addrs_end + AUTH_DATA_LEN;
         if vrrp_message.len() < needed {

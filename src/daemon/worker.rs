@@ -127,7 +127,13 @@ struct Group {
     last_transition: Option<u64>,
     /// Rate limit for discard logs (µs timestamp of the last one).
     last_discard_log: u64,
+    /// What readers last saw (state, priority, Master) and when (µs).
+    published_key: (State, u8, Option<std::net::IpAddr>),
+    published_at: u64,
 }
+
+/// Longest a group's published counters may lag behind (µs).
+const PUBLISH_EVERY_US: u64 = 200_000;
 
 /// Socket tokens: receive sockets are 0..n, then these.
 const TOKEN_WAKE: u64 = u64::MAX;
@@ -244,19 +250,7 @@ impl Worker {
             timerfd,
             wake,
             cmds,
-            shard: Shard {
-                id,
-                groups: Vec::new(),
-                demux: HashMap::new(),
-                tx: HashMap::new(),
-                wheel: TimingWheel::new(),
-                events: links.events,
-                status: links.status,
-                lateness: links.lateness,
-                actions: Vec::with_capacity(16),
-                out_bytes: Vec::with_capacity(4096),
-                out_frames: Vec::with_capacity(64),
-            },
+            shard: Shard::new(id, links),
         };
         for spec in specs {
             worker.add_group(spec)?;
@@ -273,7 +267,6 @@ impl Worker {
         if let Entry::Vacant(e) = self.shard.tx.entry(spec.ifindex) {
             e.insert(TxSocket::open_index(&spec.ifname, spec.ifindex).map_err(net)?);
         }
-        let key = (spec.ifindex, spec.family, spec.vrid);
         let mut vrids = self.shard.vrids_on(spec.ifindex, spec.family);
         vrids.push(spec.vrid);
         match self
@@ -300,32 +293,7 @@ impl Worker {
                 self.rx.push(sock);
             }
         }
-        let group = Group {
-            fsm: Vrrp::new(group_params(&spec)),
-            advert: AdvertCache::new(),
-            fsm_timer: None,
-            announce_timer: None,
-            announce_left: 0,
-            slot: self.shard.status.slot(spec.index),
-            auth_failures: 0,
-            malformed: 0,
-            last_transition: None,
-            last_discard_log: 0,
-            spec,
-        };
-        let g = match self.shard.groups.iter().position(Option::is_none) {
-            Some(free) => {
-                self.shard.groups[free] = Some(group);
-                free
-            }
-            None => {
-                self.shard.groups.push(Some(group));
-                self.shard.groups.len() - 1
-            }
-        };
-        self.shard.demux.insert(key, g);
-        self.shard.publish(g);
-        Ok(g)
+        Ok(self.shard.insert_group(spec))
     }
 
     /// Stops and forgets a group; its socket filter no longer lets its VRID through.
@@ -491,6 +459,67 @@ fn now() -> Instant {
 }
 
 impl Shard {
+    /// An empty shard publishing into `links`, with no transmit sockets: the worker adds them
+    /// (benchmarks and tests drive a shard without any, queued adverts are then dropped).
+    pub fn new(id: usize, links: WorkerLinks) -> Self {
+        Shard {
+            id,
+            groups: Vec::new(),
+            demux: HashMap::new(),
+            tx: HashMap::new(),
+            wheel: TimingWheel::new(),
+            events: links.events,
+            status: links.status,
+            lateness: links.lateness,
+            actions: Vec::with_capacity(16),
+            out_bytes: Vec::with_capacity(4096),
+            out_frames: Vec::with_capacity(64),
+        }
+    }
+
+    /// Adds a group (its state machine not started) and returns its local slot.
+    pub fn insert_group(&mut self, spec: GroupSpec) -> usize {
+        let key = (spec.ifindex, spec.family, spec.vrid);
+        let group = Group {
+            fsm: Vrrp::new(group_params(&spec)),
+            advert: AdvertCache::new(),
+            fsm_timer: None,
+            announce_timer: None,
+            announce_left: 0,
+            slot: self.status.slot(spec.index),
+            auth_failures: 0,
+            malformed: 0,
+            last_transition: None,
+            last_discard_log: 0,
+            published_key: (State::Initialize, 0, None),
+            published_at: 0,
+            spec,
+        };
+        let g = match self.groups.iter().position(Option::is_none) {
+            Some(free) => {
+                self.groups[free] = Some(group);
+                free
+            }
+            None => {
+                self.groups.push(Some(group));
+                self.groups.len() - 1
+            }
+        };
+        self.demux.insert(key, g);
+        self.publish(g);
+        g
+    }
+
+    /// The state of the group in local slot `g`.
+    pub fn state(&self, g: usize) -> Option<State> {
+        self.groups.get(g)?.as_ref().map(|gr| gr.fsm.state())
+    }
+
+    /// The earliest timer deadline of the shard (when its worker wakes next).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.wheel.next_deadline()
+    }
+
     /// Starts every group's state machine.
     pub fn startup(&mut self, now: Instant) {
         for g in 0..self.groups.len() {
@@ -498,7 +527,8 @@ impl Shard {
         }
     }
 
-    fn start_group(&mut self, g: usize, now: Instant) {
+    /// Starts the state machine of the group in local slot `g`.
+    pub fn start_group(&mut self, g: usize, now: Instant) {
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
@@ -517,6 +547,19 @@ impl Shard {
                 self.wheel.cancel(id);
             }
         }
+    }
+
+    /// Takes the queued adverts as (ifindex, Ethernet frame) without sending them (a shard
+    /// driven without sockets: tests and benchmarks).
+    pub fn drain_outbox(&mut self) -> Vec<(u32, Vec<u8>)> {
+        let out = self
+            .out_frames
+            .iter()
+            .map(|(i, r)| (*i, self.out_bytes[r.clone()].to_vec()))
+            .collect();
+        self.out_frames.clear();
+        self.out_bytes.clear();
+        out
     }
 
     /// Sends the queued adverts, one batch per interface.
@@ -635,9 +678,16 @@ impl Shard {
                         continue;
                     };
                     group.fsm_timer = None;
-                    if let Some(due) = group.fsm.poll_timeout() {
-                        self.lateness
-                            .record(now.as_micros().saturating_sub(due.as_micros()));
+                    match group.fsm.poll_timeout() {
+                        // Armed early (see `rearm`): the real deadline moved on.
+                        Some(due) if due > now => {
+                            group.fsm_timer = Some(self.wheel.insert(due, TimerKey::Fsm(g)));
+                            continue;
+                        }
+                        Some(due) => self
+                            .lateness
+                            .record(now.as_micros().saturating_sub(due.as_micros())),
+                        None => continue,
                     }
                     group.fsm.handle_timeout(now, &mut self.actions);
                     self.apply_actions(g, now);
@@ -670,7 +720,7 @@ impl Shard {
             Err(e) => {
                 group.malformed += 1;
                 group.log_discard(now, format_args!("from {}: {e}", meta.src));
-                self.publish(g);
+                self.publish_if_due(g, now);
                 return;
             }
         };
@@ -685,7 +735,7 @@ impl Shard {
                     meta.src, repr.version
                 ),
             );
-            self.publish(g);
+            self.publish_if_due(g, now);
             return;
         }
         if repr.version == wire::Version::V2 {
@@ -695,7 +745,7 @@ impl Shard {
                     now,
                     format_args!("from {}: authentication failed: {e}", meta.src),
                 );
-                self.publish(g);
+                self.publish_if_due(g, now);
                 return;
             }
         }
@@ -754,20 +804,27 @@ impl Shard {
         }
         self.actions = actions;
         self.rearm(g);
-        self.publish(g);
+        self.publish_if_due(g, now);
     }
 
+    /// Keeps the wheel entry of group `g` at or before its machine's next deadline. A later
+    /// deadline (a Backup's Master_Down_Timer pushed back by every advert) leaves the entry
+    /// where it is: when it fires early, [`Shard::fire_timers`] moves it on. That is one wheel
+    /// operation per Master_Down_Interval instead of one per advert.
     fn rearm(&mut self, g: usize) {
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
         let next = group.fsm.poll_timeout();
         match (group.fsm_timer, next) {
-            (Some(id), Some(at)) => {
-                if self.wheel.reschedule(id, at).is_err() {
-                    group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g)));
+            (Some(id), Some(at)) => match self.wheel.deadline(id) {
+                Some(armed) if armed <= at => {}
+                _ => {
+                    if self.wheel.reschedule(id, at).is_err() {
+                        group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g)));
+                    }
                 }
-            }
+            },
             (Some(id), None) => {
                 self.wheel.cancel(id);
                 group.fsm_timer = None;
@@ -856,6 +913,27 @@ impl Shard {
     }
 
     /// Copies group `g`'s state into its status slot.
+    /// Publishes group `g` if what readers act on changed (state, priority, Master) or its
+    /// counters are older than [`PUBLISH_EVERY_US`]: the per-advert path then costs a compare,
+    /// not a lock and a copy.
+    fn publish_if_due(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        let key = (
+            group.fsm.state(),
+            group.fsm.priority(),
+            group.fsm.current_master(),
+        );
+        if key != group.published_key
+            || now.as_micros().saturating_sub(group.published_at) >= PUBLISH_EVERY_US
+        {
+            group.published_key = key;
+            group.published_at = now.as_micros();
+            self.publish(g);
+        }
+    }
+
     fn publish(&self, g: usize) {
         let Some(group) = self.groups[g].as_ref() else {
             return;
@@ -918,5 +996,171 @@ fn group_params(spec: &GroupSpec) -> GroupParams {
         accept_mode: spec.accept_mode,
         advert_interval: spec.interval,
         primary_addr: spec.primary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Two shards wired back to back in memory, on virtual time: the worker logic around the
+    //! state machine (demux, validation, lazy timer re-arm, batching, status publishing).
+
+    use super::*;
+    use crate::auth::AuthKey;
+    use crate::daemon::plan::NetDrv;
+    use crate::net::IpPrefix;
+    use crate::wire::{parse_ethernet_frame, MacAddr, V3Checksum};
+    use std::time::Duration;
+
+    fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
+        let vip: std::net::IpAddr = "10.0.0.100".parse().unwrap();
+        GroupSpec {
+            index,
+            ifname: "eth0".into(),
+            ifindex: 2,
+            if_mac: MacAddr([2, 0, 0, 0, 0, me]),
+            vrid: 7,
+            family: Family::Ipv4,
+            version: wire::Version::V3,
+            priority,
+            owner: false,
+            preempt: true,
+            accept_mode: false,
+            interval: Duration::from_millis(100),
+            primary: format!("10.0.0.{me}").parse().unwrap(),
+            vips: vec![IpPrefix::host(vip)],
+            advert_addrs: vec![vip],
+            auth: AuthKey::none(),
+            v3_checksum: V3Checksum::PseudoHeader,
+            announce_mac: MacAddr([2, 0, 0, 0, 0, me]),
+            vip_ifname: "eth0".into(),
+            vif: None,
+            netdrv: NetDrv::Netlink,
+            socket_filter: true,
+            garp_repeat: 0,
+            garp_interval: Duration::from_secs(1),
+        }
+    }
+
+    fn shard(
+        id: usize,
+        spec: GroupSpec,
+    ) -> (Shard, tokio::sync::mpsc::UnboundedReceiver<WorkerEvent>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let links = WorkerLinks {
+            events: tx,
+            status: Arc::new(StatusBoard::new()),
+            lateness: Arc::new(LatenessHistogram::default()),
+        };
+        let mut s = Shard::new(id, links);
+        s.insert_group(spec);
+        (s, rx)
+    }
+
+    /// Delivers `from`'s queued adverts to `to` at `now`; returns how many.
+    fn deliver(from: &mut Shard, to: &mut Shard, now: Instant) -> usize {
+        let frames = from.drain_outbox();
+        for (ifindex, f) in &frames {
+            let view = parse_ethernet_frame(f).unwrap();
+            let meta = RxMeta {
+                src: view.src_ip,
+                dst: view.dst_ip,
+                ttl: view.ttl,
+            };
+            to.handle_advert(*ifindex, view.vrrp, &meta, now);
+        }
+        frames.len()
+    }
+
+    /// Runs both shards for `ms` milliseconds of virtual time in 1 ms steps; returns when B
+    /// last received an advert from A.
+    fn run(a: &mut Shard, b: &mut Shard, t: &mut Instant, ms: u64) -> Option<Instant> {
+        let mut last = None;
+        for _ in 0..ms {
+            *t += Duration::from_millis(1);
+            a.fire_timers(*t);
+            if deliver(a, b, *t) > 0 {
+                last = Some(*t);
+            }
+            b.fire_timers(*t);
+            deliver(b, a, *t);
+        }
+        last
+    }
+
+    #[test]
+    fn higher_priority_wins_and_backup_takes_over_at_master_down_interval() {
+        let (mut a, _ea) = shard(0, spec(0, 1, 200));
+        let (mut b, _eb) = shard(1, spec(1, 2, 100));
+        let mut t = Instant::from_millis(1);
+        a.startup(t);
+        b.startup(t);
+        let last_advert = run(&mut a, &mut b, &mut t, 2_000).expect("A advertised");
+        assert_eq!(a.state(0), Some(State::Master));
+        assert_eq!(b.state(0), Some(State::Backup));
+        let mdi = Duration::from_micros(300_000 + 60_937);
+        // A dies: B must take over exactly at the last advert + Master_Down_Interval.
+        let mut took_over = None;
+        for _ in 0..1_000 {
+            t += Duration::from_millis(1);
+            b.fire_timers(t);
+            if b.state(0) == Some(State::Master) {
+                took_over = Some(t);
+                break;
+            }
+        }
+        let took_over = took_over.expect("B never took over");
+        let gap = took_over - last_advert;
+        // 1 ms steps: the takeover is seen in the first step at or after the deadline.
+        assert!(
+            gap >= mdi && gap <= mdi + Duration::from_millis(1),
+            "takeover {gap:?} after the last advert, MDI {mdi:?}"
+        );
+        // And its first advert is queued right away.
+        assert_eq!(b.drain_outbox().len(), 1);
+    }
+
+    #[test]
+    fn lazy_rearm_never_fires_a_backup_early() {
+        let (mut a, _ea) = shard(0, spec(0, 1, 200));
+        let (mut b, _eb) = shard(1, spec(1, 2, 100));
+        let mut t = Instant::from_millis(1);
+        a.startup(t);
+        b.startup(t);
+        // Ten seconds of steady adverts: B sees 100 of them and stays Backup throughout,
+        // although its wheel entry fired several times at stale deadlines.
+        run(&mut a, &mut b, &mut t, 10_000);
+        assert_eq!(b.state(0), Some(State::Backup));
+        let next = b.next_deadline().expect("B has a timer");
+        assert!(next > t, "B's timer is in the past");
+    }
+
+    #[test]
+    fn adverts_for_other_vrids_or_interfaces_are_ignored() {
+        let (mut a, _ea) = shard(0, spec(0, 1, 200));
+        let mut other = spec(1, 2, 100);
+        other.vrid = 8;
+        let (mut b, _eb) = shard(1, other);
+        let mut t = Instant::from_millis(1);
+        a.startup(t);
+        b.startup(t);
+        run(&mut a, &mut b, &mut t, 2_000);
+        // Different VRIDs: both are Master of their own group.
+        assert_eq!(a.state(0), Some(State::Master));
+        assert_eq!(b.state(0), Some(State::Master));
+    }
+
+    #[test]
+    fn status_is_published_on_transitions() {
+        let (mut a, _ea) = shard(0, spec(5, 1, 200));
+        let status = a.status.clone();
+        let mut t = Instant::from_millis(1);
+        a.startup(t);
+        assert_eq!(status.get(5).map(|s| s.state), Some(State::Backup));
+        t += Duration::from_millis(400);
+        a.fire_timers(t);
+        let snap = status.get(5).unwrap();
+        assert_eq!(snap.state, State::Master);
+        assert_eq!(snap.priority, 200);
+        assert_eq!(snap.transitions, 2);
     }
 }
