@@ -1,20 +1,22 @@
 //! Worker pipeline benchmarks: capacity of one worker (one core), without sockets.
 //!
-//! * `pipeline/rx/*`: a batch of ring-buffer records (`rvrrpd_common::VrrpEvent`, as the XDP
-//!   program writes them) for 1,000 Backup groups, each record run through what
-//!   `Worker::drain_ring` + `Shard::handle_advert` + `apply_actions` do: decode the record,
-//!   demultiplex on (ifindex, family, VRID) in a `HashMap`, parse + validate, authenticate
-//!   (VRRPv2), `Vrrp::on_advert`, re-arm the group's timer in the `TimingWheel` at
-//!   `poll_timeout()`, publish the status snapshot. Once per batch, as the worker loop does:
-//!   fire due timers, flush, `next_deadline()`.
-//! * `pipeline/masters_10k/*`: 10,000 Master groups (1 s interval, deadlines spread over the
-//!   second) over 10 s of virtual time: wake at each deadline → `handle_timeout` →
-//!   `AdvertCache` hit → frame queued for TX → re-arm → publish.
-//! * Before the benchmarks, a memory report: `size_of` of the per-group parts and the RSS
-//!   growth per group for 20,000 groups with the state a worker keeps (state machine, cached
-//!   advert frame, timer entry, demux entry, status slot, spec data).
+//! They drive the daemon's own [`rvrrpd::daemon::worker::Shard`] (the groups of one worker and
+//! everything around their state machines), fed on virtual time:
 //!
-//! The groups mirror `worker::Group` (private to the daemon); keep them in step with it.
+//! * `pipeline/rx_*`: a batch of ring-buffer records (`rvrrpd_common::VrrpEvent`, as the XDP
+//!   program writes them) for N Backup groups, each record run through what
+//!   `Worker::drain_ring` does: decode the record (`from_bytes`, `src_addr`, `vrrp_bytes`,
+//!   `ttl`), then `Shard::handle_advert` (demux, parse + validate, authenticate, `on_advert`,
+//!   lazy timer re-arm, status publish when due). Once per batch, as the worker loop does:
+//!   `fire_timers`, `flush` (no transmit socket: nothing is sent), `next_deadline()`.
+//! * `pipeline/masters_10k_10s/*`: 10,000 Master groups (1 s interval, deadlines spread over
+//!   the second) over 10 s of virtual time: wake at each deadline (or every 1 ms) →
+//!   `fire_timers` (`handle_timeout` → `AdvertCache` hit → frame queued → re-arm → publish)
+//!   → `drain_outbox` (which copies each frame into its own `Vec`, where the daemon's `flush`
+//!   hands the batch to `sendmmsg`).
+//! * Before the benchmarks, a memory report: `size_of` of the per-group parts and the RSS
+//!   growth per group of a real `Shard` (with its status board) for 20,000 groups inserted and
+//!   started.
 //!
 //! ```text
 //! cargo bench --bench pipeline -- --warm-up-time 1 --measurement-time 3 --sample-size 20
@@ -23,20 +25,19 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rvrrpd::auth::{AuthKey, AuthType};
-use rvrrpd::daemon::status::{publish, GroupSnapshot, Slot};
-use rvrrpd::fsm::{self, Action, AdvertInfo, GroupParams, State, Vrrp};
+use rvrrpd::daemon::plan::{GroupSpec, NetDrv};
+use rvrrpd::daemon::status::{GroupSnapshot, LatenessHistogram, StatusBoard};
+use rvrrpd::daemon::worker::{Shard, WorkerLinks};
+use rvrrpd::fsm::{State, Vrrp};
 use rvrrpd::net::{IpPrefix, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use rvrrpd::time::Instant;
-use rvrrpd::timer::{TimerId, TimingWheel};
-use rvrrpd::wire::{
-    AdvertCache, AdvertParams, Family, RxMeta, V3Checksum, Version, VrrpPacket, VrrpRepr,
-};
+use rvrrpd::wire::{AdvertCache, Family, MacAddr, RxMeta, V3Checksum, Version, VrrpRepr};
 use rvrrpd_common::{VrrpEvent, FAMILY_V4, FAMILY_V6, MAX_VRRP_LEN};
 
 /// Bytes of one event record as the ring hands it over (the struct, native byte order).
@@ -45,6 +46,7 @@ const RECORD: usize = std::mem::size_of::<VrrpEvent>();
 const DRAIN_CHUNK: usize = 256;
 const MASTER_PRIORITY: u8 = 200;
 const BACKUP_PRIORITY: u8 = 100;
+const OWNER_PRIORITY: u8 = 255;
 
 /// Whether criterion runs for real (`cargo bench`) or once per benchmark (`cargo test`).
 fn bench_mode() -> bool {
@@ -100,65 +102,7 @@ impl Measurement for ThreadCpuTime {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A socket-less shard, mirroring `daemon::worker::{Group, Shard}`.
-
-#[derive(Debug, Clone, Copy)]
-enum TimerKey {
-    Fsm(usize),
-    #[allow(dead_code)] // Announcements are not part of the steady state measured here.
-    Announce(usize),
-}
-
-/// `worker::Group`: the spec fields the hot path and the memory footprint involve, the state
-/// machine, the advert cache, timer handles, status slot and counters. Fields the benchmarks
-/// do not read are kept for the memory footprint.
-#[allow(dead_code)]
-struct Group {
-    // -- from GroupSpec
-    ifname: String,
-    vip_ifname: String,
-    ifindex: u32,
-    vrid: u8,
-    family: Family,
-    version: Version,
-    interval: Duration,
-    primary: IpAddr,
-    vips: Vec<IpPrefix>,
-    advert_addrs: Vec<IpAddr>,
-    auth: AuthKey,
-    v3_checksum: V3Checksum,
-    // -- runtime
-    fsm: Vrrp,
-    advert: AdvertCache,
-    fsm_timer: Option<TimerId>,
-    announce_timer: Option<TimerId>,
-    announce_left: u32,
-    slot: Slot,
-    auth_failures: u64,
-    malformed: u64,
-    last_transition: Option<u64>,
-}
-
-#[derive(Default)]
-struct Counters {
-    discarded: u64,
-    net_ops: u64,
-    announces: u64,
-    transitions: u64,
-}
-
-struct Shard {
-    groups: Vec<Option<Group>>,
-    demux: HashMap<(u32, Family, u8), usize>,
-    wheel: TimingWheel<TimerKey>,
-    actions: Vec<Action>,
-    out_bytes: Vec<u8>,
-    out_frames: Vec<(u32, Range<usize>)>,
-    /// Publish status snapshots (a mutex lock per event), as the daemon does.
-    publish: bool,
-    counters: Counters,
-    sent: u64,
-}
+// Groups.
 
 /// One flavour of group.
 #[derive(Clone)]
@@ -175,27 +119,48 @@ fn key(kind: AuthType, secret: &str) -> AuthKey {
     AuthKey::new(kind, secret).unwrap_or_else(|e| panic!("{kind}: {e}"))
 }
 
-fn flavours() -> Vec<Flavour> {
-    let v2 = |name, auth| Flavour {
+fn v2(name: &'static str, auth: AuthKey) -> Flavour {
+    Flavour {
         name,
         version: Version::V2,
         auth,
         mixed_families: false,
         interval: Duration::from_secs(1),
-    };
+    }
+}
+
+fn v2_none() -> Flavour {
+    v2("v2-none", AuthKey::none())
+}
+
+fn v2_sha256() -> Flavour {
+    v2(
+        "v2-p0-t8-sha256",
+        key(AuthType::P0Sha256, "rvrrpd-bench-secret"),
+    )
+}
+
+fn v3_mixed() -> Flavour {
+    Flavour {
+        name: "v3-ipv4+ipv6",
+        version: Version::V3,
+        auth: AuthKey::none(),
+        mixed_families: true,
+        interval: Duration::from_secs(1),
+    }
+}
+
+/// The flavours of the 1,000-group receive benchmark.
+fn rx_flavours() -> Vec<Flavour> {
     vec![
-        v2("v2-none", AuthKey::none()),
+        v2_none(),
+        v3_mixed(),
+        v2("v2-rfc2338-simple", key(AuthType::Simple, "secret12")),
+        v2_sha256(),
         v2(
-            "v2-p0-t8-sha256",
-            key(AuthType::P0Sha256, "rvrrpd-bench-secret"),
+            "v2-p1-t8-shake256",
+            key(AuthType::P1Shake256, "rvrrpd-bench-secret"),
         ),
-        Flavour {
-            name: "v3-ipv4+ipv6",
-            version: Version::V3,
-            auth: AuthKey::none(),
-            mixed_families: true,
-            interval: Duration::from_secs(1),
-        },
     ]
 }
 
@@ -258,293 +223,78 @@ fn wire_interval(version: Version, interval: Duration) -> u16 {
     }
 }
 
-fn new_group(f: &Flavour, i: usize, priority: u8) -> Group {
+/// The resolved spec of group `i` (stable id `i`), as `plan::resolve` would produce it.
+fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
     let (ifindex, family, vrid) = placement(f, i);
-    let primary = host(family, ifindex, 1);
     let vip = vip(family, ifindex, vrid);
-    let fsm = Vrrp::new(GroupParams {
-        version: match f.version {
-            Version::V2 => fsm::Version::V2,
-            Version::V3 => fsm::Version::V3,
-        },
-        vrid,
-        priority,
-        preempt: true,
-        accept_mode: false,
-        advert_interval: f.interval,
-        primary_addr: primary,
-    });
-    Group {
+    let mac = MacAddr([2, 0, 0, 0, ifindex as u8, 1]);
+    GroupSpec {
+        index: i,
         ifname: format!("eth{ifindex}"),
-        vip_ifname: format!("eth{ifindex}"),
         ifindex,
+        if_mac: mac,
         vrid,
         family,
         version: f.version,
+        priority,
+        owner: priority == OWNER_PRIORITY,
+        preempt: true,
+        accept_mode: false,
         interval: f.interval,
-        primary,
-        vips: vec![IpPrefix {
-            addr: vip,
-            prefix_len: family.max_prefix_len(),
-        }],
+        primary: host(family, ifindex, 1),
+        vips: vec![IpPrefix::host(vip)],
         advert_addrs: vec![vip],
         auth: f.auth.clone(),
         v3_checksum: V3Checksum::default(),
-        fsm,
-        advert: AdvertCache::new(),
-        fsm_timer: None,
-        announce_timer: None,
-        announce_left: 0,
-        slot: Slot::default(),
-        auth_failures: 0,
-        malformed: 0,
-        last_transition: None,
+        announce_mac: mac,
+        vip_ifname: format!("eth{ifindex}"),
+        vif: None,
+        netdrv: NetDrv::Netlink,
+        socket_filter: true,
+        // No gratuitous ARP / NA rounds: they are not part of the steady state.
+        garp_repeat: 0,
+        garp_interval: Duration::from_secs(1),
     }
 }
 
-impl Shard {
-    fn new(groups: impl Iterator<Item = Group>, publish: bool) -> Self {
-        let groups: Vec<Option<Group>> = groups.map(Some).collect();
-        let demux = groups
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(g, gr)| ((gr.ifindex, gr.family, gr.vrid), g))
-            .collect();
-        Shard {
-            groups,
-            demux,
-            wheel: TimingWheel::new(),
-            actions: Vec::with_capacity(16),
-            out_bytes: Vec::with_capacity(4096),
-            out_frames: Vec::with_capacity(64),
-            publish,
-            counters: Counters::default(),
-            sent: 0,
-        }
-    }
+/// An empty shard and the status board it publishes into. The event channel's receiver is
+/// dropped: the address changes Masters ask for are refused by the channel (no queue grows).
+fn new_shard() -> (Shard, Arc<StatusBoard>) {
+    let (events, _) = tokio::sync::mpsc::unbounded_channel();
+    let status = Arc::new(StatusBoard::new());
+    let links = WorkerLinks {
+        events,
+        status: status.clone(),
+        lateness: Arc::new(LatenessHistogram::default()),
+    };
+    (Shard::new(0, links), status)
+}
 
-    /// `startup` at `at(g)` for every group, firing timers due in between (a staggered start).
-    fn startup(&mut self, at: impl Fn(usize) -> Instant) {
-        for g in 0..self.groups.len() {
-            let now = at(g);
-            self.fire_timers(now);
-            if let Some(group) = self.groups[g].as_mut() {
-                group.fsm.startup(now, &mut self.actions);
-                self.apply_actions(g, now);
-            }
-        }
-        self.flush();
-    }
+/// A shard holding groups `0..groups` of flavour `f` at `priority` (not started); their slots.
+fn shard_with(f: &Flavour, groups: usize, priority: u8) -> (Shard, Arc<StatusBoard>, Vec<usize>) {
+    let (mut shard, status) = new_shard();
+    let slots = (0..groups)
+        .map(|i| shard.insert_group(spec(f, i, priority)))
+        .collect();
+    (shard, status, slots)
+}
 
-    /// `Worker::drain_ring`'s closure.
-    fn on_record(&mut self, rec: &[u8], now: Instant) {
-        let Some(ev) = VrrpEvent::from_bytes(rec) else {
-            return;
-        };
-        let (Some(src), false) = (ev.src_addr(), ev.is_truncated()) else {
-            return;
-        };
-        let dst = match src {
-            IpAddr::V4(_) => IpAddr::V4(VRRP_MCAST_V4),
-            IpAddr::V6(_) => IpAddr::V6(VRRP_MCAST_V6),
-        };
-        let meta = RxMeta {
-            src,
-            dst,
-            ttl: ev.ttl,
-        };
-        self.handle_advert(ev.ifindex, ev.vrrp_bytes(), &meta, now);
-    }
+fn count_state(shard: &Shard, slots: &[usize], state: State) -> usize {
+    slots
+        .iter()
+        .filter(|&&g| shard.state(g) == Some(state))
+        .count()
+}
 
-    /// `Shard::handle_advert` without the logging.
-    fn handle_advert(&mut self, ifindex: u32, payload: &[u8], meta: &RxMeta, now: Instant) {
-        let family = Family::of(&meta.src);
-        let Some(vrid) = payload.get(1).copied() else {
-            return;
-        };
-        let Some(&g) = self.demux.get(&(ifindex, family, vrid)) else {
-            return;
-        };
-        let Some(group) = self.groups[g].as_mut() else {
-            return;
-        };
-        let parsed = match VrrpPacket::new_checked(payload).and_then(|p| VrrpRepr::parse(&p, meta))
-        {
-            Ok(p) => p,
-            Err(_) => {
-                group.malformed += 1;
-                self.publish(g);
-                return;
-            }
-        };
-        let repr = &parsed.repr;
-        if repr.version != group.version {
-            group.malformed += 1;
-            self.publish(g);
-            return;
-        }
-        if repr.version == Version::V2 && group.auth.verify(payload).is_err() {
-            group.auth_failures += 1;
-            self.publish(g);
-            return;
-        }
-        let interval_cs = match repr.version {
-            Version::V2 => repr.max_advert_int.saturating_mul(100),
-            Version::V3 => repr.max_advert_int,
-        };
-        let info = AdvertInfo {
-            src: meta.src,
-            priority: repr.priority,
-            max_advert_int_cs: interval_cs,
-        };
-        group.fsm.on_advert(&info, now, &mut self.actions);
-        self.apply_actions(g, now);
-    }
-
-    fn apply_actions(&mut self, g: usize, now: Instant) {
-        let mut actions = std::mem::take(&mut self.actions);
-        for action in actions.drain(..) {
-            match action {
-                Action::SendAdvert { priority } => self.send_advert(g, priority),
-                Action::Transition { .. } => {
-                    self.counters.transitions += 1;
-                    if let Some(group) = self.groups[g].as_mut() {
-                        group.last_transition = Some(now.as_micros() / 1_000_000);
-                    }
-                }
-                Action::AddVips
-                | Action::RemoveVips
-                | Action::InstallRoutes
-                | Action::RemoveRoutes => self.counters.net_ops += 1,
-                // No gratuitous ARP rounds: they are not part of the steady state.
-                Action::Announce => self.counters.announces += 1,
-                Action::Discarded { .. } => self.counters.discarded += 1,
-            }
-        }
-        self.actions = actions;
-        self.rearm(g);
-        self.publish(g);
-    }
-
-    fn rearm(&mut self, g: usize) {
-        let Some(group) = self.groups[g].as_mut() else {
-            return;
-        };
-        let next = group.fsm.poll_timeout();
-        match (group.fsm_timer, next) {
-            (Some(id), Some(at)) => {
-                if self.wheel.reschedule(id, at).is_err() {
-                    group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g)));
-                }
-            }
-            (Some(id), None) => {
-                self.wheel.cancel(id);
-                group.fsm_timer = None;
-            }
-            (None, Some(at)) => group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g))),
-            (None, None) => {}
-        }
-    }
-
-    fn send_advert(&mut self, g: usize, priority: u8) {
-        let Some(group) = self.groups[g].as_mut() else {
-            return;
-        };
-        let params = AdvertParams {
-            version: group.version,
-            vrid: group.vrid,
-            priority,
-            interval: wire_interval(group.version, group.interval),
-            src: group.primary,
-            addrs: &group.advert_addrs,
-            auth: &group.auth,
-            v3_checksum: group.v3_checksum,
-        };
-        let Ok(frame) = group.advert.frame(&params) else {
-            return;
-        };
-        let start = self.out_bytes.len();
-        self.out_bytes.extend_from_slice(frame);
-        self.out_frames
-            .push((group.ifindex, start..self.out_bytes.len()));
-        self.sent += 1;
-    }
-
-    fn publish(&self, g: usize) {
-        if !self.publish {
-            return;
-        }
-        let Some(group) = self.groups[g].as_ref() else {
-            return;
-        };
-        let fsm = &group.fsm;
-        let stats = fsm.stats();
-        publish(
-            &group.slot,
-            GroupSnapshot {
-                state: fsm.state(),
-                master: fsm.current_master(),
-                priority: fsm.priority(),
-                preempt: fsm.params().preempt,
-                master_adver_interval: fsm.master_adver_interval(),
-                master_down_interval: fsm.master_down_interval(),
-                skew_time: fsm.skew_time(),
-                adverts_in: stats.adverts_received + group.auth_failures + group.malformed,
-                adverts_out: stats.adverts_sent,
-                transitions: stats.transitions,
-                auth_failures: group.auth_failures,
-                discarded: stats.discarded.total() + group.malformed,
-                last_transition: group.last_transition,
-            },
-        );
-    }
-
-    fn fire_timers(&mut self, now: Instant) {
-        while let Some((_, key)) = self.wheel.poll(now) {
-            match key {
-                TimerKey::Fsm(g) => {
-                    let Some(group) = self.groups[g].as_mut() else {
-                        continue;
-                    };
-                    group.fsm_timer = None;
-                    group.fsm.handle_timeout(now, &mut self.actions);
-                    self.apply_actions(g, now);
-                }
-                TimerKey::Announce(g) => {
-                    if let Some(group) = self.groups[g].as_mut() {
-                        group.announce_timer = None;
-                    }
-                }
-            }
-        }
-    }
-
-    /// `Shard::flush` minus the `sendmmsg`: the frames are grouped per interface and dropped.
-    fn flush(&mut self) -> usize {
-        if self.out_frames.is_empty() {
-            return 0;
-        }
-        self.out_frames.sort_by_key(|(ifindex, _)| *ifindex);
-        let mut n = 0;
-        for chunk in self.out_frames.chunk_by(|a, b| a.0 == b.0) {
-            n += chunk
-                .iter()
-                .map(|(_, r)| black_box(&self.out_bytes[r.clone()]).len())
-                .sum::<usize>();
-        }
-        self.out_frames.clear();
-        self.out_bytes.clear();
-        n
-    }
-
-    fn count_state(&self, state: State) -> usize {
-        self.groups
-            .iter()
-            .flatten()
-            .filter(|g| g.fsm.state() == state)
-            .count()
-    }
+/// The published snapshots of groups `0..groups`.
+fn snapshots(status: &StatusBoard, groups: usize) -> Vec<GroupSnapshot> {
+    (0..groups)
+        .map(|i| {
+            status
+                .get(i)
+                .unwrap_or_else(|| panic!("group {i}: no slot"))
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -599,62 +349,118 @@ fn batch(f: &Flavour, groups: usize) -> Vec<u8> {
     order.iter().flat_map(|&i| record(f, i)).collect()
 }
 
-/// `groups` Backups on the receiving side, started at t = 1 ms; their Master's adverts.
-fn rx_setup(f: &Flavour, groups: usize, publish: bool) -> (Shard, Vec<u8>) {
-    let groups_iter = (0..groups).map(|i| new_group(f, i, BACKUP_PRIORITY));
-    let mut shard = Shard::new(groups_iter, publish);
-    shard.startup(|_| Instant::from_millis(1));
-    assert_eq!(shard.count_state(State::Backup), groups, "{}", f.name);
-    assert_eq!(shard.wheel.len(), groups);
-    (shard, batch(f, groups))
+/// `Worker::drain_ring`'s closure: decode one ring record and hand it to the shard.
+fn on_record(shard: &mut Shard, rec: &[u8], now: Instant) {
+    let Some(ev) = VrrpEvent::from_bytes(rec) else {
+        return;
+    };
+    let (Some(src), false) = (ev.src_addr(), ev.is_truncated()) else {
+        return;
+    };
+    let dst = match src {
+        IpAddr::V4(_) => IpAddr::V4(VRRP_MCAST_V4),
+        IpAddr::V6(_) => IpAddr::V6(VRRP_MCAST_V6),
+    };
+    let meta = RxMeta {
+        src,
+        dst,
+        ttl: ev.ttl,
+    };
+    shard.handle_advert(ev.ifindex, ev.vrrp_bytes(), &meta, now);
 }
 
-/// One worker loop turn over a batch: drain in chunks of 256 (one `now` each), fire timers,
-/// flush, compute the next wake-up.
-fn run_batch(shard: &mut Shard, records: &[u8], now: &mut Instant) {
-    for chunk in records.chunks(DRAIN_CHUNK * RECORD) {
-        *now += Duration::from_micros(50);
-        for rec in chunk.chunks_exact(RECORD) {
-            shard.on_record(rec, *now);
+// ---------------------------------------------------------------------------------------------
+// Receive side.
+
+/// `groups` Backups on the receiving side, started at t = 1 ms; their Master's adverts.
+struct RxSim {
+    shard: Shard,
+    status: Arc<StatusBoard>,
+    slots: Vec<usize>,
+    records: Vec<u8>,
+    now: Instant,
+}
+
+impl RxSim {
+    fn new(f: &Flavour, groups: usize) -> Self {
+        let (mut shard, status, slots) = shard_with(f, groups, BACKUP_PRIORITY);
+        shard.startup(Instant::from_millis(1));
+        assert_eq!(
+            count_state(&shard, &slots, State::Backup),
+            groups,
+            "{}",
+            f.name
+        );
+        assert!(shard.next_deadline().is_some());
+        let mut sim = RxSim {
+            shard,
+            status,
+            slots,
+            records: batch(f, groups),
+            now: Instant::from_millis(2),
+        };
+        sim.run_batch();
+        sim
+    }
+
+    /// One second of traffic (one advert per group) as worker loop turns: drain in chunks
+    /// of 256 (one `now` each), fire timers, flush, compute the next wake-up.
+    fn run_batch(&mut self) {
+        let shard = &mut self.shard;
+        for chunk in self.records.chunks(DRAIN_CHUNK * RECORD) {
+            self.now += Duration::from_micros(50);
+            for rec in chunk.chunks_exact(RECORD) {
+                on_record(shard, rec, self.now);
+            }
+        }
+        shard.fire_timers(self.now);
+        shard.flush();
+        black_box(shard.next_deadline());
+    }
+
+    /// Adverts every second: each batch is one second of traffic.
+    fn next_second(&mut self) {
+        self.now += Duration::from_secs(1);
+        self.run_batch();
+    }
+
+    /// Every advert was accepted: still all Backups, nothing refused, and `batches` or more
+    /// adverts counted per group.
+    fn check(&mut self, name: &str, batches: u64) {
+        // One more batch, so that every group's counters are published (every 200 ms).
+        self.next_second();
+        let groups = self.slots.len();
+        assert_eq!(
+            count_state(&self.shard, &self.slots, State::Backup),
+            groups,
+            "{name}"
+        );
+        for (i, s) in snapshots(&self.status, groups).iter().enumerate() {
+            assert_eq!(s.state, State::Backup, "{name}: group {i}");
+            assert_eq!(
+                (s.auth_failures, s.discarded),
+                (0, 0),
+                "{name}: group {i}: adverts refused"
+            );
+            assert!(s.adverts_in >= batches, "{name}: group {i}: {s:?}");
         }
     }
-    shard.fire_timers(*now);
-    shard.flush();
-    black_box(shard.wheel.next_deadline());
 }
 
 fn rx(c: &mut Criterion<ThreadCpuTime>) {
     const GROUPS: usize = 1_000;
     let mut g = c.benchmark_group("pipeline/rx_1k_groups");
     g.throughput(Throughput::Elements(GROUPS as u64));
-    let mut variants: Vec<(Flavour, bool)> = flavours().into_iter().map(|f| (f, true)).collect();
-    variants.push((flavours().remove(0), false));
-    for (f, publish) in variants {
-        let (mut shard, records) = rx_setup(&f, GROUPS, publish);
-        let mut now = Instant::from_millis(2);
-        run_batch(&mut shard, &records, &mut now);
-        let name = if publish {
-            f.name.to_owned()
-        } else {
-            format!("{}-no-publish", f.name)
-        };
-        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+    for f in rx_flavours() {
+        let mut sim = RxSim::new(&f, GROUPS);
+        let mut batches = 1;
+        g.bench_function(BenchmarkId::from_parameter(f.name), |b| {
             b.iter(|| {
-                // Adverts every second: each batch is one second of traffic.
-                now += Duration::from_secs(1);
-                run_batch(&mut shard, &records, &mut now);
+                batches += 1;
+                sim.next_second();
             })
         });
-        // Every advert was accepted: still all Backups, nothing discarded or fired.
-        assert_eq!(shard.count_state(State::Backup), GROUPS, "{}", f.name);
-        assert_eq!(shard.counters.discarded, 0, "{}", f.name);
-        let bad: u64 = shard
-            .groups
-            .iter()
-            .flatten()
-            .map(|g| g.malformed + g.auth_failures)
-            .sum();
-        assert_eq!(bad, 0, "{}: adverts rejected", f.name);
+        sim.check(f.name, batches);
     }
     g.finish();
 
@@ -666,26 +472,27 @@ fn rx(c: &mut Criterion<ThreadCpuTime>) {
         &[100]
     };
     for &n in sizes {
-        let f = flavours().remove(0);
-        let (mut shard, records) = rx_setup(&f, n, true);
-        let mut now = Instant::from_millis(2);
-        run_batch(&mut shard, &records, &mut now);
+        let mut sim = RxSim::new(&v2_none(), n);
+        let mut batches = 1;
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                now += Duration::from_secs(1);
-                run_batch(&mut shard, &records, &mut now);
+                batches += 1;
+                sim.next_second();
             })
         });
-        assert_eq!(shard.count_state(State::Backup), n);
+        sim.check("v2-none", batches);
     }
     g.finish();
 
-    // The part before the codec: record decode + demux lookup.
+    // The part before the shard: record decode, and a demux lookup in a map of the worker's
+    // key type (`HashMap<(ifindex, family, VRID), slot>`, default hasher).
     let mut g = c.benchmark_group("pipeline/decode_demux_1k");
     g.throughput(Throughput::Elements(GROUPS as u64));
-    let f = flavours().remove(0);
-    let (shard, records) = rx_setup(&f, GROUPS, false);
+    let f = v2_none();
+    let demux: HashMap<(u32, Family, u8), usize> =
+        (0..GROUPS).map(|i| (placement(&f, i), i)).collect();
+    let records = batch(&f, GROUPS);
     g.bench_function("v2-none", |b| {
         b.iter(|| {
             let mut hits = 0usize;
@@ -694,8 +501,9 @@ fn rx(c: &mut Criterion<ThreadCpuTime>) {
                     continue;
                 };
                 let Some(src) = ev.src_addr() else { continue };
+                black_box((ev.vrrp_bytes(), ev.ttl));
                 let key = (ev.ifindex, Family::of(&src), ev.vrid());
-                hits += usize::from(shard.demux.contains_key(black_box(&key)));
+                hits += usize::from(demux.contains_key(black_box(&key)));
             }
             assert_eq!(hits, GROUPS);
             hits
@@ -716,11 +524,20 @@ impl MasterSim {
     /// `groups` address owners (priority 255: Master at startup), started 1 s / groups apart
     /// so that their Adver_Timers spread over the second.
     fn new(f: &Flavour, groups: usize) -> Self {
-        let mut shard = Shard::new((0..groups).map(|i| new_group(f, i, 255)), true);
+        let (mut shard, _status, slots) = shard_with(f, groups, OWNER_PRIORITY);
         let step = 1_000_000 / groups as u64;
-        shard.startup(|g| Instant::from_micros(1_000_000 + g as u64 * step));
-        assert_eq!(shard.count_state(State::Master), groups, "{}", f.name);
-        shard.sent = 0;
+        for (i, &g) in slots.iter().enumerate() {
+            let now = Instant::from_micros(1_000_000 + i as u64 * step);
+            shard.fire_timers(now);
+            shard.start_group(g, now);
+            shard.flush();
+        }
+        assert_eq!(
+            count_state(&shard, &slots, State::Master),
+            groups,
+            "{}",
+            f.name
+        );
         MasterSim {
             shard,
             // Just before the first deadline (2 s): every window then holds 10 per group.
@@ -728,14 +545,15 @@ impl MasterSim {
         }
     }
 
-    /// Runs `span` of virtual time. `tick: None` wakes at every deadline (the worker arms
-    /// its timerfd at `next_deadline()`); `Some(t)` wakes every `t` (timer slack: batches).
+    /// Runs `span` of virtual time; returns the adverts sent. `tick: None` wakes at every
+    /// deadline (the worker arms its timerfd at `next_deadline()`); `Some(t)` wakes every `t`
+    /// (timer slack: batches).
     fn run(&mut self, span: Duration, tick: Option<Duration>) -> u64 {
         let end = self.now + span;
-        let before = self.shard.sent;
+        let mut sent = 0;
         loop {
             let next = match tick {
-                None => match self.shard.wheel.next_deadline() {
+                None => match self.shard.next_deadline() {
                     Some(d) if d < end => d.max(self.now),
                     _ => break,
                 },
@@ -744,43 +562,36 @@ impl MasterSim {
             };
             self.now = next;
             self.shard.fire_timers(next);
-            self.shard.flush();
-        }
-        if tick.is_none() {
-            black_box(self.shard.wheel.next_deadline());
+            sent += black_box(self.shard.drain_outbox()).len() as u64;
         }
         self.now = end;
-        self.shard.sent - before
+        sent
     }
 }
 
 fn masters(c: &mut Criterion<ThreadCpuTime>) {
-    let groups = if bench_mode() { 10_000 } else { 1_000 };
+    // Unoptimised (`cargo test --benches`), 10,000 Masters would take seconds: 200 there.
+    let groups = if bench_mode() { 10_000 } else { 200 };
     const SECONDS: u64 = 10;
     let mut g = c.benchmark_group("pipeline/masters_10k_10s");
     g.throughput(Throughput::Elements(groups as u64 * SECONDS));
     g.sample_size(10);
-    let fl = flavours();
-    for f in [&fl[0], &fl[1], &fl[2]] {
+    for f in [v2_none(), v2_sha256(), v3_mixed()] {
         for (label, tick) in [
             ("exact", None),
             ("tick-1ms", Some(Duration::from_millis(1))),
         ] {
-            let mut sim = MasterSim::new(f, groups);
+            let mut sim = MasterSim::new(&f, groups);
             let span = Duration::from_secs(SECONDS);
             let sent = sim.run(span, tick);
             assert_eq!(sent, groups as u64 * SECONDS, "{} {label}", f.name);
             g.bench_function(BenchmarkId::new(f.name, label), |b| {
-                b.iter(|| sim.run(span, tick))
+                b.iter(|| {
+                    let sent = sim.run(span, tick);
+                    assert_eq!(sent, groups as u64 * SECONDS);
+                    sent
+                })
             });
-            let rebuilds: u64 = sim
-                .shard
-                .groups
-                .iter()
-                .flatten()
-                .map(|g| g.advert.rebuilds())
-                .sum();
-            assert_eq!(rebuilds, groups as u64, "{}: cache misses", f.name);
         }
     }
     g.finish();
@@ -807,59 +618,51 @@ fn memory_report() {
     for (name, size) in [
         ("fsm::Vrrp", size_of::<Vrrp>()),
         ("wire::AdvertCache", size_of::<AdvertCache>()),
-        ("timer::TimerId", size_of::<TimerId>()),
+        ("daemon::plan::GroupSpec", size_of::<GroupSpec>()),
         ("daemon::status::GroupSnapshot", size_of::<GroupSnapshot>()),
-        (
-            "daemon::plan::GroupSpec",
-            size_of::<rvrrpd::daemon::plan::GroupSpec>(),
-        ),
-        ("bench Group (mirror of worker::Group)", size_of::<Group>()),
         ("rvrrpd_common::VrrpEvent", size_of::<VrrpEvent>()),
     ] {
         println!("  {name:<40} {size:>5}");
     }
     // Kept alive until the end, so that freed memory is not reused by the next measurement.
     let mut keep = Vec::new();
-    for f in flavours() {
+    let cases = [
+        (v2_none(), OWNER_PRIORITY, "Masters"),
+        (v2_none(), BACKUP_PRIORITY, "Backups"),
+        (v2_sha256(), OWNER_PRIORITY, "Masters"),
+        (v3_mixed(), OWNER_PRIORITY, "Masters"),
+    ];
+    for (f, priority, role) in cases {
         let base = rss_kib();
-        // Everything a worker holds per group: the group (spec data, machine, cache, counters),
-        // its status slot, its demux entry and its timer entry; each group Master once so its
-        // advert frame is built and cached (then Backup, as most groups are).
-        let mut sim = MasterSim::new(&f, n);
-        sim.run(Duration::from_secs(1), None);
-        // The status board's index of the slots (`StatusBoard`: a BTreeMap of them).
-        let board: std::collections::BTreeMap<usize, Slot> = sim
-            .shard
-            .groups
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, g)| (i, g.slot.clone()))
-            .collect();
+        // Everything a worker holds per group: the group (spec, state machine, advert cache,
+        // counters), its status slot and status-board entry, its demux entry and timer entry.
+        // Masters have built and cached their advert frame; Backups have not.
+        let (mut shard, status, slots) = shard_with(&f, n, priority);
+        let now = Instant::from_millis(1);
+        for chunk in slots.chunks(DRAIN_CHUNK) {
+            for &g in chunk {
+                shard.start_group(g, now);
+            }
+            // Sent (dropped) as the worker loop would: the TX batch buffer stays small.
+            shard.flush();
+        }
+        let want = if priority == OWNER_PRIORITY {
+            State::Master
+        } else {
+            State::Backup
+        };
+        assert_eq!(count_state(&shard, &slots, want), n, "{}", f.name);
         let after = rss_kib();
-        let per_group = (after.saturating_sub(base) * 1024) as f64 / n as f64;
+        let grown = after.saturating_sub(base);
+        let per_group = (grown * 1024) as f64 / n as f64;
         println!(
-            "memory: {:<16} {n} groups: RSS +{} KiB = {per_group:.0} B/group (target <= 1024)",
+            "memory: {:<16} {role:<7} {n} groups: RSS +{grown} KiB = {per_group:.0} B/group \
+             (target <= 1024)",
             f.name,
-            after.saturating_sub(base)
         );
-        keep.push((sim, board));
+        keep.push((shard, status));
     }
     black_box(&keep);
-    // `worker::Group` holds the whole GroupSpec where the mirror holds the fields it uses.
-    let daemon_group = size_of::<rvrrpd::daemon::plan::GroupSpec>()
-        + size_of::<Vrrp>()
-        + size_of::<AdvertCache>()
-        + 2 * size_of::<Option<TimerId>>()
-        + size_of::<Slot>()
-        + 4 * size_of::<u64>()
-        + size_of::<Option<u64>>()
-        + size_of::<u32>();
-    println!(
-        "memory: worker::Group is about {daemon_group} B inline (mirror: {} B): add the \
-         difference to the figures above for the daemon",
-        size_of::<Group>()
-    );
 }
 
 // `criterion_main!` with the memory report first.

@@ -522,6 +522,16 @@ impl Control {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        if let Some(dup) = config.vrouters.iter().find(|o| {
+            o.group == vr.group && o.interface == vr.interface && o.family() == vr.family()
+        }) {
+            return Err(WriteError::Conflict(format!(
+                "virtual router {} already runs on {} for {}",
+                dup.group.get(),
+                dup.interface.as_str(),
+                dup.family()
+            )));
+        }
         let mut next: Config = (*config).clone();
         next.vrouters.push(vr.clone());
         next.validate()

@@ -5,6 +5,7 @@
 //! * `lab`   — builds rvrrpd and runs the failover demo in network namespaces.
 //! * `setup` — only the installation step.
 
+mod apiload;
 mod ebpf;
 mod lab;
 mod scale;
@@ -82,6 +83,37 @@ enum Cmd {
         /// `vrrp_rt_priority`); default: normal scheduling.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
         realtime: Option<u8>,
+        /// Use this rvrrpd binary instead of building target/release/rvrrpd.
+        #[arg(long)]
+        rvrrpd: Option<PathBuf>,
+    },
+    /// Client API under load: two rvrrpd with N groups, poll the Master's `GET /run/vrrp` at a
+    /// fixed rate; latency percentiles, timer lateness, spurious transitions.
+    Apiload {
+        /// Number of groups (VRRPv2, 1 s; 250 VRIDs per veth pair).
+        #[arg(long, default_value_t = 1000)]
+        groups: usize,
+        /// Requests per second, all connections together.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Polling window in seconds.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Client threads, one keep-alive connection each.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Bound on start-up convergence, seconds.
+        #[arg(long, default_value_t = 120)]
+        converge_timeout: u64,
+        /// Run rvrrpd with --no-ebpf (classic BPF raw sockets).
+        #[arg(long)]
+        no_ebpf: bool,
+        /// Keep logs and captures (always kept when something went wrong).
+        #[arg(long)]
+        keep: bool,
+        /// Use this rvrrpd binary instead of building target/release/rvrrpd.
+        #[arg(long)]
+        rvrrpd: Option<PathBuf>,
     },
     /// Build the eBPF object (XDP demux + socket filter); prints its path on stdout.
     BuildEbpf {
@@ -111,13 +143,23 @@ fn main() -> Result<()> {
             converge_timeout,
             keep,
             realtime,
+            rvrrpd,
         } => {
             require_root("cargo xtask scale")?;
-            run(cargo()
-                .current_dir(&root)
-                .args(["build", "--release", "--bin", "rvrrpd"]))?;
+            let rvrrpd = match rvrrpd {
+                Some(b) => b,
+                None => {
+                    run(cargo().current_dir(&root).args([
+                        "build",
+                        "--release",
+                        "--bin",
+                        "rvrrpd",
+                    ]))?;
+                    root.join("target/release/rvrrpd")
+                }
+            };
             scale::run(scale::Args {
-                rvrrpd: root.join("target/release/rvrrpd"),
+                rvrrpd,
                 groups,
                 interval_ms: interval,
                 duration,
@@ -135,6 +177,31 @@ fn main() -> Result<()> {
                     std::env::args().skip(1).collect::<Vec<_>>().join(" ")
                 ),
             })
+        }
+        Cmd::Apiload {
+            groups,
+            rate,
+            duration,
+            connections,
+            converge_timeout,
+            no_ebpf,
+            keep,
+            rvrrpd,
+        } => {
+            require_root("cargo xtask apiload")?;
+            apiload::run(
+                &root,
+                apiload::Args {
+                    groups,
+                    rate,
+                    duration,
+                    connections,
+                    converge_timeout,
+                    no_ebpf,
+                    keep,
+                    rvrrpd,
+                },
+            )
         }
         Cmd::BuildEbpf { release } => {
             println!("{}", ebpf::build(&root, release)?.display());

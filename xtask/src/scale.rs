@@ -482,7 +482,7 @@ fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult> {
             if let Some(l) = log.lines().find(|l| l.contains(" running ")) {
                 r.ready_s = Some(start.elapsed().as_secs_f64());
                 if let Some(x) = l.split("receive path: ").nth(1) {
-                    r.path = x.strip_suffix(')').unwrap_or(x).to_string();
+                    r.path = short_path(x.strip_suffix(')').unwrap_or(x));
                 }
                 break;
             }
@@ -673,6 +673,32 @@ fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult> {
     }
     drop(topo);
     Ok(r)
+}
+
+/// `XDP (s0: driver (native XDP), s1: driver (native XDP))` → `XDP (driver (native XDP) on 2
+/// interfaces)`; anything else unchanged.
+fn short_path(p: &str) -> String {
+    let Some(inner) = p.strip_prefix("XDP (").and_then(|s| s.strip_suffix(')')) else {
+        return p.to_string();
+    };
+    let mut modes: Vec<(String, usize)> = Vec::new();
+    for part in inner.split("), ") {
+        let mode = part.split_once(": ").map_or(part, |(_, m)| m);
+        let mode = if mode.ends_with(')') || !mode.contains('(') {
+            mode.to_string()
+        } else {
+            format!("{mode})")
+        };
+        match modes.iter_mut().find(|(m, _)| *m == mode) {
+            Some((_, n)) => *n += 1,
+            None => modes.push((mode, 1)),
+        }
+    }
+    let list: Vec<String> = modes
+        .iter()
+        .map(|(m, n)| format!("{m} on {n} interface{}", if *n == 1 { "" } else { "s" }))
+        .collect();
+    format!("XDP ({})", list.join(", "))
 }
 
 fn fmt_opt(x: Option<f64>, unit: &str, prec: usize) -> String {
@@ -936,6 +962,11 @@ pub fn run(args: Args) -> Result<()> {
             args.realtime
                 .map(|r| format!(", real-time priority {r}"))
                 .unwrap_or_default()
+                + if args.no_ebpf {
+                    ", rvrrpd --no-ebpf"
+                } else {
+                    ""
+                }
         );
         let t = table(&runs);
         let n = notes(&runs);
@@ -947,6 +978,7 @@ pub fn run(args: Args) -> Result<()> {
                 args.interval_ms,
                 args.peer,
                 args.realtime.map(|r| format!("-rt{r}")).unwrap_or_default()
+                    + if args.no_ebpf { "-noebpf" } else { "" }
             )
             .to_lowercase();
             let body = format!(
@@ -1161,6 +1193,15 @@ mod tests {
         assert!(s.contains("three") && s.contains("two") && !s.contains("one"));
         assert!(s.find("three") < s.find("two"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            short_path("XDP (s0: driver (native XDP), s1: driver (native XDP))"),
+            "XDP (driver (native XDP) on 2 interfaces)"
+        );
+        assert_eq!(short_path("raw sockets"), "raw sockets");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! * [`kernel`]: addresses, links, routes, neighbours, ping;
 //! * [`config`]: rvrrpd, keepalived and FRR configuration writers and launchers;
 //! * [`Injector`]: a raw-socket frame sender for floods of forged adverts;
-//! * [`theory`]: RFC timer formulas.
+//! * [`theory`]: RFC timer formulas;
+//! * [`netns`]: running code (e.g. an HTTP client) inside a namespace.
 //!
 //! Needs root, `ip`, `tcpdump`, `ping`; peers need keepalived / FRR.
 
@@ -21,6 +22,7 @@ pub mod inject;
 pub mod kernel;
 pub mod lab;
 pub mod names;
+pub mod netns;
 pub mod packet;
 pub mod pcap;
 pub mod proc;

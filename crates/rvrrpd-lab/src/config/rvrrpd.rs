@@ -164,6 +164,76 @@ pub struct StaticRoute {
     pub nh: String,
 }
 
+/// The client API: `client_api = "http"` at the top level and an `[api]` table.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSection {
+    /// `host` (`address:port`); `None`: the daemon's default (`0.0.0.0:7080`).
+    pub host: Option<String>,
+    /// `users` entries, as `rvrrpd-pw` prints them.
+    pub users: Vec<String>,
+    /// `secret`.
+    pub secret: Option<String>,
+    /// `tls`.
+    pub tls: Option<bool>,
+    /// `tls_key`.
+    pub tls_key: Option<PathBuf>,
+    /// `tls_cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `metrics_allow`.
+    pub metrics_allow: Vec<String>,
+}
+
+impl ApiSection {
+    /// An API listening on `host` (`address:port`) for `users`.
+    pub fn new(host: impl ToString, users: &[String]) -> ApiSection {
+        ApiSection {
+            host: Some(host.to_string()),
+            users: users.to_vec(),
+            ..ApiSection::default()
+        }
+    }
+
+    /// HTTPS with `key` and `cert`.
+    pub fn tls(mut self, key: &Path, cert: &Path) -> Self {
+        self.tls = Some(true);
+        self.tls_key = Some(key.to_path_buf());
+        self.tls_cert = Some(cert.to_path_buf());
+        self
+    }
+
+    /// Adds a `metrics_allow` entry.
+    pub fn metrics_allow(mut self, net: &str) -> Self {
+        self.metrics_allow.push(net.into());
+        self
+    }
+
+    fn render(&self, o: &mut String) {
+        o.push_str("\n[api]\n");
+        if let Some(h) = &self.host {
+            o.push_str(&format!("host = {}\n", toml_str(h)));
+        }
+        if let Some(s) = &self.secret {
+            o.push_str(&format!("secret = {}\n", toml_str(s)));
+        }
+        if let Some(t) = self.tls {
+            o.push_str(&format!("tls = {t}\n"));
+        }
+        for (k, v) in [("tls_key", &self.tls_key), ("tls_cert", &self.tls_cert)] {
+            if let Some(v) = v {
+                o.push_str(&format!("{k} = {}\n", toml_str(&v.to_string_lossy())));
+            }
+        }
+        let list = |l: &[String]| l.iter().map(|x| toml_str(x)).collect::<Vec<_>>().join(", ");
+        if !self.metrics_allow.is_empty() {
+            o.push_str(&format!(
+                "metrics_allow = [{}]\n",
+                list(&self.metrics_allow)
+            ));
+        }
+        o.push_str(&format!("users = [{}]\n", list(&self.users)));
+    }
+}
+
 /// A whole rvrrpd configuration file.
 #[derive(Debug, Clone)]
 pub struct RvrrpdConf {
@@ -183,6 +253,8 @@ pub struct RvrrpdConf {
     pub statics: Vec<StaticRoute>,
     /// Raw text appended at the end.
     pub tail: String,
+    /// The client API (`client_api = "http"` and `[api]`); `None`: off.
+    pub api: Option<ApiSection>,
 }
 
 impl RvrrpdConf {
@@ -197,7 +269,13 @@ impl RvrrpdConf {
             vrouters: Vec::new(),
             statics: Vec::new(),
             tail: String::new(),
+            api: None,
         }
+    }
+    /// Enables the client API.
+    pub fn api(mut self, api: ApiSection) -> Self {
+        self.api = Some(api);
+        self
     }
     /// Adds a virtual router.
     pub fn vrouter(mut self, v: VRouter) -> Self {
@@ -227,6 +305,10 @@ impl RvrrpdConf {
         ];
         for (k, p) in paths {
             o.push_str(&format!("{k} = {}\n", toml_str(&p.to_string_lossy())));
+        }
+        if let Some(api) = &self.api {
+            o.push_str("client_api = \"http\"\n");
+            api.render(&mut o);
         }
         for v in &self.vrouters {
             v.render(&mut o);
@@ -273,4 +355,31 @@ pub fn spawn(
         debug.to_string(),
     ];
     lab.spawn(ns, name, &argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_section_is_rendered_at_the_top_level() {
+        let users = vec!["{{SHA256}}op:1:5eed:abcd".to_string()];
+        let c = RvrrpdConf::new(Path::new("/tmp"), "r1")
+            .vrouter(VRouter::new(1, "eth0", "10.0.0.201"))
+            .api(ApiSection::new("10.0.0.1:7080", &users).metrics_allow("127.0.0.1"));
+        let t = c.to_toml();
+        let api = t.find("client_api = \"http\"").expect("client_api");
+        let table = t.find("\n[api]\n").expect("[api]");
+        let vr = t.find("[[vrouter]]").expect("[[vrouter]]");
+        assert!(api < table && table < vr, "{t}");
+        assert!(t.contains("host = \"10.0.0.1:7080\"\n"), "{t}");
+        assert!(
+            t.contains("users = [\"{{SHA256}}op:1:5eed:abcd\"]\n"),
+            "{t}"
+        );
+        assert!(t.contains("metrics_allow = [\"127.0.0.1\"]\n"), "{t}");
+        assert!(!RvrrpdConf::new(Path::new("/tmp"), "r1")
+            .to_toml()
+            .contains("client_api"));
+    }
 }
