@@ -125,6 +125,15 @@ pub fn resolve(
     config: &Config,
     mut lookup: impl FnMut(&str) -> Result<IfaceFacts, String>,
 ) -> Result<Vec<GroupSpec>, PlanError> {
+    // One lookup per interface, not per group: thousands of groups share a few interfaces.
+    let mut cache: std::collections::HashMap<String, Result<IfaceFacts, String>> =
+        std::collections::HashMap::new();
+    let mut lookup = move |name: &str| {
+        cache
+            .entry(name.to_string())
+            .or_insert_with(|| lookup(name))
+            .clone()
+    };
     config
         .vrouters
         .iter()

@@ -172,6 +172,19 @@ pub struct Shard {
     /// Adverts queued for the next [`Shard::flush`]: bytes, and (ifindex, range) per frame.
     out_bytes: Vec<u8>,
     out_frames: Vec<(u32, std::ops::Range<usize>)>,
+    /// Work that may wait until the turn's adverts are sent: when a thousand groups change
+    /// state in the same millisecond, the last advert must not wait for a thousand log lines
+    /// and gratuitous ARPs.
+    deferred: Vec<(usize, Deferred)>,
+}
+
+/// Work [`Shard::flush`] does after sending the adverts.
+#[derive(Debug, Clone, Copy)]
+enum Deferred {
+    /// Log a transition.
+    Log(State, State, crate::fsm::TransitionReason),
+    /// Start gratuitous ARP / unsolicited NA (at the given time).
+    Announce(Instant),
 }
 
 /// Errors while setting a worker (or a group in it) up.
@@ -252,45 +265,91 @@ impl Worker {
             cmds,
             shard: Shard::new(id, links),
         };
+        // All groups first, then one socket per (interface, family) with its whole VRID set:
+        // starting thousands of groups must not re-filter a socket thousands of times.
+        let mut sockets: Vec<(u32, String, Family, bool)> = Vec::new();
         for spec in specs {
-            worker.add_group(spec)?;
+            worker.ensure_tx(&spec)?;
+            if !sockets
+                .iter()
+                .any(|s| s.0 == spec.ifindex && s.2 == spec.family)
+            {
+                sockets.push((
+                    spec.ifindex,
+                    spec.ifname.clone(),
+                    spec.family,
+                    spec.socket_filter,
+                ));
+            }
+            worker.shard.insert_group(spec);
+        }
+        if worker.ring.is_none() {
+            for (ifindex, ifname, family, filter) in sockets {
+                let vrids = worker.shard.vrids_on(ifindex, family);
+                worker.open_rx(&ifname, family, &vrids, filter)?;
+            }
         }
         Ok(worker)
     }
 
-    /// Adds a group: sockets opened or re-filtered, state machine created (not started).
-    fn add_group(&mut self, spec: GroupSpec) -> Result<usize, WorkerError> {
-        let net = |source| WorkerError::Net {
+    fn ensure_tx(&mut self, spec: &GroupSpec) -> Result<(), WorkerError> {
+        if let Entry::Vacant(e) = self.shard.tx.entry(spec.ifindex) {
+            let sock = TxSocket::open_index(&spec.ifname, spec.ifindex).map_err(|source| {
+                WorkerError::Net {
+                    worker: self.id,
+                    source,
+                }
+            })?;
+            e.insert(sock);
+        }
+        Ok(())
+    }
+
+    fn open_rx(
+        &mut self,
+        ifname: &str,
+        family: Family,
+        vrids: &[u8],
+        filter: bool,
+    ) -> Result<(), WorkerError> {
+        let mut cfg = RxConfig::new(ifname.to_string(), family, vrids);
+        cfg.socket_filter = filter;
+        let sock = RxSocket::open(&cfg).map_err(|source| WorkerError::Net {
             worker: self.id,
             source,
-        };
-        if let Entry::Vacant(e) = self.shard.tx.entry(spec.ifindex) {
-            e.insert(TxSocket::open_index(&spec.ifname, spec.ifindex).map_err(net)?);
-        }
-        let mut vrids = self.shard.vrids_on(spec.ifindex, spec.family);
-        vrids.push(spec.vrid);
-        match self
-            .rx
-            .iter()
-            .find(|s| s.ifindex() == spec.ifindex && s.family() == spec.family)
-        {
-            // The XDP program delivers into the ring: no socket (the control plane has
-            // already put the group into the demux map).
-            _ if self.ring.is_some() => {}
-            Some(sock) if sock.is_filtered() => sock.set_vrids(&vrids).map_err(net)?,
-            Some(_) => {}
-            None => {
-                let mut cfg = RxConfig::new(spec.ifname.clone(), spec.family, &vrids);
-                cfg.socket_filter = spec.socket_filter;
-                let sock = RxSocket::open(&cfg).map_err(net)?;
-                self.epoll
-                    .add(sock.as_raw_fd(), self.rx.len() as u64)
-                    .map_err(|source| WorkerError::Io {
+        })?;
+        self.epoll
+            .add(sock.as_raw_fd(), self.rx.len() as u64)
+            .map_err(|source| WorkerError::Io {
+                worker: self.id,
+                what: format!("epoll add {ifname}"),
+                source,
+            })?;
+        self.rx.push(sock);
+        Ok(())
+    }
+
+    /// Adds a group at run time: sockets opened or re-filtered, state machine created (not
+    /// started).
+    fn add_group(&mut self, spec: GroupSpec) -> Result<usize, WorkerError> {
+        self.ensure_tx(&spec)?;
+        // With the XDP ring, the control plane has already put the group in the demux map.
+        if self.ring.is_none() {
+            let mut vrids = self.shard.vrids_on(spec.ifindex, spec.family);
+            vrids.push(spec.vrid);
+            match self
+                .rx
+                .iter()
+                .find(|s| s.ifindex() == spec.ifindex && s.family() == spec.family)
+            {
+                Some(sock) if sock.is_filtered() => {
+                    sock.set_vrids(&vrids).map_err(|source| WorkerError::Net {
                         worker: self.id,
-                        what: format!("epoll add {}", spec.ifname),
                         source,
-                    })?;
-                self.rx.push(sock);
+                    })?
+                }
+                Some(_) => {}
+                None => self.open_rx(&spec.ifname, spec.family, &vrids, spec.socket_filter)?,
             }
         }
         Ok(self.shard.insert_group(spec))
@@ -474,6 +533,7 @@ impl Shard {
             actions: Vec::with_capacity(16),
             out_bytes: Vec::with_capacity(4096),
             out_frames: Vec::with_capacity(64),
+            deferred: Vec::new(),
         }
     }
 
@@ -559,12 +619,34 @@ impl Shard {
             .collect();
         self.out_frames.clear();
         self.out_bytes.clear();
+        self.run_deferred();
         out
     }
 
-    /// Sends the queued adverts, one batch per interface.
+    /// Runs the work deferred behind the adverts (logs, announcements).
+    fn run_deferred(&mut self) {
+        let mut deferred = std::mem::take(&mut self.deferred);
+        for (g, d) in deferred.drain(..) {
+            match d {
+                Deferred::Log(from, to, reason) => {
+                    if let Some(group) = self.groups.get(g).and_then(Option::as_ref) {
+                        let spec = &group.spec;
+                        info!(
+                            "vrouter {} on {} ({}): {from:?} -> {to:?} ({reason:?})",
+                            spec.vrid, spec.ifname, spec.family
+                        );
+                    }
+                }
+                Deferred::Announce(at) => self.announce(g, at),
+            }
+        }
+        self.deferred = deferred;
+    }
+
+    /// Sends the queued adverts, one batch per interface, then the deferred work.
     pub fn flush(&mut self) {
         if self.out_frames.is_empty() {
+            self.run_deferred();
             return;
         }
         // Stable: adverts keep their order within an interface.
@@ -585,6 +667,7 @@ impl Shard {
         }
         self.out_frames.clear();
         self.out_bytes.clear();
+        self.run_deferred();
     }
 
     /// Shuts every group down (priority-0 adverts from Masters) and reports it.
@@ -770,12 +853,9 @@ impl Shard {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(g, priority),
                 Action::Transition { from, to, reason } => {
+                    // Logged after the turn's adverts are out (see `flush`).
+                    self.deferred.push((g, Deferred::Log(from, to, reason)));
                     if let Some(group) = self.groups[g].as_mut() {
-                        let spec = &group.spec;
-                        info!(
-                            "vrouter {} on {} ({}): {from:?} -> {to:?} ({reason:?})",
-                            spec.vrid, spec.ifname, spec.family
-                        );
                         group.last_transition = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .ok()
@@ -793,7 +873,8 @@ impl Shard {
                             self.wheel.cancel(id);
                         }
                     }
-                    self.announce(g, now);
+                    // Sent after the turn's adverts are out (see `flush`).
+                    self.deferred.push((g, Deferred::Announce(now)));
                 }
                 Action::Discarded { reason } => {
                     if let Some(group) = self.groups[g].as_mut() {

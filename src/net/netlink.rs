@@ -530,28 +530,31 @@ impl NetlinkDriver {
                 Err(e) => note(e, &mut first_err),
             }
         }
+        // One address dump per interface, however many VIPs it carries (thousands of groups
+        // must not mean thousands of dumps at start-up).
+        let mut installed_on: HashMap<String, Option<(u32, Vec<IpPrefix>)>> = HashMap::new();
         for (ifname, vip) in &plan.vips {
-            let Ok(idx) = super::iface::ifindex(ifname) else {
-                continue;
-            };
-            let present = match self.list_addresses(idx).await {
-                Ok(v) => v.iter().any(|a| a.addr == vip.addr),
-                Err(e) => {
-                    note(e, &mut first_err);
-                    continue;
-                }
-            };
-            if !present {
-                continue;
+            if !installed_on.contains_key(ifname) {
+                let entry = match super::iface::ifindex(ifname) {
+                    Err(_) => None,
+                    Ok(idx) => match self.list_addresses(idx).await {
+                        Ok(v) => Some((idx, v)),
+                        Err(e) => {
+                            note(e, &mut first_err);
+                            None
+                        }
+                    },
+                };
+                installed_on.insert(ifname.clone(), entry);
             }
+            let Some(Some((idx, addrs))) = installed_on.get(ifname) else {
+                continue;
+            };
             // Remove with the prefix actually installed.
-            let installed = self
-                .list_addresses(idx)
-                .await
-                .ok()
-                .and_then(|v| v.into_iter().find(|a| a.addr == vip.addr))
-                .unwrap_or(*vip);
-            match self.remove_address(idx, installed).await {
+            let Some(installed) = addrs.iter().find(|a| a.addr == vip.addr).copied() else {
+                continue;
+            };
+            match self.remove_address(*idx, installed).await {
                 Ok(true) => report.vips.push((ifname.clone(), installed)),
                 Ok(false) => {}
                 Err(e) => note(e, &mut first_err),
