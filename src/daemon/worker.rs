@@ -133,7 +133,7 @@ struct Group {
 }
 
 /// Longest a group's published counters may lag behind (µs).
-const PUBLISH_EVERY_US: u64 = 200_000;
+const PUBLISH_EVERY_US: u64 = 1_000_000;
 
 /// Socket tokens: receive sockets are 0..n, then these.
 const TOKEN_WAKE: u64 = u64::MAX;
