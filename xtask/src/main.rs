@@ -284,6 +284,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "election",
             "--test",
             "robustness",
+            "--test",
+            "scale_groups",
         ]))?;
     }
     Ok(())
