@@ -84,8 +84,15 @@ fn demux_key(s: &GroupSpec) -> DemuxKey {
 /// Loads the XDP program, fills the demux map for `shards` and attaches it to every interface.
 /// Returns the fast path, one ring per shard and a description of the mode.
 fn setup_xdp(shards: &[Vec<GroupSpec>]) -> Result<(FastPath, Vec<WorkerRing>, String), String> {
-    let mut fast =
-        FastPath::load(&FastPathConfig::new(shards.len() as u32)).map_err(|e| e.to_string())?;
+    let mut cfg = FastPathConfig::new(shards.len() as u32);
+    // Room for two full bursts of adverts per worker: a Master of thousands of groups sends
+    // them within milliseconds, and a worker that drains a moment late must not lose any.
+    let biggest = shards.iter().map(Vec::len).max().unwrap_or(0) as u64;
+    let want = (biggest * 2 * rvrrpd_common::VrrpEvent::RING_RECORD_SIZE as u64)
+        .next_power_of_two()
+        .clamp(u64::from(cfg.ring_bytes), 64 << 20);
+    cfg.ring_bytes = want as u32;
+    let mut fast = FastPath::load(&cfg).map_err(|e| e.to_string())?;
     let mut ifnames: Vec<&str> = Vec::new();
     for (k, shard) in shards.iter().enumerate() {
         for s in shard {

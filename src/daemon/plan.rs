@@ -95,6 +95,8 @@ pub struct IfaceFacts {
     pub ipv6_link_local: Vec<IpAddr>,
     /// All IPv6 addresses.
     pub ipv6: Vec<IpAddr>,
+    /// Every address with its prefix length, in kernel order.
+    pub prefixed: Vec<(IpAddr, u8)>,
 }
 
 /// A problem resolving the configuration against this host.
@@ -149,6 +151,29 @@ pub fn resolve(
         .collect()
 }
 
+/// Whether the interface really owns `vip` (RFC address owner). A VIP that a crashed run left
+/// behind looks like a local address too; it is told apart by being exactly what rvrrpd
+/// installs (the VIP with its configured prefix) and not the interface's first address of
+/// that family, which an administrator configured before any VIP was added.
+fn owns(facts: &IfaceFacts, vip: &IpPrefix) -> bool {
+    let family_first = facts
+        .prefixed
+        .iter()
+        .find(|(a, _)| a.is_ipv4() == vip.addr.is_ipv4() && !is_link_local(a))
+        .map(|(a, _)| *a);
+    facts
+        .prefixed
+        .iter()
+        .any(|(a, p)| *a == vip.addr && (*p != vip.prefix_len || family_first == Some(vip.addr)))
+}
+
+fn is_link_local(a: &IpAddr) -> bool {
+    match a {
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V4(_) => false,
+    }
+}
+
 /// Resolves one vrouter (added at run time) under the stable id `index`.
 pub fn resolve_vrouter(
     index: usize,
@@ -194,7 +219,7 @@ fn resolve_one(index: usize, vr: &VRouter, facts: &IfaceFacts) -> Result<GroupSp
             prefix_len: v.effective_prefix_len(),
         })
         .collect();
-    let owner = vips.iter().any(|v| local.contains(&v.addr));
+    let owner = vips.iter().any(|v| owns(facts, v));
     let version = match vr.version {
         ProtocolVersion::V2 => Version::V2,
         ProtocolVersion::V3 => Version::V3,
@@ -291,6 +316,12 @@ impl IfaceFacts {
             ipv4: iface.ipv4.iter().map(|(a, _)| IpAddr::V4(*a)).collect(),
             ipv6_link_local: iface.ipv6_link_local().map(IpAddr::V6).collect(),
             ipv6: iface.ipv6.iter().map(|(a, _)| IpAddr::V6(*a)).collect(),
+            prefixed: iface
+                .ipv4
+                .iter()
+                .map(|(a, p)| (IpAddr::V4(*a), *p))
+                .chain(iface.ipv6.iter().map(|(a, p)| (IpAddr::V6(*a), *p)))
+                .collect(),
         }
     }
 }
@@ -307,6 +338,12 @@ mod tests {
             ipv4: vec!["10.0.0.2".parse().unwrap(), "10.0.1.2".parse().unwrap()],
             ipv6_link_local: vec!["fe80::1".parse().unwrap()],
             ipv6: vec!["fe80::1".parse().unwrap(), "2001:db8::2".parse().unwrap()],
+            prefixed: vec![
+                ("10.0.0.2".parse().unwrap(), 24),
+                ("10.0.1.2".parse().unwrap(), 24),
+                ("fe80::1".parse().unwrap(), 64),
+                ("2001:db8::2".parse().unwrap(), 64),
+            ],
         }
     }
 
@@ -347,6 +384,29 @@ mod tests {
         assert!(g.owner);
         assert_eq!(g.priority, 255);
         assert!(g.preempt);
+    }
+
+    #[test]
+    fn a_vip_left_by_a_crashed_run_is_not_ownership() {
+        let cfg = Config::from_str(
+            "[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\npriority = 50\n",
+            Some(Format::Toml),
+            "test.conf",
+        )
+        .unwrap();
+        let mut f = facts();
+        f.ipv4.push("10.0.0.100".parse().unwrap());
+        f.prefixed.push(("10.0.0.100".parse().unwrap(), 32));
+        let g = &resolve(&cfg, |_| Ok(f.clone())).unwrap()[0];
+        assert!(!g.owner);
+        assert_eq!(g.priority, 50);
+        // The same address as the interface's own first address is ownership, whatever its
+        // prefix.
+        let mut f = facts();
+        f.prefixed[0] = ("10.0.0.100".parse().unwrap(), 32);
+        f.ipv4[0] = "10.0.0.100".parse().unwrap();
+        let g = &resolve(&cfg, |_| Ok(f.clone())).unwrap()[0];
+        assert!(g.owner);
     }
 
     #[test]

@@ -388,14 +388,17 @@ impl Worker {
     pub fn run(mut self) {
         self.shard.startup(now());
         let mut tokens = Vec::with_capacity(64);
+        let mut armed: Option<u64> = None;
         loop {
             self.shard.fire_timers(now());
             self.shard.flush();
-            if let Err(e) = self
-                .timerfd
-                .arm_at(self.shard.wheel.next_deadline().map(|t| t.as_micros()))
-            {
-                warn!("worker {}: arming timer: {e}", self.id);
+            // Re-arm only when the earliest deadline moved (not after every advert).
+            let next = self.shard.wheel.next_deadline().map(|t| t.as_micros());
+            if next != armed {
+                match self.timerfd.arm_at(next) {
+                    Ok(()) => armed = next,
+                    Err(e) => warn!("worker {}: arming timer: {e}", self.id),
+                }
             }
             if let Err(e) = self.epoll.wait(&mut tokens, None) {
                 warn!("worker {}: epoll: {e}", self.id);
@@ -403,7 +406,11 @@ impl Worker {
             }
             for &t in &tokens {
                 match t {
-                    TOKEN_TIMER => self.timerfd.drain(),
+                    TOKEN_TIMER => {
+                        self.timerfd.drain();
+                        // Fired: a one-shot timerfd is disarmed now.
+                        armed = None;
+                    }
                     TOKEN_RING => self.drain_ring(),
                     TOKEN_WAKE => {
                         self.wake.drain();

@@ -9,7 +9,10 @@
 //! * [`config`]: rvrrpd, keepalived and FRR configuration writers and launchers;
 //! * [`Injector`]: a raw-socket frame sender for floods of forged adverts;
 //! * [`theory`]: RFC timer formulas;
-//! * [`netns`]: running code (e.g. an HTTP client) inside a namespace.
+//! * [`netns`]: running code (e.g. an HTTP client) inside a namespace;
+//! * [`scale`]: the two-router, many-group topology of `cargo xtask scale`, with
+//!   [`advstream`] (incremental pcap decoding into per-group advert times) and [`procstat`]
+//!   (CPU time and RSS of a process group from `/proc`).
 //!
 //! Needs root, `ip`, `tcpdump`, `ping`; peers need keepalived / FRR.
 
