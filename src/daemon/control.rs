@@ -66,8 +66,10 @@ pub struct Control {
     /// Group id → worker number.
     owner: BTreeMap<usize, usize>,
     next_id: usize,
-    /// The XDP fast path, when loaded and attached (dropping it detaches everything).
+    /// The eBPF object, when loaded (dropping it detaches everything).
     fast: Option<FastPath>,
+    /// Whether XDP is attached (else `fast`, if any, serves the eBPF socket filter).
+    xdp: bool,
     /// Shards and rings prepared for the workers `run` starts.
     pending: Vec<(Vec<GroupSpec>, Option<WorkerRing>)>,
 }
@@ -81,9 +83,19 @@ fn demux_key(s: &GroupSpec) -> DemuxKey {
     DemuxKey::new(s.ifindex, s.vrid, family)
 }
 
-/// Loads the XDP program, fills the demux map for `shards` and attaches it to every interface.
-/// Returns the fast path, one ring per shard and a description of the mode.
-fn setup_xdp(shards: &[Vec<GroupSpec>]) -> Result<(FastPath, Vec<WorkerRing>, String), String> {
+/// The receive path chosen at start-up.
+enum FastSetup {
+    /// XDP attached everywhere: one ring per shard.
+    Xdp(FastPath, Vec<WorkerRing>, String),
+    /// The object loaded but XDP could not attach (or `RVRRPD_NO_XDP`): the eBPF socket
+    /// filter, reading the same demux map, goes on the raw sockets.
+    SocketFilter(FastPath, String),
+}
+
+/// Loads the eBPF object, fills the demux map for `shards` and attaches XDP to every
+/// interface; falls back to the eBPF socket filter when XDP cannot attach. `Err` means no
+/// eBPF at all (the reason).
+fn setup_fast_path(shards: &[Vec<GroupSpec>], xdp: bool) -> Result<FastSetup, String> {
     let mut cfg = FastPathConfig::new(shards.len() as u32);
     // Room for two full bursts of adverts per worker: a Master of thousands of groups sends
     // them within milliseconds, and a worker that drains a moment late must not lose any.
@@ -103,15 +115,34 @@ fn setup_xdp(shards: &[Vec<GroupSpec>]) -> Result<(FastPath, Vec<WorkerRing>, St
             }
         }
     }
+    if !xdp {
+        return Ok(FastSetup::SocketFilter(
+            fast,
+            "XDP disabled by RVRRPD_NO_XDP".into(),
+        ));
+    }
     let mut modes = Vec::new();
     for ifname in ifnames {
-        let mode = fast.attach(ifname).map_err(|e| e.to_string())?;
-        modes.push(format!("{ifname}: {mode}"));
+        match fast.attach(ifname) {
+            Ok(mode) => modes.push(format!("{ifname}: {mode}")),
+            Err(e) => {
+                let attached: Vec<String> =
+                    fast.attached().map(|(n, _, _)| n.to_string()).collect();
+                for n in attached {
+                    let _ = fast.detach(&n);
+                }
+                return Ok(FastSetup::SocketFilter(fast, e.to_string()));
+            }
+        }
     }
     let rings = (0..shards.len())
         .map(|k| fast.take_ring(k as u32).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((fast, rings, format!("XDP ({})", modes.join(", "))))
+    Ok(FastSetup::Xdp(
+        fast,
+        rings,
+        format!("XDP ({})", modes.join(", ")),
+    ))
 }
 
 impl Control {
@@ -141,8 +172,17 @@ impl Control {
         } else if shards.is_empty() {
             (None, Vec::new(), "raw sockets + classic BPF".to_string())
         } else {
-            match setup_xdp(&shards) {
-                Ok((fast, rings, mode)) => (Some(fast), rings, mode),
+            let xdp = std::env::var_os("RVRRPD_NO_XDP").is_none_or(|v| v == "0");
+            match setup_fast_path(&shards, xdp) {
+                Ok(FastSetup::Xdp(fast, rings, mode)) => (Some(fast), rings, mode),
+                Ok(FastSetup::SocketFilter(fast, why)) => {
+                    warn!("XDP unavailable, using the eBPF socket filter: {why}");
+                    (
+                        Some(fast),
+                        Vec::new(),
+                        "raw sockets + eBPF socket filter".to_string(),
+                    )
+                }
                 Err(e) => {
                     warn!("eBPF fast path unavailable, falling back to classic BPF: {e}");
                     (
@@ -153,6 +193,7 @@ impl Control {
                 }
             }
         };
+        let xdp = !rings.is_empty();
         let mut rings = rings.into_iter();
         let pending = shards.into_iter().map(|s| (s, rings.next())).collect();
         let shared = Arc::new(Shared {
@@ -177,6 +218,7 @@ impl Control {
             owner: BTreeMap::new(),
             next_id,
             fast,
+            xdp,
             pending,
         };
         control.cleanup_leftovers().await;
@@ -355,7 +397,14 @@ impl Control {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .realtime_priority;
-        let worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring)
+        // Without rings but with the object loaded, the workers' raw sockets get the eBPF
+        // socket filter.
+        let sock_filter = if ring.is_none() && !self.xdp {
+            self.fast.as_mut()
+        } else {
+            None
+        };
+        let worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring, sock_filter)
             .map_err(DaemonError::Worker)?;
         let thread = std::thread::Builder::new()
             .name(format!("rvrrpd-w{id}"))
@@ -569,8 +618,9 @@ impl Control {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, spec.clone());
         self.owner.insert(id, w);
+        let xdp = self.xdp;
         if let Some(fast) = self.fast.as_mut() {
-            let attached = fast.attached().any(|(name, _, _)| name == spec.ifname);
+            let attached = !xdp || fast.attached().any(|(name, _, _)| name == spec.ifname);
             let r = fast
                 .set_group(demux_key(&spec), w as u32, 0)
                 .and_then(|()| {

@@ -233,6 +233,7 @@ impl Worker {
         wake: Arc<EventFd>,
         links: WorkerLinks,
         ring: Option<WorkerRing>,
+        mut sock_filter: Option<&mut crate::net::xdp::FastPath>,
     ) -> Result<Self, WorkerError> {
         let io = |what: &'static str| {
             move |source| WorkerError::Io {
@@ -287,6 +288,18 @@ impl Worker {
             for (ifindex, ifname, family, filter) in sockets {
                 let vrids = worker.shard.vrids_on(ifindex, family);
                 worker.open_rx(&ifname, family, &vrids, filter)?;
+                if let (Some(fast), true, Some(sock)) =
+                    (sock_filter.as_deref_mut(), filter, worker.rx.last())
+                {
+                    // Replaces the classic filter, which guarded the socket until now.
+                    use std::os::fd::AsFd;
+                    fast.attach_socket_filter(sock.as_fd())
+                        .map_err(|e| WorkerError::Io {
+                            worker: id,
+                            what: format!("eBPF socket filter on {ifname}"),
+                            source: std::io::Error::other(e.to_string()),
+                        })?;
+                }
             }
         }
         Ok(worker)

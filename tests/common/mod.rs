@@ -142,11 +142,14 @@ pub fn wait_sole_master(
 }
 
 /// Checks that every rvrrpd among `procs` receives on the path this run is meant to cover:
-/// the XDP fast path by default, classic BPF when `RVRRPD_NO_EBPF` is set.
+/// the XDP fast path by default, the eBPF socket filter with `RVRRPD_NO_XDP`, classic BPF
+/// with `RVRRPD_NO_EBPF`.
 pub fn expect_receive_path(procs: &[&Proc]) {
-    let classic = std::env::var_os("RVRRPD_NO_EBPF").is_some_and(|v| v != "0");
-    let want = if classic {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| v != "0");
+    let want = if set("RVRRPD_NO_EBPF") {
         "receive path: raw sockets + classic BPF"
+    } else if set("RVRRPD_NO_XDP") {
+        "receive path: raw sockets + eBPF socket filter"
     } else {
         "receive path: XDP"
     };

@@ -287,6 +287,14 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "--test",
             "scale_groups",
         ]))?;
+        // And on the eBPF socket filter (the tier between XDP and classic BPF).
+        run(cargo().current_dir(root).env("RVRRPD_NO_XDP", "1").args([
+            "test",
+            "--test",
+            "election",
+            "--test",
+            "scale_groups",
+        ]))?;
     }
     Ok(())
 }
