@@ -132,6 +132,9 @@ struct Group {
     published_at: u64,
 }
 
+/// Deferred items (logs, announcements) run per worker loop turn.
+const DEFERRED_PER_TURN: usize = 64;
+
 /// Longest a group's published counters may lag behind (µs).
 const PUBLISH_EVERY_US: u64 = 1_000_000;
 
@@ -413,7 +416,12 @@ impl Worker {
                     Err(e) => warn!("worker {}: arming timer: {e}", self.id),
                 }
             }
-            if let Err(e) = self.epoll.wait(&mut tokens, None) {
+            // With deferred work waiting, only poll: it runs in the next turn.
+            let wait = self
+                .shard
+                .has_deferred()
+                .then_some(std::time::Duration::ZERO);
+            if let Err(e) = self.epoll.wait(&mut tokens, wait) {
                 warn!("worker {}: epoll: {e}", self.id);
                 continue;
             }
@@ -639,13 +647,24 @@ impl Shard {
             .collect();
         self.out_frames.clear();
         self.out_bytes.clear();
-        self.run_deferred();
+        while self.has_deferred() {
+            self.run_deferred();
+        }
         out
     }
 
-    /// Runs the work deferred behind the adverts (logs, announcements).
+    /// Whether deferred work is waiting (the worker then polls instead of sleeping).
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Runs the work deferred behind the adverts (logs, announcements), at most
+    /// [`DEFERRED_PER_TURN`] items: when thousands of groups take over at once, timers that
+    /// fall due meanwhile must not wait for thousands of gratuitous ARPs.
     fn run_deferred(&mut self) {
+        let n = self.deferred.len().min(DEFERRED_PER_TURN);
         let mut deferred = std::mem::take(&mut self.deferred);
+        let rest = deferred.split_off(n);
         for (g, d) in deferred.drain(..) {
             match d {
                 Deferred::Log(from, to, reason) => {
@@ -660,7 +679,10 @@ impl Shard {
                 Deferred::Announce(at) => self.announce(g, at),
             }
         }
-        self.deferred = deferred;
+        // Work queued meanwhile goes after what was already waiting.
+        let mut rest = rest;
+        rest.append(&mut self.deferred);
+        self.deferred = rest;
     }
 
     /// Sends the queued adverts, one batch per interface, then the deferred work.
@@ -696,6 +718,9 @@ impl Shard {
             self.stop_group(g, now);
         }
         self.flush();
+        while self.has_deferred() {
+            self.run_deferred();
+        }
         info!("worker {}: stopped", self.id);
         let _ = self.events.send(WorkerEvent::Stopped { worker: self.id });
     }
