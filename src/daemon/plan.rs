@@ -159,19 +159,15 @@ fn owns(facts: &IfaceFacts, vip: &IpPrefix) -> bool {
     let family_first = facts
         .prefixed
         .iter()
-        .find(|(a, _)| a.is_ipv4() == vip.addr.is_ipv4() && !is_link_local(a))
+        .find(|(a, _)| {
+            a.is_ipv4() == vip.addr.is_ipv4()
+                && !matches!(a, IpAddr::V6(v6) if crate::net::types::is_link_local(v6))
+        })
         .map(|(a, _)| *a);
     facts
         .prefixed
         .iter()
         .any(|(a, p)| *a == vip.addr && (*p != vip.prefix_len || family_first == Some(vip.addr)))
-}
-
-fn is_link_local(a: &IpAddr) -> bool {
-    match a {
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-        IpAddr::V4(_) => false,
-    }
 }
 
 /// Resolves one vrouter (added at run time) under the stable id `index`.

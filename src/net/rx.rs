@@ -25,54 +25,9 @@ use super::error::IoContext;
 use super::sys::{self, RecvBatch};
 use super::{cbpf, iface, NetError, NetResult, IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6};
 
+pub use super::types::{RxConfig, RxDatagram};
 /// Address family of a receive socket (the protocol core's own type).
 pub use crate::wire::Family;
-
-/// Options of a receive socket.
-#[derive(Clone, Debug)]
-pub struct RxConfig {
-    /// Interface name.
-    pub iface: String,
-    /// Address family.
-    pub family: Family,
-    /// VRIDs accepted by the socket filter (groups configured on this interface).
-    pub vrids: Vec<u8>,
-    /// Attach the classic BPF filter (`socket_filter = true`, the default).
-    pub socket_filter: bool,
-    /// Datagrams per `recvmmsg` batch (≥ 1).
-    pub batch: usize,
-    /// `SO_RCVBUF` in bytes, if set.
-    pub rcvbuf: Option<usize>,
-}
-
-impl RxConfig {
-    /// Defaults: filter on, batch of 32, kernel default receive buffer.
-    pub fn new(iface: impl Into<String>, family: Family, vrids: &[u8]) -> Self {
-        RxConfig {
-            iface: iface.into(),
-            family,
-            vrids: vrids.to_vec(),
-            socket_filter: true,
-            batch: 32,
-            rcvbuf: None,
-        }
-    }
-}
-
-/// A received VRRP datagram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RxDatagram<'a> {
-    /// IP source address.
-    pub src: IpAddr,
-    /// IP destination address (224.0.0.18 / ff02::12 for adverts).
-    pub dst: IpAddr,
-    /// IPv4 TTL / IPv6 hop limit (must be 255 for VRRP; checked by the caller).
-    pub ttl: u8,
-    /// Interface the datagram arrived on.
-    pub ifindex: u32,
-    /// The VRRP message (IP header stripped, IPv4 padding removed using Total Length).
-    pub payload: &'a [u8],
-}
 
 /// Largest datagram we keep: a VRRP message is at most 8 + 255×16 + 8 bytes, plus a
 /// 60-byte IPv4 header; anything longer is truncated and dropped.

@@ -1,7 +1,9 @@
 //! Plain, portable value types shared by the drivers.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::wire::Family;
 
 use super::NetError;
 
@@ -89,6 +91,97 @@ pub fn mask_to_prefix(mask: Ipv4Addr) -> Option<u8> {
 pub fn prefix_to_mask(prefix_len: u8) -> Ipv4Addr {
     let p = u32::from(prefix_len.min(32));
     Ipv4Addr::from(u32::MAX.checked_shl(32 - p).unwrap_or(0))
+}
+
+/// A snapshot of one interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// Name (`eth0`, `em0`).
+    pub name: String,
+    /// Interface index.
+    pub index: u32,
+    /// Hardware address, when the link has a 6-byte one.
+    pub mac: Option<[u8; 6]>,
+    /// `IFF_UP` (administratively up).
+    pub up: bool,
+    /// `IFF_RUNNING` (operationally up: carrier present).
+    pub running: bool,
+    /// IPv4 addresses with prefix length, in kernel order (primary first).
+    pub ipv4: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses with prefix length (FreeBSD: embedded scope ids cleared).
+    pub ipv6: Vec<(Ipv6Addr, u8)>,
+}
+
+impl Interface {
+    /// IPv6 link-local addresses (fe80::/10).
+    pub fn ipv6_link_local(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
+        self.ipv6.iter().map(|(a, _)| *a).filter(is_link_local)
+    }
+
+    /// IPv6 addresses that are not link-local (global / unique-local).
+    pub fn ipv6_global(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
+        self.ipv6
+            .iter()
+            .map(|(a, _)| *a)
+            .filter(|a| !is_link_local(a) && !a.is_loopback())
+    }
+
+    /// The first (primary) IPv4 address, the default VRRPv2/v3 source address.
+    pub fn primary_ipv4(&self) -> Option<Ipv4Addr> {
+        self.ipv4.first().map(|(a, _)| *a)
+    }
+}
+
+/// True for fe80::/10.
+pub fn is_link_local(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
+
+/// Options of a receive socket.
+#[derive(Clone, Debug)]
+pub struct RxConfig {
+    /// Interface name.
+    pub iface: String,
+    /// Address family.
+    pub family: Family,
+    /// VRIDs accepted by the socket filter (groups configured on this interface).
+    pub vrids: Vec<u8>,
+    /// Filter on VRID (`socket_filter = true`, the default): a kernel filter on Linux, in user
+    /// space on FreeBSD.
+    pub socket_filter: bool,
+    /// Datagrams per `recvmmsg` batch (≥ 1).
+    pub batch: usize,
+    /// `SO_RCVBUF` in bytes, if set.
+    pub rcvbuf: Option<usize>,
+}
+
+impl RxConfig {
+    /// Defaults: filter on, batch of 32, kernel default receive buffer.
+    pub fn new(iface: impl Into<String>, family: Family, vrids: &[u8]) -> Self {
+        RxConfig {
+            iface: iface.into(),
+            family,
+            vrids: vrids.to_vec(),
+            socket_filter: true,
+            batch: 32,
+            rcvbuf: None,
+        }
+    }
+}
+
+/// A received VRRP datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxDatagram<'a> {
+    /// IP source address.
+    pub src: IpAddr,
+    /// IP destination address (224.0.0.18 / ff02::12 for adverts).
+    pub dst: IpAddr,
+    /// IPv4 TTL / IPv6 hop limit (must be 255 for VRRP; checked by the caller).
+    pub ttl: u8,
+    /// Interface the datagram arrived on.
+    pub ifindex: u32,
+    /// The VRRP message (IP header stripped, IPv4 padding removed using Total Length).
+    pub payload: &'a [u8],
 }
 
 #[cfg(test)]

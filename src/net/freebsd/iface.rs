@@ -2,55 +2,12 @@
 //! addresses, read with `getifaddrs(3)`. Same shapes as the Linux `net::iface`, so the
 //! daemon's plan code (`crate::net::iface::interface`) uses it unchanged.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use super::sys::{self, IfAddrKind};
 use crate::net::error::IoContext;
+pub use crate::net::types::{is_link_local, Interface};
 use crate::net::{mask_to_prefix, NetError, NetResult};
-
-/// A snapshot of one interface.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Interface {
-    /// Name (`em0`).
-    pub name: String,
-    /// Interface index.
-    pub index: u32,
-    /// Hardware address, when the link has a 6-byte one.
-    pub mac: Option<[u8; 6]>,
-    /// `IFF_UP` (administratively up).
-    pub up: bool,
-    /// `IFF_RUNNING` (operationally up).
-    pub running: bool,
-    /// IPv4 addresses with prefix length, in kernel order (primary first).
-    pub ipv4: Vec<(Ipv4Addr, u8)>,
-    /// IPv6 addresses with prefix length (embedded scope ids cleared).
-    pub ipv6: Vec<(Ipv6Addr, u8)>,
-}
-
-impl Interface {
-    /// IPv6 link-local addresses (fe80::/10).
-    pub fn ipv6_link_local(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
-        self.ipv6.iter().map(|(a, _)| *a).filter(is_link_local)
-    }
-
-    /// IPv6 addresses that are not link-local (global / unique-local).
-    pub fn ipv6_global(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
-        self.ipv6
-            .iter()
-            .map(|(a, _)| *a)
-            .filter(|a| !is_link_local(a) && !a.is_loopback())
-    }
-
-    /// The first (primary) IPv4 address.
-    pub fn primary_ipv4(&self) -> Option<Ipv4Addr> {
-        self.ipv4.first().map(|(a, _)| *a)
-    }
-}
-
-/// True for fe80::/10.
-pub fn is_link_local(a: &Ipv6Addr) -> bool {
-    (a.segments()[0] & 0xffc0) == 0xfe80
-}
 
 fn v6_prefix(mask: Option<Ipv6Addr>) -> u8 {
     mask.map(|m| u128::from(m).leading_ones() as u8)
