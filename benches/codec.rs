@@ -159,6 +159,7 @@ impl Case {
             accept_mode: false,
             advert_interval: interval,
             primary_addr: self.backup,
+            advert_phase: None,
         });
         let mut out = Vec::new();
         vrrp.startup(now, &mut out);

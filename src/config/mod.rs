@@ -151,6 +151,10 @@ pub struct Config {
     /// Extension: run workers with SCHED_FIFO at this priority (1–99; default off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime_priority: Option<u8>,
+    /// Extension: nice value of the workers when not real-time (−20–19; default −10, so
+    /// workers outrank the control plane and ordinary load without real-time's risks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_nice: Option<i8>,
     /// Virtual routers (`[[vrouter]]`), possibly none.
     #[serde(
         rename = "vrouter",
@@ -182,6 +186,7 @@ impl Default for Config {
             client_api: None,
             workers: None,
             realtime_priority: None,
+            worker_nice: None,
             vrouters: Vec::new(),
             protocols: Protocols::default(),
             api: None,

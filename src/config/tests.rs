@@ -671,4 +671,11 @@ fn workers_and_realtime_priority_are_range_checked() {
         Some(1),
         &["1–99"],
     );
+    assert_eq!(toml("worker_nice = -5\n").unwrap().worker_nice, Some(-5));
+    assert_rejected(
+        toml("debug = 0\nworker_nice = 20\n"),
+        "worker_nice",
+        Some(2),
+        &["−20–19"],
+    );
 }

@@ -79,6 +79,14 @@ fn general(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
             ));
         }
     }
+    if let Some(n) = config.worker_nice {
+        if !(-20..=19).contains(&n) {
+            return Err(ctx.error(
+                "worker_nice",
+                format!("= {n} is out of range (−20–19, nice values)"),
+            ));
+        }
+    }
     for (name, path) in [
         ("pid", &config.pid),
         ("working_dir", &config.working_dir),

@@ -391,12 +391,13 @@ impl Control {
             lateness: self.shared.lateness.clone(),
         };
         let groups = shard.len();
-        let rt_priority = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .realtime_priority;
+        let (rt_priority, nice) = {
+            let c = self.shared.config.read().unwrap_or_else(|e| e.into_inner());
+            (
+                c.realtime_priority,
+                c.worker_nice.unwrap_or(DEFAULT_WORKER_NICE),
+            )
+        };
         // Without rings but with the object loaded, the workers' raw sockets get the eBPF
         // socket filter.
         let sock_filter = if ring.is_none() && !self.xdp {
@@ -409,7 +410,7 @@ impl Control {
         let thread = std::thread::Builder::new()
             .name(format!("rvrrpd-w{id}"))
             .spawn(move || {
-                prepare_worker_thread(id, rt_priority);
+                prepare_worker_thread(id, rt_priority, nice);
                 worker.run()
             })
             .map_err(|e| DaemonError::Io("spawning a worker thread".into(), e))?;
@@ -818,19 +819,28 @@ impl Control {
     }
 }
 
-/// Pins worker `id` to a CPU of its own (round-robin over the CPUs we may use) and, when
-/// configured, gives it SCHED_FIFO so timers stay exact on a busy box. Failures are logged:
-/// an unpinned worker still works.
-fn prepare_worker_thread(id: usize, rt_priority: Option<u8>) {
+/// The workers' nice value when the configuration sets none.
+const DEFAULT_WORKER_NICE: i8 = -10;
+
+/// Pins worker `id` to a CPU of its own (round-robin over the CPUs we may use) and gives it
+/// SCHED_FIFO when configured, else the nice value `nice`, so timers stay exact on a busy
+/// box. Failures are logged: an unpinned worker still works.
+fn prepare_worker_thread(id: usize, rt_priority: Option<u8>, nice: i8) {
     let cpus = crate::net::sched::available_cpus().max(1);
     if let Err(e) = crate::net::sched::pin_thread_to_cpu(id % cpus) {
         warn!("worker {id}: pinning to CPU {}: {e}", id % cpus);
     }
-    if let Some(p) = rt_priority {
-        match crate::net::sched::set_realtime_priority(i32::from(p)) {
+    match rt_priority {
+        Some(p) => match crate::net::sched::set_realtime_priority(i32::from(p)) {
             Ok(()) => info!("worker {id}: SCHED_FIFO priority {p}"),
             Err(e) => warn!("worker {id}: realtime priority {p}: {e}"),
+        },
+        None if nice != 0 => {
+            if let Err(e) = crate::net::sched::set_thread_nice(i32::from(nice)) {
+                warn!("worker {id}: nice {nice}: {e}");
+            }
         }
+        None => {}
     }
 }
 

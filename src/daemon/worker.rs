@@ -179,6 +179,9 @@ pub struct Shard {
     /// state in the same millisecond, the last advert must not wait for a thousand log lines
     /// and gratuitous ARPs.
     deferred: Vec<(usize, Deferred)>,
+    /// The `now` of the last [`Shard::fire_timers`]: receive timestamps are clamped to it, so
+    /// the machines never see time go backwards.
+    last_fire: Instant,
 }
 
 /// Work [`Shard::flush`] does after sending the adverts.
@@ -406,6 +409,8 @@ impl Worker {
         let mut tokens = Vec::with_capacity(64);
         let mut armed: Option<u64> = None;
         loop {
+            // Adverts that arrived before a deadline must be seen before its timer fires.
+            self.drain_ring();
             self.shard.fire_timers(now());
             self.shard.flush();
             // Re-arm only when the earliest deadline moved (not after every advert).
@@ -504,7 +509,8 @@ impl Worker {
                     dst,
                     ttl: ev.ttl,
                 };
-                shard.handle_advert(ev.ifindex, ev.vrrp_bytes(), &meta, now);
+                let at = shard.rx_time(ev.rx_ns, now);
+                shard.handle_advert(ev.ifindex, ev.vrrp_bytes(), &meta, at);
             });
             if n < 256 {
                 return;
@@ -562,7 +568,22 @@ impl Shard {
             out_bytes: Vec::with_capacity(4096),
             out_frames: Vec::with_capacity(64),
             deferred: Vec::new(),
+            last_fire: Instant::ZERO,
         }
+    }
+
+    /// The time to hand the machines for an advert the kernel stamped `rx_ns` (CLOCK_MONOTONIC
+    /// nanoseconds, 0 = unknown) and the worker read at `now`: the arrival, so a Backup's
+    /// Master_Down_Timer runs from when the advert arrived, not from when a busy worker got
+    /// to it; never before the last timer turn (time must not run backwards for a machine)
+    /// nor after `now`.
+    pub fn rx_time(&self, rx_ns: u64, now: Instant) -> Instant {
+        if rx_ns == 0 {
+            return now;
+        }
+        Instant::from_micros(rx_ns / 1000)
+            .max(self.last_fire)
+            .min(now)
     }
 
     /// Adds a group (its state machine not started) and returns its local slot.
@@ -799,6 +820,7 @@ impl Shard {
 
     /// Fires every timer due at `now`, recording how late each fired.
     pub fn fire_timers(&mut self, now: Instant) {
+        self.last_fire = self.last_fire.max(now);
         while let Some((_, key)) = self.wheel.poll(now) {
             match key {
                 TimerKey::Fsm(g) => {
@@ -1122,7 +1144,24 @@ fn group_params(spec: &GroupSpec) -> GroupParams {
         accept_mode: spec.accept_mode,
         advert_interval: spec.interval,
         primary_addr: spec.primary,
+        advert_phase: Some(advert_phase(spec.index, spec.interval)),
     }
+}
+
+/// How many phase slots an Advertisement_Interval is cut into (see
+/// [`GroupParams::advert_phase`]). Groups sharing a slot leave in one `sendmmsg` and are what a
+/// peer's workers take over together when this router dies; every slot costs each side a
+/// wake-up per interval. 20 (50 ms slots at 1 s): a thousand groups make clusters of 50 that a
+/// peer takes over in a fraction of a millisecond, for 20 wake-ups a second.
+const ADVERT_SLOTS: u128 = 20;
+
+/// The phase of group `index`'s adverts: groups are dealt round-robin over the slots of their
+/// interval (slots of at least 1 ms).
+fn advert_phase(index: usize, interval: std::time::Duration) -> std::time::Duration {
+    let slots = (interval.as_micros() / 1000).clamp(1, ADVERT_SLOTS);
+    let slot_us = interval.as_micros() / slots;
+    let phase_us = (index as u128 % slots) * slot_us;
+    std::time::Duration::from_micros(u64::try_from(phase_us).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -1243,6 +1282,65 @@ mod tests {
         );
         // And its first advert is queued right away.
         assert_eq!(b.drain_outbox().len(), 1);
+    }
+
+    #[test]
+    fn masters_that_took_over_together_spread_their_next_adverts_over_the_interval() {
+        // 40 groups, 1 s adverts (v2), one shard: all become Master on the same tick.
+        let mk = |i: usize| GroupSpec {
+            vrid: (i + 1) as u8,
+            version: wire::Version::V2,
+            interval: Duration::from_secs(1),
+            ..spec(i, 1, 200)
+        };
+        let (mut a, _ea) = shard(0, mk(0));
+        for i in 1..40 {
+            a.insert_group(mk(i));
+        }
+        let mut t = Instant::from_millis(1);
+        a.startup(t);
+        let mut sent_at: Vec<Vec<Instant>> = vec![Vec::new(); 41];
+        for _ in 0..8_000 {
+            t += Duration::from_millis(1);
+            a.fire_timers(t);
+            for (_, f) in a.drain_outbox() {
+                let view = parse_ethernet_frame(&f).unwrap();
+                sent_at[usize::from(view.vrrp[1])].push(t);
+            }
+        }
+        let first: Vec<Instant> = sent_at[1..].iter().map(|v| v[0]).collect();
+        assert!(first.iter().all(|&f| f == first[0]), "took over together");
+        // After the first advert: the 20 slots of 50 ms, two groups each; never more than
+        // 1 s between adverts.
+        let mut per_slot = std::collections::BTreeMap::<u64, usize>::new();
+        for v in &sent_at[1..] {
+            *per_slot.entry(v[1].as_micros() % 1_000_000).or_default() += 1;
+        }
+        assert_eq!(per_slot.len(), 20, "{per_slot:?}");
+        assert!(per_slot.values().all(|&n| n == 2), "{per_slot:?}");
+        assert!(per_slot.keys().all(|k| k % 50_000 == 0), "{per_slot:?}");
+        for v in &sent_at[1..] {
+            assert!(v.len() >= 4);
+            for w in v.windows(2) {
+                assert!(w[1] - w[0] <= Duration::from_secs(1), "{w:?}");
+            }
+            for w in v[1..].windows(2) {
+                assert_eq!(w[1] - w[0], Duration::from_secs(1), "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn receive_timestamps_start_timers_from_the_arrival() {
+        let (mut b, _eb) = shard(1, spec(1, 2, 100));
+        b.fire_timers(Instant::from_millis(10));
+        let now = Instant::from_millis(20);
+        // The kernel's stamp (15 ms) is used; earlier than the last timer turn or later than
+        // now it is clamped; 0 means unknown.
+        assert_eq!(b.rx_time(15_000_000, now), Instant::from_millis(15));
+        assert_eq!(b.rx_time(5_000_000, now), Instant::from_millis(10));
+        assert_eq!(b.rx_time(25_000_000, now), now);
+        assert_eq!(b.rx_time(0, now), now);
     }
 
     #[test]

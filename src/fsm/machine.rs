@@ -166,11 +166,11 @@ impl Vrrp {
                 };
                 self.send_advert(self.params.priority, out);
                 // Keep the cadence of the deadlines, unless the driver is more than one
-                // interval late (then restart from now rather than sending a burst).
-                let interval = self.params.advert_interval;
-                let mut next = deadline + interval;
+                // interval late (then restart from now, on the phase, rather than sending a
+                // burst).
+                let mut next = deadline + self.params.advert_interval;
                 if next <= now {
-                    next = now + interval;
+                    next = self.next_advert_after(now);
                 }
                 self.adver_timer = Some(next);
             }
@@ -230,7 +230,7 @@ impl Vrrp {
         self.params.priority = priority;
         if self.state == State::Master {
             self.send_advert(priority, out);
-            self.adver_timer = Some(now + self.params.advert_interval);
+            self.adver_timer = Some(self.next_advert_after(now));
         }
         Ok(())
     }
@@ -305,7 +305,7 @@ impl Vrrp {
         if adv.priority == 0 {
             // Another router left Master: assert ourselves at once.
             self.send_advert(self.params.priority, out);
-            self.adver_timer = Some(now + self.params.advert_interval);
+            self.adver_timer = Some(self.next_advert_after(now));
             return;
         }
         let better = match adv.priority.cmp(&self.params.priority) {
@@ -339,11 +339,33 @@ impl Vrrp {
         out.push(Action::RemoveVips);
     }
 
+    /// The Adver_Timer deadline after an advert sent out of cadence at `now`: in
+    /// `(now, now + Advertisement_Interval]`, on the group's phase if it has one.
+    fn next_advert_after(&self, now: Instant) -> Instant {
+        let interval = self.params.advert_interval;
+        let (Some(phase), Ok(iv)) = (
+            self.params.advert_phase,
+            u64::try_from(interval.as_micros()),
+        ) else {
+            return now + interval;
+        };
+        if iv == 0 {
+            return now + interval;
+        }
+        let t = now.as_micros();
+        let phase = u64::try_from(phase.as_micros()).unwrap_or(0) % iv;
+        let mut next = t - t % iv + phase;
+        if next <= t {
+            next += iv;
+        }
+        Instant::from_micros(next)
+    }
+
     fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
         self.master_down_timer = None;
         self.master_left = false;
         self.master_adver_interval = self.params.advert_interval;
-        self.adver_timer = Some(now + self.params.advert_interval);
+        self.adver_timer = Some(self.next_advert_after(now));
         self.current_master = Some(self.params.primary_addr);
         self.stats.became_master += 1;
         self.transition(State::Master, reason, now, out);

@@ -36,6 +36,7 @@ impl Wire {
                     accept_mode: false,
                     advert_interval: interval,
                     primary_addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last_octet)),
+                    advert_phase: None,
                 }),
                 up: false,
                 log: Vec::new(),

@@ -14,6 +14,12 @@ pub fn set_realtime_priority(priority: i32) -> NetResult<()> {
     sys::set_fifo(priority).ctx(|| format!("setting SCHED_FIFO priority {priority}"))
 }
 
+/// Sets the calling thread's nice value (`setpriority` on its thread id). Lowering it needs
+/// `CAP_SYS_NICE`.
+pub fn set_thread_nice(nice: i32) -> NetResult<()> {
+    sys::set_thread_nice(nice).ctx(|| format!("setting nice {nice}"))
+}
+
 /// Number of CPUs available to this process.
 pub fn available_cpus() -> usize {
     std::thread::available_parallelism()

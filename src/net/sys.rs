@@ -541,6 +541,15 @@ pub(crate) fn set_fifo(priority: i32) -> io::Result<()> {
     cvt(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) }).map(drop)
 }
 
+/// `setpriority(PRIO_PROCESS, gettid(), nice)`: on Linux a thread id names one thread.
+pub(crate) fn set_thread_nice(nice: i32) -> io::Result<()> {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let who = libc::id_t::try_from(tid).unwrap_or(0);
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, who, nice) }).map(drop)
+}
+
 // ---------------------------------------------------------------- getifaddrs
 
 /// One `getifaddrs(3)` entry, copied out.

@@ -25,7 +25,7 @@ pub const FAMILY_V6: u8 = 6;
 pub const MAX_WORKERS: usize = 16;
 
 /// Default size in bytes of each worker's ring buffer (a power-of-two multiple of the page
-/// size, as the kernel requires). 256 KiB hold ~880 events of [`VrrpEvent::RING_RECORD_SIZE`]
+/// size, as the kernel requires). 256 KiB hold ~840 events of [`VrrpEvent::RING_RECORD_SIZE`]
 /// bytes: at 100 adverts/s/group (v3, 10 ms minimum interval is 100/s) a worker that owns
 /// 1 000 groups and drains every millisecond needs ~100 slots. User space may override the
 /// size at load time.
@@ -198,6 +198,10 @@ pub struct VrrpEvent {
     pub src: [u8; 16],
     /// The VRRP message, `min(len, MAX_VRRP_LEN)` bytes; the rest is unspecified.
     pub vrrp: [u8; MAX_VRRP_LEN],
+    /// When the program saw the frame: `bpf_ktime_get_ns()`, i.e. CLOCK_MONOTONIC in
+    /// nanoseconds, the workers' clock. Timers then start from the arrival, not from when a
+    /// busy worker got round to the record (0: unknown).
+    pub rx_ns: u64,
 }
 
 impl VrrpEvent {
@@ -214,6 +218,7 @@ impl VrrpEvent {
             len: 0,
             src: [0; 16],
             vrrp: [0; MAX_VRRP_LEN],
+            rx_ns: 0,
         }
     }
 
@@ -231,6 +236,9 @@ impl VrrpEvent {
         ev.len = u16::from_ne_bytes([b[6], b[7]]);
         ev.src.copy_from_slice(&b[8..24]);
         ev.vrrp.copy_from_slice(&b[24..24 + MAX_VRRP_LEN]);
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&b[24 + MAX_VRRP_LEN..32 + MAX_VRRP_LEN]);
+        ev.rx_ns = u64::from_ne_bytes(ts);
         Some(ev)
     }
 
@@ -276,7 +284,7 @@ impl VrrpEvent {
 // Layout guards: the kernel and user space must agree byte for byte.
 const _: () = assert!(core::mem::size_of::<DemuxKey>() == 8);
 const _: () = assert!(core::mem::size_of::<DemuxValue>() == 8);
-const _: () = assert!(core::mem::size_of::<VrrpEvent>() == 24 + MAX_VRRP_LEN);
+const _: () = assert!(core::mem::size_of::<VrrpEvent>() == 32 + MAX_VRRP_LEN);
 const _: () = assert!(core::mem::align_of::<VrrpEvent>() <= 8);
 const _: () = assert!(Counter::ALL.len() == NUM_COUNTERS as usize);
 const _: () = assert!(RING_BYTES.is_power_of_two() && RING_BYTES >= 4096);
@@ -333,6 +341,7 @@ mod tests {
         b[8] = 0xfe;
         b[24] = 0x31;
         b[25] = 9;
+        b[24 + MAX_VRRP_LEN..].copy_from_slice(&1_234_567u64.to_ne_bytes());
         let ev = VrrpEvent::from_bytes(&b).expect("long enough");
         assert_eq!(
             (ev.ifindex, ev.family, ev.ttl, ev.len),
@@ -340,11 +349,12 @@ mod tests {
         );
         assert_eq!(ev.src[0], 0xfe);
         assert_eq!(ev.vrid(), 9);
+        assert_eq!(ev.rx_ns, 1_234_567);
         assert!(VrrpEvent::from_bytes(&b[..100]).is_none());
     }
 
     #[test]
     fn record_fits_ring() {
-        assert_eq!(VrrpEvent::RING_RECORD_SIZE, 8 + 296);
+        assert_eq!(VrrpEvent::RING_RECORD_SIZE, 8 + 304);
     }
 }

@@ -22,7 +22,7 @@ use core::mem::{size_of, MaybeUninit};
 
 use aya_ebpf::{
     bindings::{bpf_hdr_start_off::BPF_HDR_START_NET, xdp_action},
-    helpers::generated::{bpf_skb_load_bytes_relative, bpf_xdp_load_bytes},
+    helpers::generated::{bpf_ktime_get_ns, bpf_skb_load_bytes_relative, bpf_xdp_load_bytes},
     macros::{map, socket_filter, xdp},
     maps::{HashMap, PerCpuArray, RingBuf},
     programs::{SkBuffContext, XdpContext},
@@ -370,6 +370,7 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
             adv.len as u16
         };
         (*ev).src = adv.src;
+        (*ev).rx_ns = bpf_ktime_get_ns();
         r.load_raw(adv.off, (*ev).vrrp.as_mut_ptr(), n)
     };
     if !copied {
