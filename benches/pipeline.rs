@@ -209,6 +209,7 @@ fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
         // No gratuitous ARP / NA rounds: they are not part of the steady state.
         garp_repeat: 0,
         garp_interval: Duration::from_secs(1),
+        advert_slots: rvrrpd::daemon::plan::DEFAULT_ADVERT_SLOTS,
     }
 }
 

@@ -155,6 +155,10 @@ pub struct Config {
     /// workers outrank the control plane and ordinary load without real-time's risks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_nice: Option<i8>,
+    /// Extension: phase slots a Master's adverts are spread over per Advertisement_Interval
+    /// (1–1000; default 20; 1 = every group in one burst).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advert_slots: Option<u16>,
     /// Virtual routers (`[[vrouter]]`), possibly none.
     #[serde(
         rename = "vrouter",
@@ -187,6 +191,7 @@ impl Default for Config {
             workers: None,
             realtime_priority: None,
             worker_nice: None,
+            advert_slots: None,
             vrouters: Vec::new(),
             protocols: Protocols::default(),
             api: None,

@@ -672,6 +672,13 @@ fn workers_and_realtime_priority_are_range_checked() {
         &["1–99"],
     );
     assert_eq!(toml("worker_nice = -5\n").unwrap().worker_nice, Some(-5));
+    assert_eq!(toml("advert_slots = 1\n").unwrap().advert_slots, Some(1));
+    assert_rejected(
+        toml("advert_slots = 0\n"),
+        "advert_slots",
+        Some(1),
+        &["1–1000"],
+    );
     assert_rejected(
         toml("debug = 0\nworker_nice = 20\n"),
         "worker_nice",

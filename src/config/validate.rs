@@ -87,6 +87,11 @@ fn general(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
             ));
         }
     }
+    if let Some(n) = config.advert_slots {
+        if !(1..=1000).contains(&n) {
+            return Err(ctx.error("advert_slots", format!("= {n} is out of range (1–1000)")));
+        }
+    }
     for (name, path) in [
         ("pid", &config.pid),
         ("working_dir", &config.working_dir),

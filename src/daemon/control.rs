@@ -594,8 +594,9 @@ impl Control {
         next.validate()
             .map_err(|e| WriteError::Invalid(e.to_string()))?;
         let id = self.next_id;
-        let spec = plan::resolve_vrouter(id, vr, super::lookup_interface)
-            .map_err(|e| WriteError::Invalid(e.to_string()))?;
+        let spec =
+            plan::resolve_vrouter(id, vr, plan::advert_slots(&config), super::lookup_interface)
+                .map_err(|e| WriteError::Invalid(e.to_string()))?;
         if spec.netdrv == NetDrv::Ioctl && self.ioctl.is_none() {
             self.ioctl = Some(
                 NetDriver::from_config("ioctl").map_err(|e| WriteError::Failed(e.to_string()))?,

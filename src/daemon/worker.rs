@@ -1144,21 +1144,20 @@ fn group_params(spec: &GroupSpec) -> GroupParams {
         accept_mode: spec.accept_mode,
         advert_interval: spec.interval,
         primary_addr: spec.primary,
-        advert_phase: Some(advert_phase(spec.index, spec.interval)),
+        advert_phase: Some(advert_phase(spec.index, spec.interval, spec.advert_slots)),
     }
 }
 
-/// How many phase slots an Advertisement_Interval is cut into (see
-/// [`GroupParams::advert_phase`]). Groups sharing a slot leave in one `sendmmsg` and are what a
-/// peer's workers take over together when this router dies; every slot costs each side a
-/// wake-up per interval. 20 (50 ms slots at 1 s): a thousand groups make clusters of 50 that a
-/// peer takes over in a fraction of a millisecond, for 20 wake-ups a second.
-const ADVERT_SLOTS: u128 = 20;
+/// The phase of group `index`'s adverts: groups are dealt round-robin over the `slots` slots
+/// of their interval, slots of at least [`MIN_ADVERT_SLOT_US`]. Groups sharing a slot leave in one `sendmmsg`
+/// and are what a peer's workers take over together when this router dies; every slot costs
+/// each side a wake-up per interval.
+/// Narrowest phase slot: at 10 ms adverts two slots, not ten (each slot is a wake-up per
+/// interval on both routers, and a hundred groups at 10 ms are only a few per slot anyway).
+const MIN_ADVERT_SLOT_US: u128 = 5_000;
 
-/// The phase of group `index`'s adverts: groups are dealt round-robin over the slots of their
-/// interval (slots of at least 1 ms).
-fn advert_phase(index: usize, interval: std::time::Duration) -> std::time::Duration {
-    let slots = (interval.as_micros() / 1000).clamp(1, ADVERT_SLOTS);
+fn advert_phase(index: usize, interval: std::time::Duration, slots: u16) -> std::time::Duration {
+    let slots = (interval.as_micros() / MIN_ADVERT_SLOT_US).clamp(1, u128::from(slots.max(1)));
     let slot_us = interval.as_micros() / slots;
     let phase_us = (index as u128 % slots) * slot_us;
     std::time::Duration::from_micros(u64::try_from(phase_us).unwrap_or(0))
@@ -1203,6 +1202,7 @@ mod tests {
             socket_filter: true,
             garp_repeat: 0,
             garp_interval: Duration::from_secs(1),
+            advert_slots: crate::daemon::plan::DEFAULT_ADVERT_SLOTS,
         }
     }
 
@@ -1328,6 +1328,22 @@ mod tests {
                 assert_eq!(w[1] - w[0], Duration::from_secs(1), "{w:?}");
             }
         }
+    }
+
+    #[test]
+    fn advert_phases_follow_the_configured_slots() {
+        let ms = Duration::from_millis;
+        let phases = |interval, slots| {
+            (0..100)
+                .map(|i| advert_phase(i, interval, slots))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        // 1 s, 20 slots: 0, 50, ..., 950 ms.
+        assert_eq!(phases(ms(1000), 20), (0..20).map(|k| ms(50 * k)).collect());
+        // One slot: every group in one burst.
+        assert_eq!(phases(ms(1000), 1), [ms(0)].into());
+        // 10 ms adverts: slots of at least 5 ms, so two.
+        assert_eq!(phases(ms(10), 20), [ms(0), ms(5)].into());
     }
 
     #[test]
