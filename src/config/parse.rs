@@ -13,7 +13,11 @@ pub(super) fn parse(text: &str, format: Format, origin: &str) -> Result<Config, 
         Format::Json => parse_json(text, origin, &locator)?,
     };
     validate::validate(&mut config, origin, &locator)?;
-    Ok(config)
+    // The parser's own structures (several KiB per vrouter) were freed in between the
+    // configuration's allocations, pinning their pages: a copy packs the configuration into
+    // a few pages and lets the allocator give the parser's back (10,000 vrouters: 22 MiB
+    // resident after parsing and trimming, 2.5 MiB with the copy).
+    Ok(config.clone())
 }
 
 fn parse_toml(text: &str, origin: &str, locator: &Locator) -> Result<Config, ConfigError> {

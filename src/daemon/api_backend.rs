@@ -34,7 +34,7 @@ pub struct ApiRequest {
 /// State shared between the control plane (writer) and the API (reader).
 pub struct Shared {
     /// Running groups by stable id.
-    pub specs: RwLock<BTreeMap<usize, GroupSpec>>,
+    pub specs: RwLock<BTreeMap<usize, Arc<GroupSpec>>>,
     /// The configuration in force.
     pub config: RwLock<Arc<Config>>,
     /// Group status slots.

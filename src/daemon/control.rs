@@ -71,7 +71,11 @@ pub struct Control {
     /// Whether XDP is attached (else `fast`, if any, serves the eBPF socket filter).
     xdp: bool,
     /// Shards and rings prepared for the workers `run` starts.
-    pending: Vec<(Vec<GroupSpec>, Option<WorkerRing>)>,
+    pending: Vec<(Vec<Arc<GroupSpec>>, Option<WorkerRing>)>,
+    /// Network changes and API writes since the heap was last trimmed, and the quiet seconds
+    /// since the last of them (see [`Control::trim_heap_when_quiet`]).
+    heap_churn: u64,
+    quiet_ticks: u8,
 }
 
 /// The XDP demux key of a group.
@@ -95,12 +99,14 @@ enum FastSetup {
 /// Loads the eBPF object, fills the demux map for `shards` and attaches XDP to every
 /// interface; falls back to the eBPF socket filter when XDP cannot attach. `Err` means no
 /// eBPF at all (the reason).
-fn setup_fast_path(shards: &[Vec<GroupSpec>], xdp: bool) -> Result<FastSetup, String> {
+fn setup_fast_path(shards: &[Vec<Arc<GroupSpec>>], xdp: bool) -> Result<FastSetup, String> {
     let mut cfg = FastPathConfig::new(shards.len() as u32);
-    // Room for two full bursts of adverts per worker: a Master of thousands of groups sends
-    // them within milliseconds, and a worker that drains a moment late must not lose any.
+    // Room for a full burst of adverts per worker: a peer that becomes Master of thousands of
+    // groups at once sends their first adverts within milliseconds, and a worker that drains a
+    // moment late must not lose any. Later adverts come spread over the interval (phase
+    // slots), so one burst is the most a ring must hold.
     let biggest = shards.iter().map(Vec::len).max().unwrap_or(0) as u64;
-    let want = (biggest * 2 * rvrrpd_common::VrrpEvent::RING_RECORD_SIZE as u64)
+    let want = (biggest * rvrrpd_common::VrrpEvent::RING_RECORD_SIZE as u64)
         .next_power_of_two()
         .clamp(u64::from(cfg.ring_bytes), 64 << 20);
     cfg.ring_bytes = want as u32;
@@ -159,6 +165,7 @@ impl Control {
         } else {
             None
         };
+        let specs: Vec<Arc<GroupSpec>> = specs.into_iter().map(Arc::new).collect();
         let routes = plan::static_routes(&config);
         let next_id = specs.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let workers = workers.clamp(1, specs.len().max(1)).min(MAX_WORKERS);
@@ -220,9 +227,11 @@ impl Control {
             fast,
             xdp,
             pending,
+            heap_churn: 0,
+            quiet_ticks: 0,
         };
         control.cleanup_leftovers().await;
-        let specs: Vec<GroupSpec> = control.specs().values().cloned().collect();
+        let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
         for s in &specs {
             if let Err(e) = control.create_vif(s).await {
                 control.final_cleanup().await;
@@ -232,11 +241,11 @@ impl Control {
         Ok(control)
     }
 
-    fn specs(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<usize, GroupSpec>> {
+    fn specs(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<usize, Arc<GroupSpec>>> {
         self.shared.specs.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn spec(&self, id: usize) -> Option<GroupSpec> {
+    fn spec(&self, id: usize) -> Option<Arc<GroupSpec>> {
         self.specs().get(&id).cloned()
     }
 
@@ -305,6 +314,9 @@ impl Control {
             self.workers.len(),
             self.shared.fast_path
         );
+        // Parsing thousands of vrouters and dumping every address of the namespace peaked far
+        // above what the daemon keeps.
+        super::sys::release_free_heap();
 
         let (api_tx, mut api_rx) = unbounded_channel::<ApiRequest>();
         let (api_stop, api_stopped) = oneshot::channel::<()>();
@@ -344,7 +356,10 @@ impl Control {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = tick.tick() => self.refresh_counters(),
+                _ = tick.tick() => {
+                    self.refresh_counters();
+                    self.trim_heap_when_quiet();
+                }
                 _ = term.recv() => { info!("SIGTERM: leaving"); break; }
                 _ = int.recv() => { info!("SIGINT: leaving"); break; }
                 _ = hup.recv() => {
@@ -357,6 +372,8 @@ impl Control {
                 req = api_rx.recv() => {
                     if let Some(req) = req {
                         let result = self.write(req.op.clone(), &req.user, &ev_tx, &mut ev_rx).await;
+                        self.heap_churn += 1;
+                        self.quiet_ticks = 0;
                         match &result {
                             Ok(o) => info!("API user {}: {}: {}", req.user, req.op.describe(), o.message),
                             Err(e) => warn!("API user {}: {} refused: {e}", req.user, req.op.describe()),
@@ -379,7 +396,7 @@ impl Control {
     fn spawn_worker(
         &mut self,
         id: usize,
-        shard: Vec<GroupSpec>,
+        shard: Vec<Arc<GroupSpec>>,
         ring: Option<WorkerRing>,
         ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
     ) -> Result<(), DaemonError> {
@@ -425,8 +442,26 @@ impl Control {
 
     async fn handle_event(&mut self, ev: WorkerEvent) {
         match ev {
-            WorkerEvent::Net { group, op } => self.apply(group, op).await,
+            WorkerEvent::Net { group, op } => {
+                self.heap_churn += 1;
+                self.quiet_ticks = 0;
+                self.apply(group, op).await
+            }
             WorkerEvent::Stopped { worker } => warn!("worker {worker} stopped unexpectedly"),
+        }
+    }
+
+    /// Returns freed heap pages to the kernel two quiet seconds after network changes or API
+    /// writes: a takeover of thousands of groups allocates netlink messages by the thousand,
+    /// and glibc keeps the peak resident otherwise.
+    fn trim_heap_when_quiet(&mut self) {
+        if self.heap_churn == 0 {
+            return;
+        }
+        self.quiet_ticks = self.quiet_ticks.saturating_add(1);
+        if self.quiet_ticks >= 2 {
+            super::sys::release_free_heap();
+            self.heap_churn = 0;
         }
     }
 
@@ -596,6 +631,7 @@ impl Control {
         let id = self.next_id;
         let spec =
             plan::resolve_vrouter(id, vr, plan::advert_slots(&config), super::lookup_interface)
+                .map(Arc::new)
                 .map_err(|e| WriteError::Invalid(e.to_string()))?;
         if spec.netdrv == NetDrv::Ioctl && self.ioctl.is_none() {
             self.ioctl = Some(
@@ -644,10 +680,7 @@ impl Control {
         }
         let vif = spec.vif.as_ref().map(|v| v.name.clone());
         match self
-            .ask(id, |reply| WorkerCmd::AddGroup {
-                spec: Box::new(spec),
-                reply,
-            })
+            .ask(id, |reply| WorkerCmd::AddGroup { spec, reply })
             .await
         {
             Ok(()) => {
@@ -762,7 +795,7 @@ impl Control {
     /// Removes everything rvrrpd may have added: VIPs (except owned addresses), routes and the
     /// macvlans it created. Idempotent.
     async fn final_cleanup(&mut self) {
-        let specs: Vec<GroupSpec> = self.specs().values().cloned().collect();
+        let specs: Vec<Arc<GroupSpec>> = self.specs().values().cloned().collect();
         for spec in &specs {
             if !spec.owner {
                 let drv = self.driver(spec.netdrv);
@@ -847,7 +880,7 @@ fn prepare_worker_thread(id: usize, rt_priority: Option<u8>, nice: i8) {
 
 /// Splits the groups into at most `workers` shards, round-robin; each worker opens its own
 /// filtered receive socket for the VRIDs it owns.
-fn shard(specs: &[GroupSpec], workers: usize) -> Vec<Vec<GroupSpec>> {
+fn shard(specs: &[Arc<GroupSpec>], workers: usize) -> Vec<Vec<Arc<GroupSpec>>> {
     let n = workers.clamp(1, specs.len().max(1));
     let mut shards = vec![Vec::new(); n];
     for (i, s) in specs.iter().enumerate() {

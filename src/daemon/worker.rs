@@ -61,7 +61,7 @@ pub enum WorkerCmd {
     /// Start a new group in this worker.
     AddGroup {
         /// The resolved group.
-        spec: Box<GroupSpec>,
+        spec: Arc<GroupSpec>,
         /// Done.
         reply: Option<Reply>,
     },
@@ -115,7 +115,8 @@ enum TimerKey {
 
 /// Per-group runtime state inside a worker.
 struct Group {
-    spec: GroupSpec,
+    /// Shared with the control plane (one copy per group in the daemon).
+    spec: Arc<GroupSpec>,
     fsm: Vrrp,
     advert: AdvertCache,
     fsm_timer: Option<TimerId>,
@@ -234,7 +235,7 @@ impl Worker {
     /// filter for exactly these groups' VRIDs, and one transmit socket per interface.
     pub fn new(
         id: usize,
-        specs: Vec<GroupSpec>,
+        specs: Vec<Arc<GroupSpec>>,
         cmds: Receiver<WorkerCmd>,
         wake: Arc<EventFd>,
         links: WorkerLinks,
@@ -350,7 +351,7 @@ impl Worker {
 
     /// Adds a group at run time: sockets opened or re-filtered, state machine created (not
     /// started).
-    fn add_group(&mut self, spec: GroupSpec) -> Result<usize, WorkerError> {
+    fn add_group(&mut self, spec: Arc<GroupSpec>) -> Result<usize, WorkerError> {
         self.ensure_tx(&spec)?;
         // With the XDP ring, the control plane has already put the group in the demux map.
         if self.ring.is_none() {
@@ -473,7 +474,7 @@ impl Worker {
             WorkerCmd::Handover { group, reply } => (reply, self.shard.handover(group, now)),
             WorkerCmd::AddGroup { spec, reply } => {
                 let r = self
-                    .add_group(*spec)
+                    .add_group(spec)
                     .map(|g| self.shard.start_group(g, now))
                     .map_err(|e| e.to_string());
                 (reply, r)
@@ -587,7 +588,8 @@ impl Shard {
     }
 
     /// Adds a group (its state machine not started) and returns its local slot.
-    pub fn insert_group(&mut self, spec: GroupSpec) -> usize {
+    pub fn insert_group(&mut self, spec: impl Into<Arc<GroupSpec>>) -> usize {
+        let spec: Arc<GroupSpec> = spec.into();
         let key = (spec.ifindex, spec.family, spec.vrid);
         let group = Group {
             fsm: Vrrp::new(group_params(&spec)),
