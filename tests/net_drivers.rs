@@ -499,14 +499,14 @@ fn frame_v6(vrid: u8) -> Vec<u8> {
     f
 }
 
-/// (src, dst, ttl, vrrp payload)
-type Got = Vec<(IpAddr, IpAddr, u8, Vec<u8>)>;
+/// (src, dst, ttl, vrrp payload, kernel receive time in CLOCK_MONOTONIC ns)
+type Got = Vec<(IpAddr, IpAddr, u8, Vec<u8>, u64)>;
 
 fn drain_until(sock: &mut RxSocket, want: usize, deadline: Instant) -> Got {
     let mut got = Got::new();
     while got.len() < want && Instant::now() < deadline {
         if sock.wait_readable(Duration::from_millis(50)).unwrap() {
-            sock.recv_batch(|d| got.push((d.src, d.dst, d.ttl, d.payload.to_vec())))
+            sock.recv_batch(|d| got.push((d.src, d.dst, d.ttl, d.payload.to_vec(), d.rx_ns)))
                 .unwrap();
         }
     }
@@ -514,7 +514,7 @@ fn drain_until(sock: &mut RxSocket, want: usize, deadline: Instant) -> Got {
     let grace = Instant::now() + Duration::from_millis(200);
     while Instant::now() < grace {
         while let Some(d) = sock.recv().unwrap() {
-            got.push((d.src, d.dst, d.ttl, d.payload.to_vec()));
+            got.push((d.src, d.dst, d.ttl, d.payload.to_vec(), d.rx_ns));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -560,6 +560,7 @@ fn raw_socket_receives_vrrp_and_filter_drops_wrong_vrid() {
     ready_rx
         .recv_timeout(Duration::from_secs(5))
         .expect("receiver ready");
+    let before_send_ns = rvrrpd::daemon::sys::monotonic_micros() * 1000;
     let sent = netns::run_in(&lab.a, || {
         let tx = TxSocket::open("va").unwrap();
         let (f5, f6, v6) = (frame_v4(5, 255), frame_v4(6, 255), frame_v6(5));
@@ -577,7 +578,15 @@ fn raw_socket_receives_vrrp_and_filter_drops_wrong_vrid() {
     let (gf, go, g6, sniffed) = receiver.join().unwrap();
 
     assert_eq!(gf.len(), 1, "filtered socket: only VRID 5: {gf:?}");
-    let (src, dst, ttl, payload) = &gf[0];
+    let (src, dst, ttl, payload, rx_ns) = &gf[0];
+    // The kernel's receive time, on the workers' monotonic clock (SO_TIMESTAMPNS converted):
+    // after the send started, before the receiver read it.
+    let read_ns = rvrrpd::daemon::sys::monotonic_micros() * 1000;
+    assert!(
+        *rx_ns >= before_send_ns.saturating_sub(5_000_000) && *rx_ns <= read_ns + 5_000_000,
+        "receive stamp {rx_ns} outside [{before_send_ns}, {read_ns}]"
+    );
+    assert!(g6.iter().all(|d| d.4 > 0), "IPv6 datagrams are stamped too");
     assert_eq!(*src, v4("10.9.0.1"));
     assert_eq!(*dst, v4("224.0.0.18"));
     assert_eq!(*ttl, 255);

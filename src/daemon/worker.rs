@@ -533,7 +533,8 @@ impl Worker {
                     dst: d.dst,
                     ttl: d.ttl,
                 };
-                shard.handle_advert(d.ifindex, d.payload, &meta, now);
+                let at = shard.rx_time(d.rx_ns, now);
+                shard.handle_advert(d.ifindex, d.payload, &meta, at);
             });
             match n {
                 Ok(0) => return,

@@ -98,6 +98,10 @@ impl RxSocket {
         // 2. Bind to the device.
         sock.bind_device(Some(name.as_bytes()))
             .ctx(|| ctx("binding to device (SO_BINDTODEVICE)"))?;
+        // Kernel receive timestamps: timers then run from an advert's arrival, not from when
+        // the worker read it.
+        sys::setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+            .ctx(|| ctx("setting SO_TIMESTAMPNS"))?;
         // 3. Join the group on this interface only; never loop our own sends back.
         match cfg.family {
             Family::Ipv4 => {
@@ -218,6 +222,7 @@ impl RxSocket {
                     ttl,
                     ifindex: self.ifindex,
                     payload: &data[hlen..total],
+                    rx_ns: meta.rx_ns,
                 })
             }
             Family::Ipv6 => Some(RxDatagram {
@@ -226,6 +231,7 @@ impl RxSocket {
                 ttl: meta.hoplimit?,
                 ifindex: meta.ifindex.unwrap_or(self.ifindex),
                 payload: data,
+                rx_ns: meta.rx_ns,
             }),
         }
     }

@@ -184,6 +184,9 @@ pub(crate) struct RecvMeta {
     pub hoplimit: Option<u8>,
     /// IPv6 destination (`IPV6_PKTINFO` control message).
     pub dst6: Option<Ipv6Addr>,
+    /// Kernel receive time (`SCM_TIMESTAMPNS`, CLOCK_REALTIME) converted to CLOCK_MONOTONIC
+    /// nanoseconds; 0 when absent.
+    pub rx_ns: u64,
 }
 
 /// `struct in6_pktinfo` (not exported by libc for glibc targets).
@@ -194,7 +197,7 @@ struct In6Pktinfo {
     ifindex: u32,
 }
 
-const CTRL_WORDS: usize = 16; // 128 bytes, 8-byte aligned: room for hoplimit + pktinfo
+const CTRL_WORDS: usize = 16; // 128 bytes, 8-byte aligned: hoplimit + pktinfo + timestamp
 
 /// Reusable buffers for `recvmmsg(2)`.
 pub(crate) struct RecvBatch {
@@ -277,6 +280,7 @@ impl RecvBatch {
             };
         }
         let got = ret as usize;
+        let realtime_to_monotonic = realtime_minus_monotonic_ns();
         for (i, h) in hdrs.iter().take(got).enumerate() {
             let mut m = RecvMeta {
                 len: h.msg_len as usize,
@@ -285,6 +289,11 @@ impl RecvBatch {
             };
             parse_name(&self.names[i], h.msg_hdr.msg_namelen, &mut m);
             parse_cmsgs(&h.msg_hdr, &mut m);
+            // parse_cmsgs left the realtime stamp; shift it onto the monotonic clock.
+            m.rx_ns = u64::try_from(i128::from(m.rx_ns) - realtime_to_monotonic)
+                .ok()
+                .filter(|_| m.rx_ns != 0)
+                .unwrap_or(0);
             self.meta[i] = m;
         }
         Ok(got)
@@ -320,6 +329,29 @@ fn parse_name(ss: &libc::sockaddr_storage, len: libc::socklen_t, m: &mut RecvMet
     }
 }
 
+fn timespec_ns(ts: &libc::timespec) -> u64 {
+    u64::try_from(ts.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(ts.tv_nsec).unwrap_or(0))
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; both clocks always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    timespec_ns(&ts)
+}
+
+/// CLOCK_REALTIME − CLOCK_MONOTONIC now, in nanoseconds: socket timestamps are realtime, the
+/// workers' clock is monotonic.
+fn realtime_minus_monotonic_ns() -> i128 {
+    i128::from(clock_ns(libc::CLOCK_REALTIME)) - i128::from(clock_ns(libc::CLOCK_MONOTONIC))
+}
+
 fn parse_cmsgs(hdr: &libc::msghdr, m: &mut RecvMeta) {
     if hdr.msg_control.is_null() || hdr.msg_controllen == 0 {
         return;
@@ -336,6 +368,12 @@ fn parse_cmsgs(hdr: &libc::msghdr, m: &mut RecvMeta) {
                 (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) if dlen >= size_of::<libc::c_int>() => {
                     let v = std::ptr::read_unaligned(data.cast::<libc::c_int>());
                     m.hoplimit = u8::try_from(v).ok();
+                }
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS)
+                    if dlen >= size_of::<libc::timespec>() =>
+                {
+                    let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
+                    m.rx_ns = timespec_ns(&ts);
                 }
                 (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if dlen >= size_of::<In6Pktinfo>() => {
                     let p = std::ptr::read_unaligned(data.cast::<In6Pktinfo>());

@@ -182,6 +182,8 @@ pub struct RxDatagram<'a> {
     pub ifindex: u32,
     /// The VRRP message (IP header stripped, IPv4 padding removed using Total Length).
     pub payload: &'a [u8],
+    /// When the kernel received it, CLOCK_MONOTONIC nanoseconds (0: unknown).
+    pub rx_ns: u64,
 }
 
 #[cfg(test)]

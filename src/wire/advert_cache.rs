@@ -49,26 +49,53 @@ impl AdvertParams<'_> {
     }
 }
 
-/// Owned copy of the parameters a cached frame was built from.
+/// What a cached frame depends on beyond what its own bytes say. Version, VRID, priority,
+/// interval, source and addresses are read back from the frame (see [`frame_carries`]), so a
+/// group keeps no second copy of them: thousands of groups, each with a cache.
 #[derive(Debug)]
 struct BuiltFor {
-    repr: VrrpRepr,
-    src: IpAddr,
     auth: AuthKey,
     v3_checksum: V3Checksum,
 }
 
-impl BuiltFor {
-    fn matches(&self, p: &AdvertParams<'_>) -> bool {
-        self.repr.version == p.version
-            && self.repr.vrid == p.vrid
-            && self.repr.priority == p.priority
-            && self.repr.max_advert_int == p.interval
-            && self.src == p.src
-            && self.v3_checksum == p.v3_checksum
-            && self.repr.addrs == p.addrs
-            && self.auth == *p.auth
+/// Whether `frame`, an advert built by [`emit_advert_frame`], carries exactly `p`'s version,
+/// VRID, priority, interval, source address and addresses (in order).
+fn frame_carries(frame: &[u8], p: &AdvertParams<'_>) -> bool {
+    const ETH: usize = 14;
+    let (ethertype, src_at, ip_len, alen): (u16, usize, usize, usize) = match p.src {
+        IpAddr::V4(_) => (0x0800, ETH + 12, 20, 4),
+        IpAddr::V6(_) => (0x86dd, ETH + 8, 40, 16),
+    };
+    let auth_len = match p.version {
+        Version::V2 => AUTH_DATA_LEN,
+        Version::V3 => 0,
+    };
+    let vrrp_at = ETH + ip_len;
+    if frame.len() != vrrp_at + 8 + p.addrs.len() * alen + auth_len
+        || frame[12..14] != ethertype.to_be_bytes()
+    {
+        return false;
     }
+    let same_addr = |at: usize, a: &IpAddr| match a {
+        IpAddr::V4(a) if alen == 4 => frame[at..at + 4] == a.octets(),
+        IpAddr::V6(a) if alen == 16 => frame[at..at + 16] == a.octets(),
+        _ => false,
+    };
+    let v = &frame[vrrp_at..];
+    let interval_ok = match p.version {
+        Version::V2 => u16::from(v[5]) == p.interval,
+        Version::V3 => u16::from_be_bytes([v[4] & 0x0f, v[5]]) == p.interval,
+    };
+    same_addr(src_at, &p.src)
+        && v[0] >> 4 == p.version.number()
+        && v[1] == p.vrid
+        && v[2] == p.priority
+        && usize::from(v[3]) == p.addrs.len()
+        && interval_ok
+        && p.addrs
+            .iter()
+            .enumerate()
+            .all(|(i, a)| same_addr(vrrp_at + 8 + i * alen, a))
 }
 
 /// The finished frame of one group, rebuilt only when its [`AdvertParams`] change.
@@ -89,7 +116,12 @@ impl AdvertCache {
     /// otherwise a fresh build (which then becomes the cached one). On error the cache is
     /// emptied, so no stale frame can be sent.
     pub fn frame(&mut self, params: &AdvertParams<'_>) -> Result<&[u8], WireError> {
-        if !self.built_for.as_ref().is_some_and(|b| b.matches(params)) {
+        let hit = self.built_for.as_ref().is_some_and(|b| {
+            b.v3_checksum == params.v3_checksum
+                && b.auth == *params.auth
+                && frame_carries(&self.frame, params)
+        });
+        if !hit {
             self.built_for = None;
             let repr = params.to_repr();
             self.frame.resize(advert_frame_len(&repr), 0);
@@ -103,8 +135,6 @@ impl AdvertCache {
             let n = built.inspect_err(|_| self.frame.clear())?;
             self.frame.truncate(n);
             self.built_for = Some(BuiltFor {
-                repr,
-                src: params.src,
                 auth: params.auth.clone(),
                 v3_checksum: params.v3_checksum,
             });
@@ -183,6 +213,9 @@ mod tests {
         let other_auth = AuthKey::new(AuthType::P0Sha256, "other").expect("key");
         let addrs = [ip("192.168.1.100")];
         let more_addrs = [ip("192.168.1.100"), ip("192.168.1.101")];
+        let same_count_other_addr = [ip("192.168.1.101")];
+        let v6_addrs = [ip("2001:db8::100")];
+        let none = AuthKey::none();
         let base = AdvertParams {
             version: Version::V2,
             vrid: 51,
@@ -212,6 +245,35 @@ mod tests {
             },
             AdvertParams {
                 auth: &other_auth,
+                ..base
+            },
+            AdvertParams {
+                addrs: &same_count_other_addr,
+                ..base
+            },
+            AdvertParams { vrid: 52, ..base },
+            AdvertParams {
+                src: ip("fe80::1"),
+                addrs: &v6_addrs,
+                version: Version::V3,
+                auth: &none,
+                interval: 100,
+                ..base
+            },
+            AdvertParams {
+                src: ip("fe80::1"),
+                addrs: &v6_addrs,
+                version: Version::V3,
+                auth: &none,
+                interval: 200,
+                ..base
+            },
+            AdvertParams {
+                src: ip("192.168.1.1"),
+                addrs: &addrs,
+                version: Version::V3,
+                auth: &none,
+                interval: 200,
                 ..base
             },
         ];

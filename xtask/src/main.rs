@@ -83,6 +83,9 @@ enum Cmd {
         /// `vrrp_rt_priority`); default: normal scheduling.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
         realtime: Option<u8>,
+        /// rvrrpd `advert_slots` (phase slots per advert interval; default: the daemon's, 20).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        advert_slots: Option<u16>,
         /// Use this rvrrpd binary instead of building target/release/rvrrpd.
         #[arg(long)]
         rvrrpd: Option<PathBuf>,
@@ -143,6 +146,7 @@ fn main() -> Result<()> {
             converge_timeout,
             keep,
             realtime,
+            advert_slots,
             rvrrpd,
         } => {
             require_root("cargo xtask scale")?;
@@ -172,6 +176,7 @@ fn main() -> Result<()> {
                 converge_timeout,
                 keep,
                 realtime,
+                advert_slots,
                 command: format!(
                     "cargo xtask {}",
                     std::env::args().skip(1).collect::<Vec<_>>().join(" ")

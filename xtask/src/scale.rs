@@ -86,6 +86,8 @@ pub struct Args {
     /// Real-time priority for both daemons (rvrrpd `realtime_priority`, keepalived
     /// `vrrp_rt_priority`); None: normal scheduling.
     pub realtime: Option<u8>,
+    /// rvrrpd `advert_slots`; None: the daemon's default.
+    pub advert_slots: Option<u16>,
     /// The command line, for the report.
     pub command: String,
 }
@@ -103,6 +105,7 @@ struct Params {
     no_ebpf: bool,
     keep: bool,
     realtime: Option<u8>,
+    advert_slots: Option<u16>,
 }
 
 impl Params {
@@ -394,7 +397,10 @@ impl Routers<'_> {
                 let head = p
                     .realtime
                     .map(|r| format!("realtime_priority = {r}\n"))
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    + &p.advert_slots
+                        .map(|s| format!("advert_slots = {s}\n"))
+                        .unwrap_or_default();
                 scale::spawn_rvrrpd(self.topo, side, self.bin, &name, &conf, &head, &extra)?
             }
             Daemon::Keepalived => {
@@ -917,6 +923,7 @@ fn params_of(args: &Args, groups: usize, version: u8, failover: bool) -> Params 
         no_ebpf: args.no_ebpf,
         keep: args.keep,
         realtime: args.realtime,
+        advert_slots: args.advert_slots,
     }
 }
 
@@ -962,6 +969,10 @@ pub fn run(args: Args) -> Result<()> {
             args.realtime
                 .map(|r| format!(", real-time priority {r}"))
                 .unwrap_or_default()
+                + &args
+                    .advert_slots
+                    .map(|s| format!(", rvrrpd advert_slots = {s}"))
+                    .unwrap_or_default()
                 + if args.no_ebpf {
                     ", rvrrpd --no-ebpf"
                 } else {
@@ -978,6 +989,10 @@ pub fn run(args: Args) -> Result<()> {
                 args.interval_ms,
                 args.peer,
                 args.realtime.map(|r| format!("-rt{r}")).unwrap_or_default()
+                    + &args
+                        .advert_slots
+                        .map(|s| format!("-slots{s}"))
+                        .unwrap_or_default()
                     + if args.no_ebpf { "-noebpf" } else { "" }
             )
             .to_lowercase();

@@ -207,6 +207,7 @@ impl RxSocket {
             ttl: h.ttl,
             ifindex: h.ifindex,
             payload: &self.buf[h.start..h.end],
+            rx_ns: 0,
         }
     }
 
