@@ -156,7 +156,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_nice: Option<i8>,
     /// Extension: phase slots a Master's adverts are spread over per Advertisement_Interval
-    /// (1–1000; default 20; 1 = every group in one burst).
+    /// (1–1000; default one per 50 groups, at most 20; 1 = every group in one burst).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advert_slots: Option<u16>,
     /// Virtual routers (`[[vrouter]]`), possibly none.

@@ -84,10 +84,14 @@ pub struct GroupSpec {
     pub advert_slots: u16,
 }
 
-/// Phase slots per advertisement interval when the configuration sets none: 50 ms slots at
-/// 1 s, so a thousand groups make clusters of 50 that a peer takes over in about a
+/// Most phase slots per advertisement interval when the configuration sets none: 50 ms slots
+/// at 1 s, so a thousand groups make clusters of 50 that a peer takes over in about a
 /// millisecond, for 20 wake-ups a second.
 pub const DEFAULT_ADVERT_SLOTS: u16 = 20;
+
+/// Groups per slot the default aims at: fewer groups get fewer slots (each slot is a wake-up
+/// per interval on both routers; clusters of 50 are taken over in well under a millisecond).
+const GROUPS_PER_SLOT: usize = 50;
 
 /// Facts about an interface needed to resolve a group.
 #[derive(Clone, Debug, Default)]
@@ -158,9 +162,15 @@ pub fn resolve(
         .collect()
 }
 
-/// The configured (or default) phase slots.
+/// The configured phase slots, or by default one per [`GROUPS_PER_SLOT`] groups, at most
+/// [`DEFAULT_ADVERT_SLOTS`].
 pub fn advert_slots(config: &Config) -> u16 {
-    config.advert_slots.unwrap_or(DEFAULT_ADVERT_SLOTS)
+    config.advert_slots.unwrap_or_else(|| {
+        let n = (config.vrouters.len() / GROUPS_PER_SLOT).max(1);
+        u16::try_from(n)
+            .unwrap_or(u16::MAX)
+            .min(DEFAULT_ADVERT_SLOTS)
+    })
 }
 
 /// Whether the interface really owns `vip` (RFC address owner). A VIP that a crashed run left
@@ -371,6 +381,30 @@ mod tests {
                 Err("no such interface".into())
             }
         })
+    }
+
+    #[test]
+    fn advert_slots_default_to_one_per_50_groups_at_most_20() {
+        let groups = |n: usize, extra: &str| {
+            let mut text = String::from(extra);
+            for v in 0..n {
+                text += &format!(
+                    "[[vrouter]]\ngroup = {}\ninterface = \"eth{}\"\nvip = \"10.0.0.100\"\n",
+                    v % 250 + 1,
+                    v / 250
+                );
+            }
+            Config::from_str(&text, Some(Format::Toml), "test.conf").unwrap()
+        };
+        assert_eq!(advert_slots(&groups(0, "")), 1);
+        assert_eq!(advert_slots(&groups(99, "")), 1);
+        assert_eq!(advert_slots(&groups(100, "")), 2);
+        assert_eq!(advert_slots(&groups(1000, "")), 20);
+        assert_eq!(advert_slots(&groups(1500, "")), 20);
+        assert_eq!(advert_slots(&groups(100, "advert_slots = 7\n")), 7);
+        let specs = plan("advert_slots = 3\n[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\n")
+            .unwrap();
+        assert_eq!(specs[0].advert_slots, 3);
     }
 
     #[test]
