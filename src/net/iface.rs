@@ -2,17 +2,13 @@
 //! IPv6 addresses with prefix lengths, read with `getifaddrs(3)` (no netlink round trip,
 //! usable from any thread).
 
-use std::net::Ipv6Addr;
-
 use super::error::IoContext;
-use super::sys::{self, IfAddrKind};
+use super::sys;
+#[cfg(test)]
+use super::types::v6_prefix;
+use super::types::{interfaces_from, pick_interface};
 pub use super::types::{is_link_local, Interface};
-use super::{mask_to_prefix, NetError, NetResult};
-
-fn v6_prefix(mask: Option<Ipv6Addr>) -> u8 {
-    mask.map(|m| u128::from(m).leading_ones() as u8)
-        .unwrap_or(128)
-}
+use super::{NetError, NetResult};
 
 /// Interface index by name.
 pub fn ifindex(name: &str) -> NetResult<u32> {
@@ -30,45 +26,7 @@ pub fn ifname(index: u32) -> NetResult<String> {
 /// All interfaces of the current network namespace.
 pub fn list() -> NetResult<Vec<Interface>> {
     let entries = sys::getifaddrs().ctx(|| "listing interfaces (getifaddrs)".to_string())?;
-    let mut out: Vec<Interface> = Vec::new();
-    for e in entries {
-        let pos = match out.iter().position(|i| i.name == e.name) {
-            Some(p) => p,
-            None => {
-                out.push(Interface {
-                    name: e.name.clone(),
-                    index: 0,
-                    mac: None,
-                    up: e.flags & libc::IFF_UP as u32 != 0,
-                    running: e.flags & libc::IFF_RUNNING as u32 != 0,
-                    ipv4: Vec::new(),
-                    ipv6: Vec::new(),
-                });
-                out.len() - 1
-            }
-        };
-        let i = &mut out[pos];
-        match e.kind {
-            IfAddrKind::V4 { addr, mask } => {
-                let p = mask.and_then(mask_to_prefix).unwrap_or(32);
-                i.ipv4.push((addr, p));
-            }
-            IfAddrKind::V6 { addr, mask, .. } => i.ipv6.push((addr, v6_prefix(mask))),
-            IfAddrKind::Link { ifindex, mac } => {
-                i.index = ifindex;
-                i.mac = mac;
-                i.up = e.flags & libc::IFF_UP as u32 != 0;
-                i.running = e.flags & libc::IFF_RUNNING as u32 != 0;
-            }
-            IfAddrKind::None => {}
-        }
-    }
-    for i in out.iter_mut().filter(|i| i.index == 0) {
-        if let Ok(idx) = sys::if_nametoindex(&i.name) {
-            i.index = idx;
-        }
-    }
-    Ok(out)
+    Ok(interfaces_from(entries, |n| sys::if_nametoindex(n).ok()))
 }
 
 /// One interface by name.
@@ -77,26 +35,7 @@ pub fn list() -> NetResult<Vec<Interface>> {
 /// addresses of `eth0` include those of its labels.
 pub fn interface(name: &str) -> NetResult<Interface> {
     let index = ifindex(name)?;
-    let mut all = list()?;
-    let mut found = all
-        .iter()
-        .position(|i| i.name == name)
-        .map(|p| all.swap_remove(p))
-        .unwrap_or(Interface {
-            name: name.to_string(),
-            index,
-            mac: None,
-            up: false,
-            running: false,
-            ipv4: Vec::new(),
-            ipv6: Vec::new(),
-        });
-    found.index = index;
-    let prefix = format!("{name}:");
-    for alias in all.iter().filter(|i| i.name.starts_with(&prefix)) {
-        found.ipv4.extend(alias.ipv4.iter().copied());
-    }
-    Ok(found)
+    Ok(pick_interface(name, index, list()?))
 }
 
 /// Formats a MAC address as `00:00:5e:00:01:01`.

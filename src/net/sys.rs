@@ -590,31 +590,7 @@ pub(crate) fn set_thread_nice(nice: i32) -> io::Result<()> {
 
 // ---------------------------------------------------------------- getifaddrs
 
-/// One `getifaddrs(3)` entry, copied out.
-#[derive(Clone, Debug)]
-pub(crate) struct IfAddrEntry {
-    pub name: String,
-    pub flags: u32,
-    pub kind: IfAddrKind,
-}
-
-/// The address part of a `getifaddrs(3)` entry.
-#[derive(Clone, Debug)]
-pub(crate) enum IfAddrKind {
-    V4 {
-        addr: Ipv4Addr,
-        mask: Option<Ipv4Addr>,
-    },
-    V6 {
-        addr: Ipv6Addr,
-        mask: Option<Ipv6Addr>,
-    },
-    Link {
-        ifindex: u32,
-        mac: Option<[u8; 6]>,
-    },
-    None,
-}
+pub(crate) use super::types::{IfAddrEntry, IfAddrKind};
 
 fn sa_v4(sa: *const libc::sockaddr) -> Option<Ipv4Addr> {
     if sa.is_null() {

@@ -186,6 +186,113 @@ pub struct RxDatagram<'a> {
     pub rx_ns: u64,
 }
 
+/// One `getifaddrs(3)` entry, copied out (each platform's `sys` module produces these).
+#[derive(Clone, Debug)]
+pub(crate) struct IfAddrEntry {
+    pub name: String,
+    pub flags: u32,
+    pub kind: IfAddrKind,
+}
+
+/// The address part of a `getifaddrs(3)` entry.
+#[derive(Clone, Debug)]
+pub(crate) enum IfAddrKind {
+    V4 {
+        addr: Ipv4Addr,
+        mask: Option<Ipv4Addr>,
+    },
+    V6 {
+        addr: Ipv6Addr,
+        mask: Option<Ipv6Addr>,
+    },
+    /// The link-level entry (`AF_PACKET` on Linux, `AF_LINK` on FreeBSD).
+    Link {
+        ifindex: u32,
+        mac: Option<[u8; 6]>,
+    },
+    None,
+}
+
+/// Prefix length of an IPv6 netmask (128 when there is none).
+pub(crate) fn v6_prefix(mask: Option<Ipv6Addr>) -> u8 {
+    mask.map(|m| u128::from(m).leading_ones() as u8)
+        .unwrap_or(128)
+}
+
+/// Groups `getifaddrs` entries into interfaces; `index_of` fills in the index of interfaces
+/// without a link-level entry.
+pub(crate) fn interfaces_from(
+    entries: Vec<IfAddrEntry>,
+    index_of: impl Fn(&str) -> Option<u32>,
+) -> Vec<Interface> {
+    let mut out: Vec<Interface> = Vec::new();
+    for e in entries {
+        let up = e.flags & libc::IFF_UP as u32 != 0;
+        let running = e.flags & libc::IFF_RUNNING as u32 != 0;
+        let pos = match out.iter().position(|i| i.name == e.name) {
+            Some(p) => p,
+            None => {
+                out.push(Interface {
+                    name: e.name.clone(),
+                    index: 0,
+                    mac: None,
+                    up,
+                    running,
+                    ipv4: Vec::new(),
+                    ipv6: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let i = &mut out[pos];
+        match e.kind {
+            IfAddrKind::V4 { addr, mask } => {
+                i.ipv4
+                    .push((addr, mask.and_then(mask_to_prefix).unwrap_or(32)));
+            }
+            IfAddrKind::V6 { addr, mask } => i.ipv6.push((addr, v6_prefix(mask))),
+            IfAddrKind::Link { ifindex, mac } => {
+                i.index = ifindex;
+                i.mac = mac;
+                i.up = up;
+                i.running = running;
+            }
+            IfAddrKind::None => {}
+        }
+    }
+    for i in out.iter_mut().filter(|i| i.index == 0) {
+        if let Some(idx) = index_of(&i.name) {
+            i.index = idx;
+        }
+    }
+    out
+}
+
+/// Interface `name` (index `index`) out of `all`, with the IPv4 addresses of its alias labels
+/// (`eth0:1`, which `getifaddrs` lists apart on Linux) folded in; an interface without any
+/// address entry is still returned.
+pub(crate) fn pick_interface(name: &str, index: u32, mut all: Vec<Interface>) -> Interface {
+    let mut found = all
+        .iter()
+        .position(|i| i.name == name)
+        .map(|p| all.swap_remove(p))
+        .unwrap_or(Interface {
+            name: name.to_string(),
+            index,
+            mac: None,
+            up: false,
+            running: false,
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+        });
+    found.index = index;
+    let prefix = format!("{name}:");
+    for alias in all.iter().filter(|i| i.name.starts_with(&prefix)) {
+        found.ipv4.extend(alias.ipv4.iter().copied());
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -376,34 +376,7 @@ pub fn keepalived_conf(
 /// Runs keepalived (VRRP only, foreground, console log, no syslog) with `conf` in `side`'s
 /// namespace, its pid files in the topology directory.
 pub fn spawn_keepalived(topo: &ScaleTopo, side: Side, name: &str, conf: &str) -> Result<Proc> {
-    let bin = require_tool("keepalived", "apt-get install keepalived")?;
-    let file = topo.path(&format!("{name}.conf"));
-    std::fs::write(&file, conf).map_err(io_ctx(format!("writing {}", file.display())))?;
-    let p = |s: &str| {
-        topo.path(&format!("{name}{s}"))
-            .to_string_lossy()
-            .into_owned()
-    };
-    let argv = vec![
-        bin.to_string_lossy().into_owned(),
-        "-n".into(),
-        "-l".into(),
-        "-D".into(),
-        "-G".into(),
-        "-P".into(),
-        "-f".into(),
-        file.to_string_lossy().into_owned(),
-        "-p".into(),
-        p(".pid"),
-        "-r".into(),
-        p("-vrrp.pid"),
-        "-c".into(),
-        p("-checkers.pid"),
-        "-b".into(),
-        p("-bfd.pid"),
-        "-i".into(),
-        name.into(),
-    ];
+    let argv = crate::config::keepalived::write_and_argv(name, conf, |f| topo.path(f))?;
     topo.spawn(side, name, &argv)
 }
 

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use super::codec::{self, LinkAddr};
+use super::codec;
 
 // The portable layouts of `codec` must be FreeBSD's: checked at compile time.
 const _: () = {
@@ -193,28 +193,7 @@ fn sockaddr_ip(s: &libc::sockaddr_storage) -> Option<IpAddr> {
 
 // ---------------------------------------------------------------- getifaddrs
 
-/// What one `getifaddrs` entry describes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum IfAddrKind {
-    V4 {
-        addr: Ipv4Addr,
-        mask: Option<Ipv4Addr>,
-    },
-    V6 {
-        addr: Ipv6Addr,
-        mask: Option<Ipv6Addr>,
-    },
-    Link(LinkAddr),
-    None,
-}
-
-/// One `getifaddrs` entry.
-#[derive(Clone, Debug)]
-pub(crate) struct IfAddr {
-    pub name: String,
-    pub flags: u32,
-    pub kind: IfAddrKind,
-}
+pub(crate) use crate::net::types::{IfAddrEntry, IfAddrKind};
 
 /// Reads a socket address, if it is of `family` (`None` for a null pointer).
 ///
@@ -244,7 +223,7 @@ fn v6_of(b: &[u8]) -> Option<Ipv6Addr> {
 }
 
 /// `getifaddrs(3)`, copied into owned values (and freed).
-pub(crate) fn getifaddrs() -> io::Result<Vec<IfAddr>> {
+pub(crate) fn getifaddrs() -> io::Result<Vec<IfAddrEntry>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: `head` is a valid out pointer.
     cvt(unsafe { libc::getifaddrs(&mut head) })?;
@@ -278,12 +257,15 @@ pub(crate) fn getifaddrs() -> io::Result<Vec<IfAddr>> {
                 None => IfAddrKind::None,
             },
             Some((libc::AF_LINK, b)) => match codec::parse_sockaddr_dl(&b) {
-                Some(l) => IfAddrKind::Link(l),
+                Some(l) => IfAddrKind::Link {
+                    ifindex: l.index,
+                    mac: l.mac,
+                },
                 None => IfAddrKind::None,
             },
             _ => IfAddrKind::None,
         };
-        out.push(IfAddr {
+        out.push(IfAddrEntry {
             name,
             flags: ifa.ifa_flags,
             kind,

@@ -116,15 +116,23 @@ impl KeepalivedConf {
 /// Writes the configuration and runs `keepalived -n -l -D -P` in `ns` with pid files in the
 /// lab directory. Signal the returned process with `signal_group` to reach its VRRP child.
 pub fn spawn(lab: &Lab, ns: &str, name: &str, conf: &KeepalivedConf) -> Result<Proc> {
+    let argv = write_and_argv(name, &conf.render(), |f| lab.path(f))?;
+    lab.spawn(ns, name, &argv)
+}
+
+/// Writes `conf` to `<dir>/<name>.conf` (`path` maps a file name into the run's directory)
+/// and returns the command line of a foreground keepalived running only VRRP, logging to the
+/// console, with its pid files beside the configuration.
+pub fn write_and_argv(
+    name: &str,
+    conf: &str,
+    path: impl Fn(&str) -> std::path::PathBuf,
+) -> Result<Vec<String>> {
     let bin = require_tool("keepalived", "apt-get install keepalived")?;
-    let file = lab.path(&format!("{name}.conf"));
-    std::fs::write(&file, conf.render()).map_err(io_ctx(format!("writing {}", file.display())))?;
-    let p = |s: &str| {
-        lab.path(&format!("{name}{s}"))
-            .to_string_lossy()
-            .into_owned()
-    };
-    let argv = vec![
+    let file = path(&format!("{name}.conf"));
+    std::fs::write(&file, conf).map_err(io_ctx(format!("writing {}", file.display())))?;
+    let p = |s: &str| path(&format!("{name}{s}")).to_string_lossy().into_owned();
+    Ok(vec![
         bin.to_string_lossy().into_owned(),
         "-n".into(),
         "-l".into(),
@@ -143,6 +151,5 @@ pub fn spawn(lab: &Lab, ns: &str, name: &str, conf: &KeepalivedConf) -> Result<P
         p("-bfd.pid"),
         "-i".into(),
         name.into(),
-    ];
-    lab.spawn(ns, name, &argv)
+    ])
 }
