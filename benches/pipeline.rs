@@ -37,7 +37,7 @@ use rvrrpd::fsm::{State, Vrrp};
 use rvrrpd::net::{IpPrefix, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use rvrrpd::time::Instant;
 use rvrrpd::wire::{AdvertCache, Family, MacAddr, RxMeta, V3Checksum, Version, VrrpRepr};
-use rvrrpd_common::{VrrpEvent, FAMILY_V4, FAMILY_V6, MAX_VRRP_LEN};
+use rvrrpd_common::{VrrpEvent, FAMILY_V4, FAMILY_V6, MAX_VRRP_LEN, VRRP_OFFSET};
 
 /// Bytes of one event record as the ring hands it over (the struct, native byte order).
 const RECORD: usize = std::mem::size_of::<VrrpEvent>();
@@ -288,7 +288,7 @@ fn record(f: &Flavour, i: usize) -> [u8; RECORD] {
     rec[5] = 255;
     rec[6..8].copy_from_slice(&(len as u16).to_ne_bytes());
     rec[8..24].copy_from_slice(&src_bytes);
-    rec[24..24 + len].copy_from_slice(&msg[..len]);
+    rec[VRRP_OFFSET..VRRP_OFFSET + len].copy_from_slice(&msg[..len]);
     rec
 }
 

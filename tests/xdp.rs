@@ -457,6 +457,9 @@ fn test_run_parses_every_case() {
         assert_eq!(run(&v2_frame(9)), XDP_PASS, "FLAG_PASS group");
         let big = v3_frame_v4(5, 100);
         assert_eq!(run(&big), XDP_DROP, "oversized advert still delivered");
+        // 8 + 4 × 20 = 88 bytes: longer than a small record, so a full one, not truncated.
+        let mid = v3_frame_v4(5, 20);
+        assert_eq!(run(&mid), XDP_DROP, "mid-size advert delivered");
         let mut udp = v2_frame(5);
         udp[14 + 9] = 17;
         assert_eq!(run(&udp), XDP_PASS, "UDP passes");
@@ -467,13 +470,13 @@ fn test_run_parses_every_case() {
         assert_eq!(c.get(Counter::Malformed), 2, "version 4 + short: {c}");
         assert_eq!(c.get(Counter::Truncated), 1, "{c}");
         assert_eq!(c.get(Counter::Passed), 1, "{c}");
-        assert_eq!(c.get(Counter::Delivered), 6, "{c}");
+        assert_eq!(c.get(Counter::Delivered), 7, "{c}");
 
         let mut w0 = Vec::new();
         fp.drain(0, 64, |e| w0.push(*e)).expect("drain 0");
         let mut w1 = Vec::new();
         fp.drain(1, 64, |e| w1.push(*e)).expect("drain 1");
-        assert_eq!(w0.len(), 4, "v2, v2 (version 2), vlan, oversized");
+        assert_eq!(w0.len(), 5, "v2, v2 (version 2), vlan, oversized, mid-size");
         assert_eq!(w1.len(), 2, "IPv6 HBH + FLAG_PASS group");
         assert_eq!(w0[0].vrrp_bytes(), &v2_frame(5)[34..]);
         assert_eq!(
@@ -485,6 +488,11 @@ fn test_run_parses_every_case() {
         assert!(ev.is_truncated());
         assert_eq!(usize::from(ev.len), 8 + 4 * 100);
         assert_eq!(ev.vrrp_bytes(), &big[34..34 + MAX_VRRP_LEN]);
+        let ev = &w0[4];
+        assert!(!ev.is_truncated());
+        assert_eq!(usize::from(ev.len), 8 + 4 * 20);
+        assert_eq!(ev.vrrp_bytes(), &mid[34..], "full record, every byte");
+        assert!(ev.rx_ns > 0, "stamped by the program");
         assert_eq!(w1[0].family, FAMILY_V6);
         assert_eq!(w1[0].vrrp_bytes(), &v3_frame_v6(5)[54..], "HBH skipped");
     })

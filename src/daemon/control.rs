@@ -96,6 +96,20 @@ enum FastSetup {
     SocketFilter(FastPath, String),
 }
 
+/// Bytes one advert of group `s` takes in a ring (small or full record, by its length).
+fn ring_record_bytes(s: &GroupSpec) -> u64 {
+    let per_addr = match s.family {
+        Family::Ipv4 => 4,
+        Family::Ipv6 => 16,
+    };
+    let auth = match s.version {
+        crate::wire::Version::V2 => rvrrpd_common::VRRP_V2_AUTH_LEN,
+        crate::wire::Version::V3 => 0,
+    };
+    let len = rvrrpd_common::VRRP_HEADER_LEN + per_addr * s.advert_addrs.len() + auth;
+    rvrrpd_common::VrrpEvent::ring_record_size(len) as u64
+}
+
 /// Loads the eBPF object, fills the demux map for `shards` and attaches XDP to every
 /// interface; falls back to the eBPF socket filter when XDP cannot attach. `Err` means no
 /// eBPF at all (the reason).
@@ -105,8 +119,12 @@ fn setup_fast_path(shards: &[Vec<Arc<GroupSpec>>], xdp: bool) -> Result<FastSetu
     // groups at once sends their first adverts within milliseconds, and a worker that drains a
     // moment late must not lose any. Later adverts come spread over the interval (phase
     // slots), so one burst is the most a ring must hold.
-    let biggest = shards.iter().map(Vec::len).max().unwrap_or(0) as u64;
-    let want = (biggest * rvrrpd_common::VrrpEvent::RING_RECORD_SIZE as u64)
+    let biggest = shards
+        .iter()
+        .map(|s| s.iter().map(|g| ring_record_bytes(g)).sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    let want = biggest
         .next_power_of_two()
         .clamp(u64::from(cfg.ring_bytes), 64 << 20);
     cfg.ring_bytes = want as u32;

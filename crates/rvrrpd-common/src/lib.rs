@@ -8,7 +8,8 @@
 //! # Data path
 //! The XDP program `vrrp_demux` looks up [`DemuxKey`] `(ifindex, vrid, family)` in the
 //! [`DEMUX_MAP`] hash map; the [`DemuxValue`] names the worker whose ring buffer
-//! ([`RING_MAP_NAMES`]`[worker]`) receives a [`VrrpEvent`] for the advert.
+//! ([`RING_MAP_NAMES`]`[worker]`) receives a [`VrrpEvent`] (or, for adverts of at most
+//! [`SMALL_VRRP_LEN`] bytes, a [`SmallVrrpEvent`]) for the advert.
 //! Counters live in the per-CPU array [`COUNTERS_MAP`], indexed by [`Counter`].
 #![no_std]
 
@@ -25,8 +26,8 @@ pub const FAMILY_V6: u8 = 6;
 pub const MAX_WORKERS: usize = 16;
 
 /// Default size in bytes of each worker's ring buffer (a power-of-two multiple of the page
-/// size, as the kernel requires). 256 KiB hold ~840 events of [`VrrpEvent::RING_RECORD_SIZE`]
-/// bytes: at 100 adverts/s/group (v3, 10 ms minimum interval is 100/s) a worker that owns
+/// size, as the kernel requires). 256 KiB hold ~840 full records of
+/// [`VrrpEvent::RING_RECORD_SIZE`] bytes or ~2,500 small ones: at 100 adverts/s/group (v3, 10 ms minimum interval is 100/s) a worker that owns
 /// 1 000 groups and drains every millisecond needs ~100 slots. User space may override the
 /// size at load time.
 pub const RING_BYTES: u32 = 256 * 1024;
@@ -196,18 +197,58 @@ pub struct VrrpEvent {
     pub len: u16,
     /// Source address: IPv4 in the first 4 bytes (rest zero), or IPv6.
     pub src: [u8; 16],
-    /// The VRRP message, `min(len, MAX_VRRP_LEN)` bytes; the rest is unspecified.
-    pub vrrp: [u8; MAX_VRRP_LEN],
     /// When the program saw the frame: `bpf_ktime_get_ns()`, i.e. CLOCK_MONOTONIC in
     /// nanoseconds, the workers' clock. Timers then start from the arrival, not from when a
     /// busy worker got round to the record (0: unknown).
     pub rx_ns: u64,
+    /// The VRRP message, `min(len, MAX_VRRP_LEN)` bytes; the rest is unspecified.
+    pub vrrp: [u8; MAX_VRRP_LEN],
 }
+
+/// The ring record of an advert of at most [`SMALL_VRRP_LEN`] bytes: the same fields as
+/// [`VrrpEvent`], at the same offsets, with a shorter message array. Most adverts (a few
+/// addresses) fit, and a record of 104 bytes instead of 312 makes a ring hold three times as
+/// many; [`VrrpEvent::from_bytes`] decodes both.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SmallVrrpEvent {
+    /// As [`VrrpEvent::ifindex`].
+    pub ifindex: u32,
+    /// As [`VrrpEvent::family`].
+    pub family: u8,
+    /// As [`VrrpEvent::ttl`].
+    pub ttl: u8,
+    /// As [`VrrpEvent::len`] (≤ [`SMALL_VRRP_LEN`]).
+    pub len: u16,
+    /// As [`VrrpEvent::src`].
+    pub src: [u8; 16],
+    /// As [`VrrpEvent::rx_ns`].
+    pub rx_ns: u64,
+    /// The VRRP message, `len` bytes.
+    pub vrrp: [u8; SMALL_VRRP_LEN],
+}
+
+/// Longest VRRP message carried in a [`SmallVrrpEvent`]: v2 with up to 12 IPv4 addresses,
+/// v3 with up to 14 IPv4 or 3 IPv6 addresses.
+pub const SMALL_VRRP_LEN: usize = 64;
+
+/// Offset of the VRRP bytes in both record types (the receive time is the 8 bytes before).
+pub const VRRP_OFFSET: usize = 32;
 
 impl VrrpEvent {
     /// Bytes one event occupies in a ring buffer (8-byte record header + payload rounded up
     /// to 8).
     pub const RING_RECORD_SIZE: usize = 8 + core::mem::size_of::<VrrpEvent>().next_multiple_of(8);
+
+    /// Bytes the record of an advert of `vrrp_len` bytes occupies in a ring buffer: a
+    /// [`SmallVrrpEvent`] when it fits, else a `VrrpEvent`.
+    pub const fn ring_record_size(vrrp_len: usize) -> usize {
+        if vrrp_len <= SMALL_VRRP_LEN {
+            8 + core::mem::size_of::<SmallVrrpEvent>().next_multiple_of(8)
+        } else {
+            Self::RING_RECORD_SIZE
+        }
+    }
 
     /// An all-zero event.
     pub const fn zeroed() -> Self {
@@ -217,16 +258,21 @@ impl VrrpEvent {
             ttl: 0,
             len: 0,
             src: [0; 16],
-            vrrp: [0; MAX_VRRP_LEN],
             rx_ns: 0,
+            vrrp: [0; MAX_VRRP_LEN],
         }
     }
 
-    /// Decodes an event from the bytes of a ring buffer record (native byte order, the
-    /// layout above). `None` if `b` is shorter than the struct. Safe and alignment-agnostic:
-    /// ring records need not be aligned for `VrrpEvent`.
+    /// Decodes an event from the bytes of a ring buffer record, a `VrrpEvent` or a
+    /// [`SmallVrrpEvent`] (native byte order, the layouts above). `None` if `b` is shorter than
+    /// a small record or its message is shorter than `len` says (up to what the record type
+    /// can carry). Safe and alignment-agnostic: ring records need not be aligned.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        if b.len() < core::mem::size_of::<Self>() {
+        if b.len() < core::mem::size_of::<SmallVrrpEvent>() {
+            return None;
+        }
+        let len = usize::from(u16::from_ne_bytes([b[6], b[7]]));
+        if b.len() - VRRP_OFFSET < len.min(MAX_VRRP_LEN) {
             return None;
         }
         let mut ev = Self::zeroed();
@@ -235,10 +281,12 @@ impl VrrpEvent {
         ev.ttl = b[5];
         ev.len = u16::from_ne_bytes([b[6], b[7]]);
         ev.src.copy_from_slice(&b[8..24]);
-        ev.vrrp.copy_from_slice(&b[24..24 + MAX_VRRP_LEN]);
         let mut ts = [0u8; 8];
-        ts.copy_from_slice(&b[24 + MAX_VRRP_LEN..32 + MAX_VRRP_LEN]);
+        ts.copy_from_slice(&b[24..VRRP_OFFSET]);
         ev.rx_ns = u64::from_ne_bytes(ts);
+        let body = &b[VRRP_OFFSET..];
+        let n = body.len().min(MAX_VRRP_LEN);
+        ev.vrrp[..n].copy_from_slice(&body[..n]);
         Some(ev)
     }
 
@@ -284,7 +332,12 @@ impl VrrpEvent {
 // Layout guards: the kernel and user space must agree byte for byte.
 const _: () = assert!(core::mem::size_of::<DemuxKey>() == 8);
 const _: () = assert!(core::mem::size_of::<DemuxValue>() == 8);
-const _: () = assert!(core::mem::size_of::<VrrpEvent>() == 32 + MAX_VRRP_LEN);
+const _: () = assert!(core::mem::size_of::<VrrpEvent>() == VRRP_OFFSET + MAX_VRRP_LEN);
+const _: () = assert!(core::mem::size_of::<SmallVrrpEvent>() == VRRP_OFFSET + SMALL_VRRP_LEN);
+const _: () = assert!(core::mem::offset_of!(VrrpEvent, vrrp) == VRRP_OFFSET);
+const _: () = assert!(core::mem::offset_of!(SmallVrrpEvent, vrrp) == VRRP_OFFSET);
+const _: () = assert!(core::mem::offset_of!(SmallVrrpEvent, rx_ns) == 24);
+const _: () = assert!(core::mem::offset_of!(VrrpEvent, rx_ns) == 24);
 const _: () = assert!(core::mem::align_of::<VrrpEvent>() <= 8);
 const _: () = assert!(Counter::ALL.len() == NUM_COUNTERS as usize);
 const _: () = assert!(RING_BYTES.is_power_of_two() && RING_BYTES >= 4096);
@@ -339,9 +392,9 @@ mod tests {
         b[5] = 255;
         b[6..8].copy_from_slice(&40u16.to_ne_bytes());
         b[8] = 0xfe;
-        b[24] = 0x31;
-        b[25] = 9;
-        b[24 + MAX_VRRP_LEN..].copy_from_slice(&1_234_567u64.to_ne_bytes());
+        b[24..32].copy_from_slice(&1_234_567u64.to_ne_bytes());
+        b[32] = 0x31;
+        b[33] = 9;
         let ev = VrrpEvent::from_bytes(&b).expect("long enough");
         assert_eq!(
             (ev.ifindex, ev.family, ev.ttl, ev.len),
@@ -350,11 +403,22 @@ mod tests {
         assert_eq!(ev.src[0], 0xfe);
         assert_eq!(ev.vrid(), 9);
         assert_eq!(ev.rx_ns, 1_234_567);
-        assert!(VrrpEvent::from_bytes(&b[..100]).is_none());
+        // A small record (104-byte slot, 96 bytes of payload) decodes the same.
+        let small = VrrpEvent::from_bytes(&b[..core::mem::size_of::<SmallVrrpEvent>()])
+            .expect("small record");
+        assert_eq!(small, ev);
+        // Shorter than a small record, or a message shorter than its length: rejected.
+        assert!(VrrpEvent::from_bytes(&b[..90]).is_none());
+        b[6..8].copy_from_slice(&200u16.to_ne_bytes());
+        assert!(VrrpEvent::from_bytes(&b[..core::mem::size_of::<SmallVrrpEvent>()]).is_none());
+        assert!(VrrpEvent::from_bytes(&b).is_some());
     }
 
     #[test]
     fn record_fits_ring() {
         assert_eq!(VrrpEvent::RING_RECORD_SIZE, 8 + 304);
+        assert_eq!(VrrpEvent::ring_record_size(20), 8 + 96);
+        assert_eq!(VrrpEvent::ring_record_size(SMALL_VRRP_LEN), 8 + 96);
+        assert_eq!(VrrpEvent::ring_record_size(SMALL_VRRP_LEN + 1), 8 + 304);
     }
 }

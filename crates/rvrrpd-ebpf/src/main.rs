@@ -29,7 +29,8 @@ use aya_ebpf::{
     EbpfContext,
 };
 use rvrrpd_common::{
-    Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, MAX_GROUPS,
+    Counter, DemuxKey, DemuxValue, SmallVrrpEvent, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS,
+    MAX_GROUPS, SMALL_VRRP_LEN,
     MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES, VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
 };
 
@@ -61,11 +62,22 @@ macro_rules! rings {
             static $name: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
         )*
 
-        /// Reserves an event slot in `worker`'s ring. `Err(BadWorker)` / `Err(RingbufFull)`.
+        /// Reserves a full event slot in `worker`'s ring. `Err(BadWorker)` /
+        /// `Err(RingbufFull)`.
         #[inline(always)]
-        fn reserve(worker: u32) -> Result<aya_ebpf::maps::ring_buf::RingBufEntry<VrrpEvent>, Counter> {
+        fn reserve_full(worker: u32) -> Result<aya_ebpf::maps::ring_buf::RingBufEntry<VrrpEvent>, Counter> {
             let entry = match worker {
                 $($idx => $name.reserve::<VrrpEvent>(0),)*
+                _ => return Err(Counter::BadWorker),
+            };
+            entry.ok_or(Counter::RingbufFull)
+        }
+
+        /// Reserves a small event slot (adverts of at most `SMALL_VRRP_LEN` bytes).
+        #[inline(always)]
+        fn reserve_small(worker: u32) -> Result<aya_ebpf::maps::ring_buf::RingBufEntry<SmallVrrpEvent>, Counter> {
+            let entry = match worker {
+                $($idx => $name.reserve::<SmallVrrpEvent>(0),)*
                 _ => return Err(Counter::BadWorker),
             };
             entry.ok_or(Counter::RingbufFull)
@@ -270,16 +282,49 @@ fn classify<R: L3Reader>(r: &R) -> Verdict {
 /// the call). Going through a volatile stack slot hides the value from LLVM, so it keeps
 /// `min(len - 1, 271) + 1`, which the verifier bounds exactly.
 #[inline(always)]
-fn copy_len(len: u32) -> u32 {
+fn copy_len(len: u32, cap: u32) -> u32 {
     let m = len.wrapping_sub(1);
     // SAFETY: reads a local u32 through a valid, aligned reference.
     let m = unsafe { core::ptr::read_volatile(&m) };
-    let m = if m > MAX_VRRP_LEN as u32 - 1 {
-        MAX_VRRP_LEN as u32 - 1
-    } else {
-        m
-    };
+    let m = if m > cap - 1 { cap - 1 } else { m };
     m + 1
+}
+
+/// Reserves a record of `$reserve`'s type in the worker's ring, fills it for `$adv` and submits
+/// it (both record types have the same fields; only the message array differs). Evaluates to
+/// `Err(counter)` when the ring is full or the frame is shorter than the IP header says.
+macro_rules! deliver {
+    ($reserve:ident, $cap:expr, $r:expr, $adv:expr, $ifindex:expr, $worker:expr) => {{
+        match $reserve($worker) {
+            Err(c) => Err(c),
+            Ok(mut entry) => {
+                let ev = entry.as_mut_ptr();
+                let n = copy_len($adv.len, $cap as u32);
+                // SAFETY: `ev` is a reserved, writable ring slot of the record's size; the
+                // copy writes n ≤ $cap bytes into its `vrrp` array.
+                let copied = unsafe {
+                    (*ev).ifindex = $ifindex;
+                    (*ev).family = $adv.family;
+                    (*ev).ttl = $adv.ttl;
+                    (*ev).len = if $adv.len > u16::MAX as u32 {
+                        u16::MAX
+                    } else {
+                        $adv.len as u16
+                    };
+                    (*ev).src = $adv.src;
+                    (*ev).rx_ns = bpf_ktime_get_ns();
+                    $r.load_raw($adv.off, (*ev).vrrp.as_mut_ptr(), n)
+                };
+                if copied {
+                    entry.submit(0);
+                    Ok(())
+                } else {
+                    entry.discard(0);
+                    Err(Counter::Malformed)
+                }
+            }
+        }
+    }};
 }
 
 #[xdp]
@@ -349,37 +394,17 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
         count(Counter::UnknownVrid);
         return xdp_action::XDP_DROP;
     };
-    let mut entry = match reserve(val.worker) {
-        Ok(e) => e,
-        Err(c) => {
-            count(c);
-            return xdp_action::XDP_DROP;
-        }
+    // Short adverts (most) go into small records: three times as many fit in a ring.
+    let delivered = if adv.len <= SMALL_VRRP_LEN as u32 {
+        deliver!(reserve_small, SMALL_VRRP_LEN, r, adv, ifindex, val.worker)
+    } else {
+        deliver!(reserve_full, MAX_VRRP_LEN, r, adv, ifindex, val.worker)
     };
-    let ev = entry.as_mut_ptr();
-    let n = copy_len(adv.len);
-    // SAFETY: `ev` is a reserved, writable ring slot of size_of::<VrrpEvent>() bytes; the
-    // copy writes n ≤ MAX_VRRP_LEN bytes into its `vrrp` array.
-    let copied = unsafe {
-        (*ev).ifindex = ifindex;
-        (*ev).family = adv.family;
-        (*ev).ttl = adv.ttl;
-        (*ev).len = if adv.len > u16::MAX as u32 {
-            u16::MAX
-        } else {
-            adv.len as u16
-        };
-        (*ev).src = adv.src;
-        (*ev).rx_ns = bpf_ktime_get_ns();
-        r.load_raw(adv.off, (*ev).vrrp.as_mut_ptr(), n)
-    };
-    if !copied {
-        // The IP header claims more bytes than the frame holds.
-        entry.discard(0);
-        count(Counter::Malformed);
+    if let Err(c) = delivered {
+        // Ring full, bad worker, or the IP header claims more bytes than the frame holds.
+        count(c);
         return xdp_action::XDP_DROP;
     }
-    entry.submit(0);
     count(Counter::Delivered);
     if adv.len > MAX_VRRP_LEN as u32 {
         count(Counter::Truncated);
