@@ -177,7 +177,11 @@ impl DemuxValue {
     }
 }
 
-/// One received advert, as written by the XDP program into a worker's ring buffer.
+/// One received advert, as written by the XDP program into a worker's ring buffer, carrying
+/// up to `N` bytes of the VRRP message: [`VrrpEvent`] (the longest legal advert) or
+/// [`SmallVrrpEvent`] (most adverts; a record of 104 bytes instead of 312 makes a ring hold
+/// three times as many). Both have the same fields at the same offsets;
+/// [`VrrpEvent::from_bytes`] decodes either.
 ///
 /// The IP header is not carried: the fields VRRP needs from it (source address, TTL — always
 /// 255 since others are dropped — and the family for the v3 pseudo-header checksum) are here.
@@ -186,14 +190,14 @@ impl DemuxValue {
 /// are checked against the address of the receiving interface by the worker.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VrrpEvent {
+pub struct VrrpRecord<const N: usize> {
     /// Interface index the advert arrived on.
     pub ifindex: u32,
     /// [`FAMILY_V4`] or [`FAMILY_V6`].
     pub family: u8,
     /// IPv4 TTL / IPv6 hop limit (255: the program drops anything else).
     pub ttl: u8,
-    /// Length of the VRRP message on the wire (may exceed [`MAX_VRRP_LEN`]).
+    /// Length of the VRRP message on the wire (may exceed `N`).
     pub len: u16,
     /// Source address: IPv4 in the first 4 bytes (rest zero), or IPv6.
     pub src: [u8; 16],
@@ -201,32 +205,16 @@ pub struct VrrpEvent {
     /// nanoseconds, the workers' clock. Timers then start from the arrival, not from when a
     /// busy worker got round to the record (0: unknown).
     pub rx_ns: u64,
-    /// The VRRP message, `min(len, MAX_VRRP_LEN)` bytes; the rest is unspecified.
-    pub vrrp: [u8; MAX_VRRP_LEN],
+    /// The VRRP message, `min(len, N)` bytes; the rest is unspecified.
+    pub vrrp: [u8; N],
 }
 
-/// The ring record of an advert of at most [`SMALL_VRRP_LEN`] bytes: the same fields as
-/// [`VrrpEvent`], at the same offsets, with a shorter message array. Most adverts (a few
-/// addresses) fit, and a record of 104 bytes instead of 312 makes a ring hold three times as
-/// many; [`VrrpEvent::from_bytes`] decodes both.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SmallVrrpEvent {
-    /// As [`VrrpEvent::ifindex`].
-    pub ifindex: u32,
-    /// As [`VrrpEvent::family`].
-    pub family: u8,
-    /// As [`VrrpEvent::ttl`].
-    pub ttl: u8,
-    /// As [`VrrpEvent::len`] (≤ [`SMALL_VRRP_LEN`]).
-    pub len: u16,
-    /// As [`VrrpEvent::src`].
-    pub src: [u8; 16],
-    /// As [`VrrpEvent::rx_ns`].
-    pub rx_ns: u64,
-    /// The VRRP message, `len` bytes.
-    pub vrrp: [u8; SMALL_VRRP_LEN],
-}
+/// The record of any advert (truncated beyond [`MAX_VRRP_LEN`]), and the decoded form user
+/// space works with.
+pub type VrrpEvent = VrrpRecord<MAX_VRRP_LEN>;
+
+/// The record of an advert of at most [`SMALL_VRRP_LEN`] bytes.
+pub type SmallVrrpEvent = VrrpRecord<SMALL_VRRP_LEN>;
 
 /// Longest VRRP message carried in a [`SmallVrrpEvent`]: v2 with up to 12 IPv4 addresses,
 /// v3 with up to 14 IPv4 or 3 IPv6 addresses.
