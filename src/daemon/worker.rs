@@ -1152,9 +1152,9 @@ fn group_params(spec: &GroupSpec) -> GroupParams {
 }
 
 /// The phase of group `index`'s adverts: groups are dealt round-robin over the `slots` slots
-/// of their interval, slots of at least [`MIN_ADVERT_SLOT_US`]. Groups sharing a slot leave in one `sendmmsg`
-/// and are what a peer's workers take over together when this router dies; every slot costs
-/// each side a wake-up per interval.
+/// of their interval, slots of at least [`MIN_ADVERT_SLOT_US`]. Groups sharing a slot leave
+/// in one `sendmmsg` and are what a peer's workers take over together when this router dies;
+/// every slot costs each side a wake-up per interval.
 /// Narrowest phase slot: at 10 ms adverts two slots, not ten (each slot is a wake-up per
 /// interval on both routers, and a hundred groups at 10 ms are only a few per slot anyway).
 const MIN_ADVERT_SLOT_US: u128 = 5_000;

@@ -404,22 +404,25 @@ fn master_late_timer_keeps_cadence_or_restarts() {
     assert_eq!(m.poll_timeout(), Some(late + Duration::from_millis(100)));
 }
 
-/// A v2 (1 s) machine whose adverts go at 250 ms past each whole second.
-fn phased_v2() -> Vrrp {
+/// A v2 (1 s) machine whose adverts go `phase_ms` past each whole second, started at t=0 and
+/// brought to Master by Master_Down_Timer expiry: the machine, the expiry, and the actions of
+/// the takeover.
+fn phased_v2_master(phase_ms: u64) -> (Vrrp, Instant, Vec<Action>) {
     let mut p = params(Version::V2, 100, Duration::from_secs(1));
-    p.advert_phase = Some(Duration::from_millis(250));
-    Vrrp::new(p)
+    p.advert_phase = Some(Duration::from_millis(phase_ms));
+    let mut m = Vrrp::new(p);
+    let mut out = Vec::new();
+    m.startup(t(0), &mut out);
+    let at = m.poll_timeout().expect("master down timer");
+    out.clear();
+    m.handle_timeout(at, &mut out);
+    (m, at, out)
 }
 
 #[test]
 fn phased_master_advertises_at_once_then_on_its_phase_then_every_interval() {
-    let mut m = phased_v2();
-    let mut out = Vec::new();
-    m.startup(t(0), &mut out);
     // Master_Down_Timer expiry at 3.609375 s: the advert goes at once (RFC 3768 6.4.2) ...
-    let at = m.poll_timeout().expect("master down timer");
-    out.clear();
-    m.handle_timeout(at, &mut out);
+    let (mut m, _, mut out) = phased_v2_master(250);
     assert_eq!(m.state(), State::Master);
     assert!(out.contains(&Action::SendAdvert { priority: 100 }));
     // ... the next at the phase (4.25 s, within one interval), then every interval.
@@ -434,16 +437,9 @@ fn phased_master_advertises_at_once_then_on_its_phase_then_every_interval() {
 fn phased_master_never_waits_longer_than_the_interval() {
     for phase_ms in [0u64, 1, 499, 500, 999, 1000, 1500] {
         for now_us in [0u64, 1, 249_999, 250_000, 250_001, 999_999, 7_000_000] {
-            let mut p = params(Version::V2, 100, Duration::from_secs(1));
-            p.advert_phase = Some(Duration::from_millis(phase_ms));
-            let mut m = Vrrp::new(p);
-            let mut out = Vec::new();
-            m.startup(t(0), &mut out);
-            // A priority-0 advert while Backup is the quickest way to Master at a chosen time:
-            // take over at the Master_Down deadline, then jump to `now` with a priority-0
+            // Take over at the Master_Down deadline, then jump to `now` with a priority-0
             // advert, which makes a Master advertise out of cadence.
-            let at = m.poll_timeout().expect("timer");
-            m.handle_timeout(at, &mut out);
+            let (mut m, at, mut out) = phased_v2_master(phase_ms);
             let now = at + Duration::from_micros(now_us);
             out.clear();
             m.on_advert(&adv(HIGH, 0, 100), now, &mut out);
@@ -461,11 +457,7 @@ fn phased_master_never_waits_longer_than_the_interval() {
 
 #[test]
 fn phased_master_more_than_an_interval_late_returns_to_its_phase() {
-    let mut m = phased_v2();
-    let mut out = Vec::new();
-    m.startup(t(0), &mut out);
-    let at = m.poll_timeout().expect("timer");
-    m.handle_timeout(at, &mut out);
+    let (mut m, _, mut out) = phased_v2_master(250);
     out.clear();
     // Due at 4.25 s, run at 5.6 s: one advert, the next at 6.25 s.
     m.handle_timeout(t(5_600_000), &mut out);
