@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the toolchain that builds rvrrpd's eBPF programs (crates/rvrrpd-ebpf):
+# Installs the toolchain that builds rvrrpd's eBPF programs (rvrrpd-ebpf):
 #   * a nightly rustc pinned by date, with rust-src (for `-Z build-std=core`),
 #   * bpf-linker, built against that nightly's own libLLVM (Debian ships LLVM <= 19, the
 #     nightly uses LLVM 22), installed under a permanent prefix.

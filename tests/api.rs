@@ -273,7 +273,7 @@ fn signed_cookies(key: &[u8], user: &str, ts: u64, nonce: u64) -> String {
 // nullable, allOf, oneOf, $ref, additionalProperties)
 
 fn openapi() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -37,7 +37,7 @@ fn object() -> PathBuf {
     static BUILDING: Mutex<()> = Mutex::new(());
     let _g = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
     OBJ.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         ebpf::build(root, true).map_err(|e| format!("{e:#}"))
     })
     .clone()

@@ -1,4 +1,4 @@
-//! `cargo xtask build-ebpf [--release]`: builds `crates/rvrrpd-ebpf` for `bpfel-unknown-none`.
+//! `cargo xtask build-ebpf [--release]`: builds `rvrrpd-ebpf` for `bpfel-unknown-none`.
 //!
 //! * Runs `scripts/setup-ebpf.sh` when the recorded toolchain (pinned nightly + rust-src,
 //!   bpf-linker against that nightly's libLLVM) is missing; the script is a no-op (~0.1 s)
@@ -97,7 +97,7 @@ pub fn build(root: &Path, release: bool) -> Result<PathBuf> {
     dirs.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(dirs).context("building PATH")?;
 
-    let crate_dir = root.join("crates/rvrrpd-ebpf");
+    let crate_dir = root.join("rvrrpd-ebpf");
     let mut cmd = Command::new("cargo");
     cmd.current_dir(&crate_dir)
         .arg(format!("+{}", tc.toolchain))
@@ -128,7 +128,7 @@ pub fn build(root: &Path, release: bool) -> Result<PathBuf> {
         "-C debuginfo=2 -C link-arg=--btf",
     );
     let started = std::time::Instant::now();
-    run(&mut cmd).context("building crates/rvrrpd-ebpf")?;
+    run(&mut cmd).context("building rvrrpd-ebpf")?;
     let obj = object_path(root, release);
     if !obj.is_file() {
         bail!("build succeeded but {} is missing", obj.display());

@@ -285,6 +285,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         // The same elections and failovers on the classic-BPF raw-socket path.
         run(cargo().current_dir(root).env("RVRRPD_NO_EBPF", "1").args([
             "test",
+            "-p",
+            "rvrrpd",
             "--test",
             "election",
             "--test",
@@ -295,6 +297,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         // And on the eBPF socket filter (the tier between XDP and classic BPF).
         run(cargo().current_dir(root).env("RVRRPD_NO_XDP", "1").args([
             "test",
+            "-p",
+            "rvrrpd",
             "--test",
             "election",
             "--test",

@@ -1,7 +1,7 @@
 //! Types shared by the rvrrpd daemon and its eBPF programs (`no_std`).
 //!
 //! Everything here is `#[repr(C)]` with explicit padding so the kernel side
-//! (`crates/rvrrpd-ebpf`, compiled for `bpfel-unknown-none`) and user space
+//! (`rvrrpd-ebpf`, compiled for `bpfel-unknown-none`) and user space
 //! (`rvrrpd::net::xdp`) agree on the byte layout. The `user` feature adds
 //! `unsafe impl aya::Pod` so the structs can be map keys and values in aya.
 //!

@@ -50,7 +50,7 @@ pub const OBJECT_ENV: &str = "RVRRPD_EBPF_OBJECT";
 /// The object as built by `cargo xtask build-ebpf --release` in this source tree.
 pub const DEV_OBJECT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/target/bpf/bpfel-unknown-none/release/rvrrpd-ebpf"
+    "/../target/bpf/bpfel-unknown-none/release/rvrrpd-ebpf"
 );
 /// Where packages install the object.
 pub const INSTALLED_OBJECT: &str = "/usr/lib/rvrrpd/rvrrpd-ebpf.o";

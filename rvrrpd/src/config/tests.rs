@@ -60,7 +60,7 @@ fn vrouter(extra: &str) -> String {
 
 #[test]
 fn every_sample_in_conf_validates() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf");
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let path = entry.path();
@@ -74,7 +74,7 @@ fn every_sample_in_conf_validates() {
 
 #[test]
 fn toml_and_json_samples_agree() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf");
     let load = |name: &str| {
         let mut config = Config::load(&dir.join(name), None).unwrap_or_else(|e| panic!("{e}"));
         assert!(config.warnings.is_empty(), "{name}: {:?}", config.warnings);
