@@ -82,6 +82,8 @@ fn failover(version: u8, interval: f64, v6: bool, sig: Signal) -> f64 {
         "VIP not in the advert: {:?}",
         a.advert.addrs
     );
+    // r1 became Master by Master_Down expiry: no two of its adverts closer than the interval.
+    assert_no_close_adverts(&t, vrid, r1_ip, interval, &[&p1, &p2]);
 
     let t0 = now();
     p1.signal(sig).expect("signal");

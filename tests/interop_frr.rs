@@ -51,8 +51,12 @@ fn interop(version: u8, rvrrpd_master: bool) {
     } else {
         (&r2, &r1)
     };
-    let (m_ip, _) = wait_sole_master(&lab, &cap, vrid, false, master, interval, &[&rv, &fr.vrrpd]);
+    let (m_ip, t) = wait_sole_master(&lab, &cap, vrid, false, master, interval, &[&rv, &fr.vrrpd]);
     if rvrrpd_master {
+        // rvrrpd became Master by Master_Down expiry: its second advert must not follow the
+        // first closer than the interval (it once came 25 ms later, on its phase).
+        let min = assert_no_close_adverts(&t, vrid, m_ip, interval, &[&rv]);
+        println!("MEASURED interop FRR v{version} rvrrpd Master: smallest advert gap {min:.3}s");
         wait_vip(&r1, vip.into(), true, Duration::from_secs(3), &[&rv]);
     } else {
         assert!(
@@ -94,7 +98,12 @@ fn interop(version: u8, rvrrpd_master: bool) {
         f.gap(),
         fr.show_vrrp()
     );
-    wait_sole_master(&lab, &cap, vrid, false, backup, interval, &[&rv, &fr.vrrpd]);
+    let (_, t) = wait_sole_master(&lab, &cap, vrid, false, backup, interval, &[&rv, &fr.vrrpd]);
+    if !rvrrpd_master {
+        // rvrrpd took over from FRR: the same rule after a takeover.
+        let min = assert_no_close_adverts(&t, vrid, b_ip, interval, &[&rv]);
+        println!("MEASURED interop FRR v{version} rvrrpd took over: smallest advert gap {min:.3}s");
+    }
 }
 
 #[test]

@@ -213,3 +213,26 @@ pub fn wait_failover(
         ),
     }
 }
+
+/// Asserts that `src` never sent two adverts of `vrid` closer together than `interval` (less
+/// 10 ms of timer jitter) anywhere on the trace: phase spreading may delay an advert, never
+/// bring it forward. Returns the smallest gap (seconds).
+pub fn assert_no_close_adverts(
+    t: &Trace,
+    vrid: u8,
+    src: IpAddr,
+    interval: f64,
+    procs: &[&Proc],
+) -> f64 {
+    let gaps = t.intervals(vrid, src, 0.0, f64::MAX);
+    assert!(!gaps.is_empty(), "no two adverts of {src} on the trace");
+    let min = gaps.iter().copied().fold(f64::MAX, f64::min);
+    assert!(
+        min >= interval - 0.010,
+        "{src} sent adverts of VRID {vrid} {min:.4}s apart (interval {interval}s); gaps: {:?}\n{}\n{}",
+        gaps.iter().map(|g| format!("{g:.3}")).collect::<Vec<_>>(),
+        t.summary(20),
+        diag(procs)
+    );
+    min
+}

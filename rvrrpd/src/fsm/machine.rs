@@ -339,8 +339,12 @@ impl Vrrp {
         out.push(Action::RemoveVips);
     }
 
-    /// The Adver_Timer deadline after an advert sent out of cadence at `now`: in
-    /// `(now, now + Advertisement_Interval]`, on the group's phase if it has one.
+    /// The Adver_Timer deadline after an advert sent out of cadence at `now`: the first instant
+    /// on the group's phase that is at least one Advertisement_Interval after `now`, so in
+    /// `[now + interval, now + 2 × interval)`. Phase spreading may only delay the next advert
+    /// (Master_Down_Interval, over three intervals, allows it), never bring it closer than
+    /// the interval: peers and captures must never see two adverts of a Master closer
+    /// together than its Advertisement_Interval. Without a phase: `now + interval`.
     fn next_advert_after(&self, now: Instant) -> Instant {
         let interval = self.params.advert_interval;
         let (Some(phase), Ok(iv)) = (
@@ -352,10 +356,10 @@ impl Vrrp {
         if iv == 0 {
             return now + interval;
         }
-        let t = now.as_micros();
+        let earliest = now.as_micros().saturating_add(iv);
         let phase = u64::try_from(phase.as_micros()).unwrap_or(0) % iv;
-        let mut next = t - t % iv + phase;
-        if next <= t {
+        let mut next = earliest - earliest % iv + phase;
+        if next < earliest {
             next += iv;
         }
         Instant::from_micros(next)

@@ -64,8 +64,8 @@ pub struct GroupParams {
     pub primary_addr: IpAddr,
     /// Where in the Advertisement_Interval this group's adverts go, on the driver's clock
     /// (instants `t` with `t mod interval == phase`). A Master sends its first advert at once,
-    /// as the RFCs require, and the next one at the first such instant, at most one interval
-    /// later; from then on every interval. Spreading the phases of many groups spreads their
+    /// as the RFCs require, and the next one at the first such instant at least one interval
+    /// later (so between one and two intervals later); from then on every interval. Spreading the phases of many groups spreads their
     /// adverts (and the peers' Master_Down deadlines) over the interval instead of sending
     /// them all in one burst. `None`: one interval after the out-of-cadence advert.
     pub advert_phase: Option<Duration>,

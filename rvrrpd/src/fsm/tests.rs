@@ -425,16 +425,17 @@ fn phased_master_advertises_at_once_then_on_its_phase_then_every_interval() {
     let (mut m, _, mut out) = phased_v2_master(250);
     assert_eq!(m.state(), State::Master);
     assert!(out.contains(&Action::SendAdvert { priority: 100 }));
-    // ... the next at the phase (4.25 s, within one interval), then every interval.
-    assert_eq!(m.poll_timeout(), Some(t(4_250_000)));
-    out.clear();
-    m.handle_timeout(t(4_250_000), &mut out);
-    assert_eq!(out, vec![Action::SendAdvert { priority: 100 }]);
+    // ... the next at the first phase instant at least one interval later (5.25 s: 4.25 s
+    // would be only 0.64 s after the first), then every interval.
     assert_eq!(m.poll_timeout(), Some(t(5_250_000)));
+    out.clear();
+    m.handle_timeout(t(5_250_000), &mut out);
+    assert_eq!(out, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(m.poll_timeout(), Some(t(6_250_000)));
 }
 
 #[test]
-fn phased_master_never_waits_longer_than_the_interval() {
+fn phased_master_next_advert_between_one_and_two_intervals_after_an_unscheduled_one() {
     for phase_ms in [0u64, 1, 499, 500, 999, 1000, 1500] {
         for now_us in [0u64, 1, 249_999, 250_000, 250_001, 999_999, 7_000_000] {
             // Take over at the Master_Down deadline, then jump to `now` with a priority-0
@@ -445,12 +446,112 @@ fn phased_master_never_waits_longer_than_the_interval() {
             m.on_advert(&adv(HIGH, 0, 100), now, &mut out);
             assert_eq!(out, vec![Action::SendAdvert { priority: 100 }]);
             let next = m.poll_timeout().expect("adver timer");
-            assert!(next > now, "phase {phase_ms} ms at {now:?}: {next:?}");
             assert!(
-                next - now <= Duration::from_secs(1),
+                next - now >= Duration::from_secs(1),
+                "phase {phase_ms} ms at {now:?}: {next:?}"
+            );
+            assert!(
+                next - now < Duration::from_secs(2),
                 "phase {phase_ms} ms at {now:?}: {next:?}"
             );
             assert_eq!(next.as_micros() % 1_000_000, (phase_ms % 1000) * 1000);
+        }
+    }
+}
+
+/// Every advert a phased Master sends over 40 intervals, with whether its Adver_Timer sent it:
+/// timers fired on time, with priority-0 adverts from another router and priority changes at
+/// pseudo-random instants (the RFC makes the Master answer both at once, out of cadence).
+fn phased_master_send_times(
+    version: Version,
+    iv: Duration,
+    phase: Duration,
+    seed: u64,
+) -> Vec<(Instant, bool)> {
+    let mut p = params(version, 100, iv);
+    p.advert_phase = Some(phase);
+    let mut m = Vrrp::new(p);
+    let mut out = Vec::new();
+    let mut sent = Vec::new();
+    let mut record = |now: Instant, by_timer: bool, out: &mut Vec<Action>| {
+        if out.iter().any(|a| matches!(a, Action::SendAdvert { .. })) {
+            sent.push((now, by_timer));
+        }
+        out.clear();
+    };
+    // Start at an arbitrary offset so that takeovers land anywhere relative to the phase.
+    let start = t(seed % 10_000_000);
+    m.startup(start, &mut out);
+    record(start, false, &mut out);
+    let iv_us = u64::try_from(iv.as_micros()).expect("interval");
+    let mut rng = seed | 1;
+    let mut next_rng = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let end = start + iv * 40;
+    let mut interrupt = start + Duration::from_micros(next_rng() % (8 * iv_us));
+    let mut priority = 100u8;
+    while let Some(deadline) = m.poll_timeout() {
+        if deadline >= end {
+            break;
+        }
+        if interrupt < deadline {
+            let now = interrupt;
+            if m.state() == State::Master {
+                if next_rng() % 2 == 0 {
+                    m.on_advert(&adv(LOW, 0, (iv_us / 10_000) as u16), now, &mut out);
+                } else {
+                    priority = if priority == 100 { 120 } else { 100 };
+                    m.set_priority(priority, now, &mut out).expect("priority");
+                }
+            }
+            record(now, false, &mut out);
+            interrupt = now + Duration::from_micros(1 + next_rng() % (3 * iv_us));
+            continue;
+        }
+        // A timer advert that follows a takeover or an unscheduled advert is still a
+        // scheduled one: the takeover itself is recorded as unscheduled below.
+        let was_master = m.state() == State::Master;
+        m.handle_timeout(deadline, &mut out);
+        record(deadline, was_master, &mut out);
+    }
+    assert_eq!(m.state(), State::Master);
+    sent
+}
+
+#[test]
+fn phased_master_adverts_never_closer_than_the_interval() {
+    // Every slot count and every phase the worker hands out (advert_phase), v2 and v3: an
+    // advert the Adver_Timer sends is never closer than the interval to the one before it,
+    // whether that one was scheduled, the takeover's, or an answer sent at once.
+    for (version, iv) in [
+        (Version::V2, Duration::from_secs(1)),
+        (Version::V3, Duration::from_millis(100)),
+        (Version::V3, Duration::from_millis(10)),
+    ] {
+        for slots in 1u32..=20 {
+            for k in 0..slots {
+                let phase = iv / slots * k;
+                for seed in [1u64, 0x9e37_79b9_7f4a_7c15, 12_345_678_901] {
+                    let sent = phased_master_send_times(version, iv, phase, seed);
+                    assert!(
+                        sent.len() > 20,
+                        "{version:?} {iv:?}: only {} adverts",
+                        sent.len()
+                    );
+                    for w in sent.windows(2) {
+                        let ((before, _), (at, by_timer)) = (w[0], w[1]);
+                        assert!(
+                            !by_timer || at - before >= iv,
+                            "{version:?} interval {iv:?}, {slots} slots, phase {phase:?}: \
+                             adverts at {before:?} and {at:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 }
