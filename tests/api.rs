@@ -203,7 +203,11 @@ impl Harness {
             "/auth",
             None,
             Some("application/x-www-form-urlencoded"),
-            Some(&format!("user={user} passwd={password}")),
+            Some(&format!(
+                "user={}&passwd={}",
+                api::login::percent_encode(user.as_bytes()),
+                api::login::percent_encode(password.as_bytes())
+            )),
         );
         assert_eq!(reply.status, 200, "{}", reply.text);
         reply.cookie_header()
@@ -441,7 +445,9 @@ fn login_accepts_all_three_body_forms() {
             "application/json",
             json!({"user": "admin", "passwd": "banana"}).to_string(),
         ),
-        ("text/plain", "user=scrypter passwd=s3cret pw".to_string()),
+        // A password with a space: form-encoded or JSON (in the original's form a space
+        // separates fields).
+        ("text/plain", "user=scrypter&passwd=s3cret+pw".to_string()),
         (
             "application/json",
             json!({"user": "scrypter", "password": "s3cret pw"}).to_string(),
@@ -470,7 +476,6 @@ fn login_accepts_all_three_body_forms() {
         "user=admin&passwd=apple",
         r#"{"user":"admin","passwd":"apple"}"#,
         "user=nobody passwd=banana",
-        "user=admin passwd=banana ",
     ];
     for body in wrong {
         let reply = h.send(
@@ -486,25 +491,65 @@ fn login_accepts_all_three_body_forms() {
             .error_message()
             .contains("invalid user name or password"));
     }
-    for body in [
-        "",
-        "user=admin",
-        "garbage",
-        r#"{"user":"admin"}"#,
-        "user=admin passwd=",
-    ] {
+    // Bodies that are not exactly a user and a password: 400, a JSON error naming the problem,
+    // no session, in every accepted form.
+    let long = "x".repeat(5_000);
+    let refused = [
+        ("", "empty login body"),
+        ("  ", "empty login body"),
+        ("user=admin", "missing field \"passwd\""),
+        ("garbage", "unknown field \"garbage\""),
+        (r#"{"user":"admin"}"#, "missing field `passwd`"),
+        ("user=admin passwd=", "empty password"),
+        ("user=admin&passwd=banana&x=1", "unknown field \"x\""),
+        ("user=admin passwd=banana x=1", "unknown field \"x\""),
+        (
+            r#"{"user":"admin","passwd":"banana","x":1}"#,
+            "unknown field `x`",
+        ),
+        (
+            "user=admin&passwd=banana&user=root",
+            "\"user\" given more than once",
+        ),
+        (
+            "user=admin passwd=banana passwd=banana",
+            "\"passwd\" given more than once",
+        ),
+        (
+            r#"{"user":"admin","passwd":"banana","passwd":"banana"}"#,
+            "duplicate field `passwd`",
+        ),
+        ("user=admin passwd=banana ", "empty field"),
+        ("user=admin&passwd=banana&", "empty field"),
+    ];
+    let long_bodies = [
+        format!("user=admin passwd={long}"),
+        format!("user=admin&passwd={long}"),
+        json!({"user": "admin", "passwd": long}).to_string(),
+        format!("user=admin passwd={}", "x".repeat(70_000)),
+    ];
+    let cases = refused.iter().map(|&(b, m)| (b.to_string(), m)).chain(
+        long_bodies
+            .into_iter()
+            .map(|b| (b, "larger than 4096 bytes")),
+    );
+    for (body, problem) in cases {
         let reply = h.send(
             "POST",
             "/auth",
             None,
             Some("application/x-www-form-urlencoded"),
-            Some(body),
+            Some(&body),
         );
-        assert_eq!(reply.status, 400, "{body:?}: {}", reply.text);
-        assert!(reply.error_message().starts_with("malformed login body"));
+        let shown = &body[..body.len().min(60)];
+        assert_eq!(reply.status, 400, "{shown:?}: {}", reply.text);
+        assert!(reply.set_cookies.is_empty(), "{shown:?}: {reply:?}");
+        assert!(
+            reply.error_message().contains(problem),
+            "{shown:?}: expected {problem:?} in {:?}",
+            reply.error_message()
+        );
     }
-    let big = format!("user=admin passwd={}", "x".repeat(70_000));
-    assert_eq!(h.send("POST", "/auth", None, None, Some(&big)).status, 413);
     assert_eq!(h.send("GET", "/auth", None, None, None).status, 405);
 }
 

@@ -219,7 +219,7 @@ where
             ),
         ));
     }
-    let body = match read_body(body).await {
+    let body = match read_body(body, MAX_BODY, StatusCode::PAYLOAD_TOO_LARGE).await {
         Ok(body) => body,
         Err(resp) => return Some(resp),
     };
@@ -364,7 +364,9 @@ where
     if let Err(retry) = state.sessions.check_throttle(peer, Instant::now()) {
         return throttled(retry);
     }
-    let body = match read_body(body).await {
+    // A login body has a small limit of its own, and one over it is a malformed login (400)
+    // like any other, not just a large request.
+    let body = match read_body(body, login::MAX_BODY, StatusCode::BAD_REQUEST).await {
         Ok(body) => body,
         Err(resp) => return resp,
     };
@@ -501,16 +503,17 @@ fn redacted<T: Serialize + ?Sized>(value: &T) -> Value {
     value
 }
 
-async fn read_body<B>(body: B) -> Result<Bytes, Resp>
+/// Reads a request body of at most `limit` bytes; a longer one is answered with `too_large`.
+async fn read_body<B>(body: B, limit: usize, too_large: StatusCode) -> Result<Bytes, Resp>
 where
     B: Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body larger than {MAX_BODY} bytes"),
+            too_large,
+            &format!("request body larger than {limit} bytes"),
         )),
         Ok(Err(_)) => Err(error(
             StatusCode::BAD_REQUEST,
