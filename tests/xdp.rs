@@ -293,7 +293,16 @@ fn test_run_parses_every_case() {
         assert_eq!(run(&with_ttl(v2_frame(5), 254)), XDP_DROP, "ttl 254");
         assert_eq!(run(&with_version(v2_frame(5), 4)), XDP_DROP, "version 4");
         assert_eq!(run(&with_version(v2_frame(5), 2)), XDP_DROP, "version 2 ok");
-        assert_eq!(run(&with_vlan(v2_frame(5), 10)), XDP_DROP, "802.1Q");
+        assert_eq!(
+            run(&with_vlan(v2_frame(5), 0)),
+            XDP_DROP,
+            "802.1Q priority tag"
+        );
+        assert_eq!(
+            run(&with_vlan(v2_frame(5), 10)),
+            XDP_PASS,
+            "VLAN 10: for the VLAN device, not this interface's group"
+        );
         assert_eq!(
             run(&with_hop_by_hop(v3_frame_v6(5))),
             XDP_DROP,
@@ -327,13 +336,17 @@ fn test_run_parses_every_case() {
         fp.drain(0, 64, |e| w0.push(*e)).expect("drain 0");
         let mut w1 = Vec::new();
         fp.drain(1, 64, |e| w1.push(*e)).expect("drain 1");
-        assert_eq!(w0.len(), 5, "v2, v2 (version 2), vlan, oversized, mid-size");
+        assert_eq!(
+            w0.len(),
+            5,
+            "v2, v2 (version 2), priority-tagged, oversized, mid-size"
+        );
         assert_eq!(w1.len(), 2, "IPv6 HBH + FLAG_PASS group");
         assert_eq!(w0[0].vrrp_bytes(), &v2_frame(5)[34..]);
         assert_eq!(
             w0[2].vrrp_bytes(),
             &v2_frame(5)[34..],
-            "VLAN offset handled"
+            "priority-tag offset handled"
         );
         let ev = &w0[3];
         assert!(ev.is_truncated());
