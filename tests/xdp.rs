@@ -7,52 +7,22 @@
 //! reason: the fast path is never silently skipped.
 #![cfg(target_os = "linux")]
 
-#[path = "../xtask/src/ebpf.rs"]
-#[allow(dead_code)]
-mod ebpf;
+mod xdp_support;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use rvrrpd::auth::AuthKey;
 use rvrrpd::net::netns;
 use rvrrpd::net::xdp::{
-    AttachMode, Counter, Counters, DemuxKey, FastPath, FastPathConfig, VrrpEvent, FAMILY_V4,
-    FAMILY_V6, FLAG_PASS, MAX_VRRP_LEN,
+    AttachMode, Counter, Counters, DemuxKey, FastPath, FastPathConfig, FAMILY_V4, FAMILY_V6,
+    FLAG_PASS, MAX_VRRP_LEN,
 };
-use rvrrpd::wire::{advert_frame, V3Checksum, VrrpRepr};
 use rvrrpd_lab::{cmd, kernel, names, wait_until, Injector};
+use xdp_support::*;
 
-const XDP_DROP: u32 = 1;
-const XDP_PASS: u32 = 2;
 const WAIT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(10);
-
-/// Builds (once per test binary) the eBPF object through the xtask code path.
-fn object() -> PathBuf {
-    static OBJ: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    static BUILDING: Mutex<()> = Mutex::new(());
-    let _g = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
-    OBJ.get_or_init(|| {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        ebpf::build(root, true).map_err(|e| format!("{e:#}"))
-    })
-    .clone()
-    .unwrap_or_else(|e| {
-        panic!("the eBPF object could not be built (cargo xtask build-ebpf --release): {e}")
-    })
-}
-
-fn load(workers: u32) -> FastPath {
-    FastPath::load(&FastPathConfig {
-        object: Some(object()),
-        ..FastPathConfig::new(workers)
-    })
-    .unwrap_or_else(|e| panic!("loading the eBPF object: {e}"))
-}
 
 /// Two namespaces joined by a veth pair (`xa` in `a`, `xb` in `b`), addressed; removed on drop.
 struct Pair {
@@ -122,113 +92,6 @@ impl Drop for Pair {
             let _ = cmd::run(&["ip", "netns", "del", ns.as_str()]);
         }
     }
-}
-
-const SRC4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-const SRC6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
-
-fn v2_frame(vrid: u8) -> Vec<u8> {
-    let key = AuthKey::none();
-    let repr = VrrpRepr::v2(
-        vrid,
-        100,
-        1,
-        vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
-        &key,
-    );
-    advert_frame(&repr, IpAddr::V4(SRC4), V3Checksum::default(), &key).expect("v2 frame")
-}
-
-fn v3_frame_v4(vrid: u8, n_addrs: u8) -> Vec<u8> {
-    let addrs = (0..n_addrs)
-        .map(|i| IpAddr::V4(Ipv4Addr::new(198, 51, 100, i)))
-        .collect();
-    let repr = VrrpRepr::v3(vrid, 100, 100, addrs);
-    advert_frame(
-        &repr,
-        IpAddr::V4(SRC4),
-        V3Checksum::default(),
-        &AuthKey::none(),
-    )
-    .expect("v3 frame")
-}
-
-fn v3_frame_v6(vrid: u8) -> Vec<u8> {
-    let repr = VrrpRepr::v3(
-        vrid,
-        100,
-        100,
-        vec![IpAddr::V6("2001:db8::100".parse().unwrap())],
-    );
-    advert_frame(
-        &repr,
-        IpAddr::V6(SRC6),
-        V3Checksum::default(),
-        &AuthKey::none(),
-    )
-    .expect("v3 v6 frame")
-}
-
-/// IPv4 frame with another TTL (header checksum recomputed, so the stack accepts it too).
-fn with_ttl(mut f: Vec<u8>, ttl: u8) -> Vec<u8> {
-    f[14 + 8] = ttl;
-    f[24] = 0;
-    f[25] = 0;
-    let sum: u32 = f[14..34]
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    let folded = (sum & 0xffff) + (sum >> 16);
-    let csum = !(((folded & 0xffff) + (folded >> 16)) as u16);
-    f[24..26].copy_from_slice(&csum.to_be_bytes());
-    f
-}
-
-/// IPv4 frame whose VRRP version nibble is `v`.
-fn with_version(mut f: Vec<u8>, v: u8) -> Vec<u8> {
-    f[34] = (v << 4) | (f[34] & 0x0f);
-    f
-}
-
-/// Inserts an 802.1Q tag.
-fn with_vlan(f: Vec<u8>, vid: u16) -> Vec<u8> {
-    let mut out = f[..12].to_vec();
-    out.extend_from_slice(&[0x81, 0x00]);
-    out.extend_from_slice(&vid.to_be_bytes());
-    out.extend_from_slice(&f[12..]);
-    out
-}
-
-/// Inserts an 8-byte hop-by-hop options header (PadN) into an IPv6 frame.
-fn with_hop_by_hop(f: Vec<u8>) -> Vec<u8> {
-    let mut out = f[..54].to_vec();
-    let next = out[14 + 6];
-    out[14 + 6] = 0; // hop-by-hop
-    let plen = u16::from_be_bytes([out[18], out[19]]) + 8;
-    out[18..20].copy_from_slice(&plen.to_be_bytes());
-    out.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
-    out.extend_from_slice(&f[54..]);
-    out
-}
-
-fn arp_frame() -> Vec<u8> {
-    let mut f = vec![0xff; 6];
-    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x08, 0x06]);
-    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 192, 0, 2, 2]);
-    f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 192, 0, 2, 1]);
-    f
-}
-
-fn drain_all(fp: &mut FastPath, worker: u32) -> Vec<VrrpEvent> {
-    let mut out = Vec::new();
-    fp.drain(worker, usize::MAX, |e| out.push(*e))
-        .expect("drain");
-    out
-}
-
-fn counters(fp: &FastPath) -> Counters {
-    fp.counters().expect("read counters")
 }
 
 #[test]
@@ -408,22 +271,10 @@ fn socket_filter_keeps_only_configured_groups() {
 /// own network namespace).
 #[test]
 fn test_run_parses_every_case() {
-    let ns = names::unique_prefix() + "-tr";
-    cmd::run(&["ip", "netns", "add", ns.as_str()]).expect("ip netns add");
-    struct Ns(String);
-    impl Drop for Ns {
-        fn drop(&mut self) {
-            let _ = cmd::run(&["ip", "netns", "del", self.0.as_str()]);
-        }
-    }
-    let ns = Ns(ns);
-    let obj = object();
-    netns::run_in(&ns.0, move || {
-        let mut fp = FastPath::load(&FastPathConfig {
-            object: Some(obj),
-            ..FastPathConfig::new(2)
-        })
-        .unwrap_or_else(|e| panic!("load: {e}"));
+    let ns = TestNs::new("tr");
+    object();
+    ns.run(move || {
+        let mut fp = load(2);
         let lo = 1;
         fp.set_group(DemuxKey::new(lo, 5, FAMILY_V4), 0, 0)
             .expect("set");
@@ -442,7 +293,16 @@ fn test_run_parses_every_case() {
         assert_eq!(run(&with_ttl(v2_frame(5), 254)), XDP_DROP, "ttl 254");
         assert_eq!(run(&with_version(v2_frame(5), 4)), XDP_DROP, "version 4");
         assert_eq!(run(&with_version(v2_frame(5), 2)), XDP_DROP, "version 2 ok");
-        assert_eq!(run(&with_vlan(v2_frame(5), 10)), XDP_DROP, "802.1Q");
+        assert_eq!(
+            run(&with_vlan(v2_frame(5), 0)),
+            XDP_DROP,
+            "802.1Q priority tag"
+        );
+        assert_eq!(
+            run(&with_vlan(v2_frame(5), 10)),
+            XDP_PASS,
+            "VLAN 10: for the VLAN device, not this interface's group"
+        );
         assert_eq!(
             run(&with_hop_by_hop(v3_frame_v6(5))),
             XDP_DROP,
@@ -476,13 +336,17 @@ fn test_run_parses_every_case() {
         fp.drain(0, 64, |e| w0.push(*e)).expect("drain 0");
         let mut w1 = Vec::new();
         fp.drain(1, 64, |e| w1.push(*e)).expect("drain 1");
-        assert_eq!(w0.len(), 5, "v2, v2 (version 2), vlan, oversized, mid-size");
+        assert_eq!(
+            w0.len(),
+            5,
+            "v2, v2 (version 2), priority-tagged, oversized, mid-size"
+        );
         assert_eq!(w1.len(), 2, "IPv6 HBH + FLAG_PASS group");
         assert_eq!(w0[0].vrrp_bytes(), &v2_frame(5)[34..]);
         assert_eq!(
             w0[2].vrrp_bytes(),
             &v2_frame(5)[34..],
-            "VLAN offset handled"
+            "priority-tag offset handled"
         );
         let ev = &w0[3];
         assert!(ev.is_truncated());
@@ -495,8 +359,7 @@ fn test_run_parses_every_case() {
         assert!(ev.rx_ns > 0, "stamped by the program");
         assert_eq!(w1[0].family, FAMILY_V6);
         assert_eq!(w1[0].vrrp_bytes(), &v3_frame_v6(5)[54..], "HBH skipped");
-    })
-    .expect("enter ns");
+    });
 }
 
 #[test]

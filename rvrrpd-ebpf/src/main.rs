@@ -3,7 +3,9 @@
 //! * `vrrp_demux` (XDP): VRRP adverts for a configured `(ifindex, VRID, family)` are copied
 //!   into the owning worker's ring buffer and dropped (or also passed, per group flag);
 //!   unknown VRIDs, malformed adverts and TTL ≠ 255 are counted and dropped; everything that
-//!   is not IP protocol 112 is passed untouched, without touching any map.
+//!   is not IP protocol 112 is passed untouched, without touching any map. Frames with a VLAN
+//!   tag other than a priority tag (VLAN id 0) belong to a VLAN device, not to the groups of
+//!   the interface the program runs on (the demux key has no VLAN): passed untouched too.
 //! * `vrrp_sock_filter` (socket filter): for hosts where XDP cannot attach. Attached to the
 //!   classic raw socket (AF_INET/AF_INET6 raw proto 112 or AF_PACKET), it keeps only valid
 //!   adverts of configured groups; the worker then reads them from the socket as before.
@@ -30,8 +32,8 @@ use aya_ebpf::{
 };
 use rvrrpd_common::{
     Counter, DemuxKey, DemuxValue, SmallVrrpEvent, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS,
-    MAX_GROUPS, SMALL_VRRP_LEN,
-    MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES, VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
+    MAX_GROUPS, MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES, SMALL_VRRP_LEN, VRRP_HEADER_LEN,
+    VRRP_V2_AUTH_LEN,
 };
 
 const ETH_HLEN: usize = 14;
@@ -39,6 +41,10 @@ const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86DD;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88A8;
+/// VLAN id bits of a tag's TCI.
+const VLAN_VID_MASK: u16 = 0x0fff;
+/// Priority tags (802.1Q / 802.1ad with VLAN id 0) skipped before giving up (and passing).
+const MAX_PRIORITY_TAGS: usize = 2;
 const IPPROTO_VRRP: u8 = 112;
 const IPPROTO_HOPOPTS: u8 = 0;
 const IPPROTO_DSTOPTS: u8 = 60;
@@ -185,13 +191,18 @@ fn be16(b: [u8; 2]) -> u32 {
     u16::from_be_bytes(b) as u32
 }
 
-/// Parses IPv4 or IPv6 (by the version nibble) and the VRRP header.
+/// Parses the IP header of the family the link layer announced (`version` 4 or 6, from the
+/// ethertype / the skb's protocol; a header of another version is not IP as far as that link
+/// layer goes) and the VRRP header.
 #[inline(always)]
-fn classify<R: L3Reader>(r: &R) -> Verdict {
+fn classify<R: L3Reader>(r: &R, version: u8) -> Verdict {
     let Some(b0) = r.load::<u8>(0) else {
         return Verdict::NotVrrp;
     };
-    let (family, ttl, off, ip_end, src) = match b0 >> 4 {
+    if b0 >> 4 != version {
+        return Verdict::NotVrrp;
+    }
+    let (family, ttl, off, ip_end, src) = match version {
         4 => {
             let Some(h) = r.load::<[u8; 20]>(0) else {
                 return Verdict::NotVrrp;
@@ -244,6 +255,12 @@ fn classify<R: L3Reader>(r: &R) -> Verdict {
         return Verdict::Bad(Counter::BadTtl);
     }
     if ip_end < off + VRRP_HEADER_LEN as u32 {
+        return Verdict::Bad(Counter::Malformed);
+    }
+    // The frame must hold the whole IP packet: a truncated one is malformed whatever its VRID
+    // (and the copy into the ring, which reads at most MAX_VRRP_LEN bytes, cannot tell for
+    // longer adverts; the socket filter copies nothing).
+    if r.load::<u8>(ip_end - 1).is_none() {
         return Verdict::Bad(Counter::Malformed);
     }
     let len = ip_end - off;
@@ -329,23 +346,57 @@ macro_rules! deliver {
 
 #[xdp]
 pub fn vrrp_demux(ctx: XdpContext) -> u32 {
+    // Up to MAX_PRIORITY_TAGS priority tags, each at a constant offset (so that `l3` reads
+    // the IP header with direct access at constant offsets too).
+    match vlan_tag::<ETH_HLEN>(&ctx) {
+        Tag::None(proto) => l3::<ETH_HLEN>(&ctx, proto),
+        Tag::Pass => xdp_action::XDP_PASS,
+        Tag::Priority => match vlan_tag::<{ ETH_HLEN + 4 }>(&ctx) {
+            Tag::None(proto) => l3::<{ ETH_HLEN + 4 }>(&ctx, proto),
+            Tag::Pass => xdp_action::XDP_PASS,
+            Tag::Priority => match vlan_tag::<{ ETH_HLEN + 8 }>(&ctx) {
+                Tag::None(proto) => l3::<{ ETH_HLEN + 8 }>(&ctx, proto),
+                // More than MAX_PRIORITY_TAGS tags: give up.
+                Tag::Pass | Tag::Priority => xdp_action::XDP_PASS,
+            },
+        },
+    }
+}
+
+const _: () = assert!(MAX_PRIORITY_TAGS == 2, "vrrp_demux unrolls two tags");
+
+/// What is at the ethertype position `AT - 2` of a frame whose tags so far are all priority
+/// tags.
+enum Tag {
+    /// No tag: the ethertype of the network header at `AT`.
+    None(u16),
+    /// A priority tag (VLAN id 0, the frame is the interface's own): the next ethertype is at
+    /// `AT + 4 - 2`.
+    Priority,
+    /// A VLAN tag with a VLAN id (the frame belongs to a VLAN device), or a truncated frame.
+    Pass,
+}
+
+#[inline(always)]
+fn vlan_tag<const AT: usize>(ctx: &XdpContext) -> Tag {
     let data = ctx.data();
-    let end = ctx.data_end();
-    if data + ETH_HLEN > end {
-        return xdp_action::XDP_PASS;
+    if data + AT > ctx.data_end() {
+        return Tag::Pass;
     }
     // SAFETY: bounds checked against data_end just above.
-    let mut proto = u16::from_be_bytes(unsafe { *((data + 12) as *const [u8; 2]) });
-    if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-        if data + ETH_HLEN + 4 > end {
-            return xdp_action::XDP_PASS;
-        }
-        // SAFETY: bounds checked just above.
-        proto = u16::from_be_bytes(unsafe { *((data + 16) as *const [u8; 2]) });
-        l3::<{ ETH_HLEN + 4 }>(&ctx, proto)
-    } else {
-        l3::<ETH_HLEN>(&ctx, proto)
+    let proto = u16::from_be_bytes(unsafe { *((data + AT - 2) as *const [u8; 2]) });
+    if proto != ETH_P_8021Q && proto != ETH_P_8021AD {
+        return Tag::None(proto);
     }
+    if data + AT + 4 > ctx.data_end() {
+        return Tag::Pass;
+    }
+    // SAFETY: bounds checked just above.
+    let tci = u16::from_be_bytes(unsafe { *((data + AT) as *const [u8; 2]) });
+    if tci & VLAN_VID_MASK != 0 {
+        return Tag::Pass;
+    }
+    Tag::Priority
 }
 
 /// The rest of `vrrp_demux` with the network header at the constant offset `L3`.
@@ -355,7 +406,7 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
     let end = ctx.data_end();
     // Cheap pre-filter with direct access: only IP protocol 112 (or IPv6 with hop-by-hop /
     // destination options first) goes further.
-    match proto {
+    let version = match proto {
         ETH_P_IP => {
             if data + L3 + 10 > end {
                 return xdp_action::XDP_PASS;
@@ -364,6 +415,7 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
             if unsafe { *((data + L3 + 9) as *const u8) } != IPPROTO_VRRP {
                 return xdp_action::XDP_PASS;
             }
+            4
         }
         ETH_P_IPV6 => {
             if data + L3 + 7 > end {
@@ -374,11 +426,12 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
             if next != IPPROTO_VRRP && next != IPPROTO_HOPOPTS && next != IPPROTO_DSTOPTS {
                 return xdp_action::XDP_PASS;
             }
+            6
         }
         _ => return xdp_action::XDP_PASS,
-    }
+    };
     let r = XdpL3 { ctx, l3: L3 as u32 };
-    let adv = match classify(&r) {
+    let adv = match classify(&r, version) {
         Verdict::NotVrrp => return xdp_action::XDP_PASS,
         Verdict::Bad(c) => {
             count(c);
@@ -421,8 +474,16 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
 /// 0 (drop for this socket only) for everything else.
 #[socket_filter]
 pub fn vrrp_sock_filter(ctx: SkBuffContext) -> i64 {
+    // The family the link layer announced (network byte order in the low 16 bits): an
+    // AF_INET raw socket only gets ETH_P_IP, an AF_INET6 one ETH_P_IPV6.
+    // SAFETY: ctx.skb.skb is the __sk_buff the kernel handed us.
+    let version = match u16::from_be(unsafe { (*ctx.skb.skb).protocol } as u16) {
+        ETH_P_IP => 4,
+        ETH_P_IPV6 => 6,
+        _ => return 0,
+    };
     let r = SkbL3 { ctx: &ctx };
-    let adv = match classify(&r) {
+    let adv = match classify(&r, version) {
         Verdict::NotVrrp => return 0,
         Verdict::Bad(c) => {
             count(c);

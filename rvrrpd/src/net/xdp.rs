@@ -37,7 +37,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use aya::maps::{HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
-use aya::programs::{ProgramError, SocketFilter, TestRun, TestRunOptions, Xdp, XdpMode};
+use aya::programs::{
+    ProgramError, SocketFilter, TestRun, TestRunOptions, TestRunResult, Xdp, XdpMode,
+};
 use aya::{Ebpf, EbpfError, EbpfLoader};
 pub use rvrrpd_common::{
     Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, MAX_VRRP_LEN,
@@ -146,8 +148,8 @@ pub enum XdpError {
     #[error("ring buffer of worker {0} was taken by take_ring()")]
     RingTaken(u32),
     /// `BPF_PROG_TEST_RUN` failed.
-    #[error("BPF_PROG_TEST_RUN of {XDP_PROGRAM}: {0}")]
-    TestRun(#[source] Box<ProgramError>),
+    #[error("BPF_PROG_TEST_RUN of {0}: {1}")]
+    TestRun(&'static str, #[source] Box<ProgramError>),
 }
 
 /// Result alias.
@@ -549,13 +551,9 @@ impl FastPath {
             .map(|(n, a)| (n.as_str(), a.ifindex, a.mode))
     }
 
-    /// Attaches the socket filter `vrrp_sock_filter` to a raw socket (AF_INET/AF_INET6 raw
-    /// proto 112, or AF_PACKET): the socket then only receives valid adverts of groups in the
-    /// demux map. Attach it before `bind()`. The filter goes away with the socket.
-    pub fn attach_socket_filter(&mut self, socket: BorrowedFd<'_>) -> XdpResult<()> {
-        let object = self.object.clone();
-        let prog: &mut SocketFilter = self
-            .ebpf
+    fn socket_filter(&mut self) -> XdpResult<&mut SocketFilter> {
+        let object = &self.object;
+        self.ebpf
             .program_mut(SOCKET_FILTER_PROGRAM)
             .ok_or_else(|| XdpError::BadObject {
                 path: object.clone(),
@@ -565,15 +563,30 @@ impl FastPath {
             .map_err(|e| XdpError::BadObject {
                 path: object.clone(),
                 what: format!("program {SOCKET_FILTER_PROGRAM}: {e}"),
-            })?;
+            })
+    }
+
+    /// Loads `vrrp_sock_filter` into the kernel (runs the verifier). Idempotent.
+    pub fn load_socket_filter(&mut self) -> XdpResult<()> {
         if !self.sock_loaded {
-            prog.load().map_err(|source| XdpError::Verify {
-                program: SOCKET_FILTER_PROGRAM,
-                source: Box::new(source),
-            })?;
+            self.socket_filter()?
+                .load()
+                .map_err(|source| XdpError::Verify {
+                    program: SOCKET_FILTER_PROGRAM,
+                    source: Box::new(source),
+                })?;
             self.sock_loaded = true;
         }
-        prog.attach(socket)
+        Ok(())
+    }
+
+    /// Attaches the socket filter `vrrp_sock_filter` to a raw socket (AF_INET/AF_INET6 raw
+    /// proto 112, or AF_PACKET): the socket then only receives valid adverts of groups in the
+    /// demux map. Attach it before `bind()`. The filter goes away with the socket.
+    pub fn attach_socket_filter(&mut self, socket: BorrowedFd<'_>) -> XdpResult<()> {
+        self.load_socket_filter()?;
+        self.socket_filter()?
+            .attach(socket)
             .map_err(|e| XdpError::SocketFilter(Box::new(e)))
     }
 
@@ -695,17 +708,38 @@ impl FastPath {
         let mut ctx = [0u8; 24];
         ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
         ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-        let opts = TestRunOptions {
-            data_in: Some(frame),
-            ctx_in: Some(&ctx),
-            ..TestRunOptions::new()
-        };
-        let res = self
-            .xdp()?
-            .test_run(opts)
-            .map_err(|e| XdpError::TestRun(Box::new(e)))?;
-        Ok(res.return_value)
+        run_once(self.xdp()?, XDP_PROGRAM, frame, &ctx)
     }
+
+    /// Runs `vrrp_sock_filter` once on the Ethernet frame `frame` with `BPF_PROG_TEST_RUN`,
+    /// as if it arrived on `ifindex` (1, loopback, or another device of the current network
+    /// namespace). The kernel strips the Ethernet header as the stack does (`eth_type_trans`),
+    /// so the program sees the network header first, like on an AF_INET raw socket. Returns
+    /// the filter's verdict: the number of bytes to keep, 0 to drop. Counters are real.
+    pub fn test_run_socket_filter(&mut self, frame: &[u8], ifindex: u32) -> XdpResult<u32> {
+        self.load_socket_filter()?;
+        // struct __sk_buff up to `ifindex` (offset 40); the kernel only accepts a few fields
+        // and zero-fills the rest. ifindex <= 1 means loopback.
+        let mut ctx = [0u8; 44];
+        ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
+        run_once(self.socket_filter()?, SOCKET_FILTER_PROGRAM, frame, &ctx)
+    }
+}
+
+/// One `BPF_PROG_TEST_RUN` of `prog` (called `name`) on `frame` with context `ctx`; its
+/// return value.
+fn run_once<P>(prog: &P, name: &'static str, frame: &[u8], ctx: &[u8]) -> XdpResult<u32>
+where
+    P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = TestRunResult>,
+{
+    let opts = TestRunOptions {
+        data_in: Some(frame),
+        ctx_in: Some(ctx),
+        ..TestRunOptions::new()
+    };
+    prog.test_run(opts)
+        .map(|res| res.return_value)
+        .map_err(|e| XdpError::TestRun(name, Box::new(e)))
 }
 
 /// `e` and its sources, joined with ": ".
