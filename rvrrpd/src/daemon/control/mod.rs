@@ -1,0 +1,306 @@
+//! The control plane: prepares the system (leftover clean-up, macvlan interfaces), starts the
+//! workers and the client API, applies the address and route changes workers ask for and the
+//! writes the API queues, and handles signals — TERM/INT make every worker send its
+//! priority-0 adverts, then everything rvrrpd added is removed.
+//!
+//! This module holds the [`Control`] state, its start-up and its main loop; the parts live in:
+//! - [`fast_path`]: loading the eBPF object, the XDP demux map and the rings;
+//! - [`workers`]: starting, asking and stopping the worker threads;
+//! - [`system`]: the kernel changes (VIPs, routes, macvlans, leftovers, final clean-up);
+//! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove).
+
+mod fast_path;
+mod system;
+mod workers;
+mod writes;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::daemon::api_backend::{ApiRequest, DaemonBackend, Shared};
+use crate::daemon::plan::{self, GroupSpec, NetDrv};
+use crate::daemon::status::{LatenessHistogram, StatusBoard};
+use crate::daemon::worker::WorkerEvent;
+use crate::daemon::DaemonError;
+use crate::net::driver::NetDriver;
+use crate::net::xdp::{FastPath, WorkerRing, MAX_WORKERS};
+use crate::net::Ipv4Route;
+
+use fast_path::{setup_fast_path, FastSetup};
+use workers::{shard, WorkerHandle};
+
+/// The control plane's state.
+pub struct Control {
+    shared: Arc<Shared>,
+    routes: Vec<Ipv4Route>,
+    /// rtnetlink: macvlans, leftovers, and the addresses/routes of `netdrv = "libnl"` groups.
+    netlink: NetDriver,
+    /// The ioctl driver, when a group asks for it.
+    ioctl: Option<NetDriver>,
+    /// Groups currently holding the static routes (installed while at least one does).
+    route_holders: BTreeMap<usize, NetDrv>,
+    /// Macvlans we created (name), to delete at exit.
+    created_vifs: Vec<String>,
+    workers: Vec<WorkerHandle>,
+    /// Group id → worker number.
+    owner: BTreeMap<usize, usize>,
+    next_id: usize,
+    /// The eBPF object, when loaded (dropping it detaches everything).
+    fast: Option<FastPath>,
+    /// Whether XDP is attached (else `fast`, if any, serves the eBPF socket filter).
+    xdp: bool,
+    /// Shards and rings prepared for the workers `run` starts.
+    pending: Vec<(Vec<Arc<GroupSpec>>, Option<WorkerRing>)>,
+    /// Network changes and API writes since the heap was last trimmed, and the quiet seconds
+    /// since the last of them (see [`Control::trim_heap_when_quiet`]).
+    heap_churn: u64,
+    quiet_ticks: u8,
+}
+
+impl Control {
+    /// Prepares the system for `specs`; nothing is left changed if an error is returned.
+    pub async fn prepare(
+        config: Config,
+        specs: Vec<GroupSpec>,
+        workers: usize,
+        no_ebpf: bool,
+    ) -> Result<Self, DaemonError> {
+        let netlink = NetDriver::from_config("libnl").map_err(DaemonError::Net)?;
+        let ioctl = if specs.iter().any(|s| s.netdrv == NetDrv::Ioctl) {
+            Some(NetDriver::from_config("ioctl").map_err(DaemonError::Net)?)
+        } else {
+            None
+        };
+        let specs: Vec<Arc<GroupSpec>> = specs.into_iter().map(Arc::new).collect();
+        let routes = plan::static_routes(&config);
+        let next_id = specs.iter().map(|s| s.index + 1).max().unwrap_or(0);
+        let workers = workers.clamp(1, specs.len().max(1)).min(MAX_WORKERS);
+        let shards = shard(&specs, workers);
+        let (fast, rings, fast_path) = if no_ebpf {
+            (
+                None,
+                Vec::new(),
+                "raw sockets + classic BPF (eBPF disabled)".to_string(),
+            )
+        } else if shards.is_empty() {
+            (None, Vec::new(), "raw sockets + classic BPF".to_string())
+        } else {
+            let xdp = std::env::var_os("RVRRPD_NO_XDP").is_none_or(|v| v == "0");
+            match setup_fast_path(&shards, xdp) {
+                Ok(FastSetup::Xdp(fast, rings, mode)) => (Some(fast), rings, mode),
+                Ok(FastSetup::SocketFilter(fast, why)) => {
+                    warn!("XDP unavailable, using the eBPF socket filter: {why}");
+                    (
+                        Some(fast),
+                        Vec::new(),
+                        "raw sockets + eBPF socket filter".to_string(),
+                    )
+                }
+                Err(e) => {
+                    warn!("eBPF fast path unavailable, falling back to classic BPF: {e}");
+                    (
+                        None,
+                        Vec::new(),
+                        "raw sockets + classic BPF (fallback)".to_string(),
+                    )
+                }
+            }
+        };
+        let xdp = !rings.is_empty();
+        let mut rings = rings.into_iter();
+        let pending = shards.into_iter().map(|s| (s, rings.next())).collect();
+        let shared = Arc::new(Shared {
+            specs: RwLock::new(specs.into_iter().map(|s| (s.index, s)).collect()),
+            config: RwLock::new(Arc::new(config)),
+            status: Arc::new(StatusBoard::new()),
+            lateness: Arc::new(LatenessHistogram::default()),
+            routes_installed: Default::default(),
+            workers,
+            fast_path,
+            fast_path_counters: RwLock::new(Vec::new()),
+            started: std::time::Instant::now(),
+        });
+        let mut control = Control {
+            shared,
+            routes,
+            netlink,
+            ioctl,
+            route_holders: BTreeMap::new(),
+            created_vifs: Vec::new(),
+            workers: Vec::new(),
+            owner: BTreeMap::new(),
+            next_id,
+            fast,
+            xdp,
+            pending,
+            heap_churn: 0,
+            quiet_ticks: 0,
+        };
+        control.cleanup_leftovers().await;
+        let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
+        for s in &specs {
+            if let Err(e) = control.create_vif(s).await {
+                control.final_cleanup().await;
+                return Err(e);
+            }
+        }
+        Ok(control)
+    }
+
+    fn specs(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<usize, Arc<GroupSpec>>> {
+        self.shared.specs.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn spec(&self, id: usize) -> Option<Arc<GroupSpec>> {
+        self.specs().get(&id).cloned()
+    }
+
+    /// Starts the workers and the API, runs until a termination signal, then shuts down.
+    pub async fn run(mut self) -> Result<(), DaemonError> {
+        let (ev_tx, mut ev_rx) = unbounded_channel();
+        let groups = self.specs().len();
+        for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+            let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
+            if let Err(e) = self.spawn_worker(id, shard, ring, &ev_tx) {
+                self.stop_workers(&mut ev_rx).await;
+                self.final_cleanup().await;
+                return Err(e);
+            }
+            for gid in ids {
+                self.owner.insert(gid, id);
+            }
+        }
+        info!(
+            "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: {})",
+            env!("CARGO_PKG_VERSION"),
+            groups,
+            self.workers.len(),
+            self.shared.fast_path
+        );
+        // Parsing thousands of vrouters and dumping every address of the namespace peaked far
+        // above what the daemon keeps.
+        crate::daemon::sys::release_free_heap();
+
+        let (api_tx, mut api_rx) = unbounded_channel::<ApiRequest>();
+        let (api_stop, api_stopped) = oneshot::channel::<()>();
+        let config = self
+            .shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let api_task = match (config.api_enabled(), config.api.as_ref()) {
+            (true, Some(api)) => {
+                let backend = Arc::new(DaemonBackend::new(self.shared.clone(), api_tx.clone()));
+                let options = crate::api::ServerOptions::default()
+                    .with_metrics_allow(&api.metrics_allow)
+                    .map_err(|e| DaemonError::Api(e.to_string()))?;
+                let server = match crate::api::bind(api, backend, options).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.stop_workers(&mut ev_rx).await;
+                        self.final_cleanup().await;
+                        return Err(DaemonError::Api(e.to_string()));
+                    }
+                };
+                Some(tokio::spawn(server.run(async {
+                    let _ = api_stopped.await;
+                })))
+            }
+            _ => None,
+        };
+
+        let sig = |kind, name: &str| {
+            signal(kind).map_err(|e| DaemonError::Io(format!("{name} handler"), e))
+        };
+        let mut term = sig(SignalKind::terminate(), "SIGTERM")?;
+        let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
+        let mut hup = sig(SignalKind::hangup(), "SIGHUP")?;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    self.refresh_counters();
+                    self.trim_heap_when_quiet();
+                }
+                _ = term.recv() => { info!("SIGTERM: leaving"); break; }
+                _ = int.recv() => { info!("SIGINT: leaving"); break; }
+                _ = hup.recv() => {
+                    warn!("SIGHUP: configuration reload is not supported; use the API or restart rvrrpd");
+                }
+                ev = ev_rx.recv() => match ev {
+                    Some(ev) => self.handle_event(ev).await,
+                    None => break,
+                },
+                req = api_rx.recv() => {
+                    if let Some(req) = req {
+                        let result = self.write(req.op.clone(), &req.user, &ev_tx, &mut ev_rx).await;
+                        self.heap_churn += 1;
+                        self.quiet_ticks = 0;
+                        match &result {
+                            Ok(o) => info!("API user {}: {}: {}", req.user, req.op.describe(), o.message),
+                            Err(e) => warn!("API user {}: {} refused: {e}", req.user, req.op.describe()),
+                        }
+                        let _ = req.reply.send(result);
+                    }
+                }
+            }
+        }
+        let _ = api_stop.send(());
+        if let Some(task) = api_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        self.stop_workers(&mut ev_rx).await;
+        self.final_cleanup().await;
+        info!("rvrrpd stopped");
+        Ok(())
+    }
+
+    async fn handle_event(&mut self, ev: WorkerEvent) {
+        match ev {
+            WorkerEvent::Net { group, op } => {
+                self.heap_churn += 1;
+                self.quiet_ticks = 0;
+                self.apply(group, op).await
+            }
+            WorkerEvent::Stopped { worker } => warn!("worker {worker} stopped unexpectedly"),
+        }
+    }
+
+    /// Returns freed heap pages to the kernel two quiet seconds after network changes or API
+    /// writes: a takeover of thousands of groups allocates netlink messages by the thousand,
+    /// and glibc keeps the peak resident otherwise.
+    fn trim_heap_when_quiet(&mut self) {
+        if self.heap_churn == 0 {
+            return;
+        }
+        self.quiet_ticks = self.quiet_ticks.saturating_add(1);
+        if self.quiet_ticks >= 2 {
+            crate::daemon::sys::release_free_heap();
+            self.heap_churn = 0;
+        }
+    }
+
+    /// Copies the XDP counters for the API (a map read: cheap, once a second).
+    fn refresh_counters(&self) {
+        let Some(fast) = &self.fast else { return };
+        match fast.counters() {
+            Ok(c) => {
+                let list = c.iter().map(|(name, v)| (name.to_string(), v)).collect();
+                *self
+                    .shared
+                    .fast_path_counters
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = list;
+            }
+            Err(e) => warn!("reading the XDP counters: {e}"),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The worker threads as the control plane sees them: started (pinned, prioritised), asked
+//! for run-time changes, and stopped with their last network changes applied.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use crate::api::backend::WriteError;
+use crate::daemon::plan::GroupSpec;
+use crate::daemon::sys::EventFd;
+use crate::daemon::worker::{Reply, Worker, WorkerCmd, WorkerEvent, WorkerLinks};
+use crate::daemon::DaemonError;
+use crate::net::xdp::WorkerRing;
+
+use super::Control;
+
+/// How long shutdown waits for workers to send their priority-0 adverts.
+const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an API write waits for its worker.
+const WORKER_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A started worker as seen from the control plane.
+pub(super) struct WorkerHandle {
+    pub(super) cmds: Sender<WorkerCmd>,
+    pub(super) wake: Arc<EventFd>,
+    pub(super) thread: Option<std::thread::JoinHandle<()>>,
+    pub(super) groups: usize,
+}
+
+impl WorkerHandle {
+    pub(super) fn send(&self, cmd: WorkerCmd) {
+        let _ = self.cmds.send(cmd);
+        self.wake.notify();
+    }
+}
+
+impl Control {
+    pub(super) fn spawn_worker(
+        &mut self,
+        id: usize,
+        shard: Vec<Arc<GroupSpec>>,
+        ring: Option<WorkerRing>,
+        ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
+    ) -> Result<(), DaemonError> {
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let wake = Arc::new(EventFd::new().map_err(|e| DaemonError::Io("eventfd".into(), e))?);
+        let links = WorkerLinks {
+            events: ev_tx.clone(),
+            status: self.shared.status.clone(),
+            lateness: self.shared.lateness.clone(),
+        };
+        let groups = shard.len();
+        let (rt_priority, nice) = {
+            let c = self.shared.config.read().unwrap_or_else(|e| e.into_inner());
+            (
+                c.realtime_priority,
+                c.worker_nice.unwrap_or(DEFAULT_WORKER_NICE),
+            )
+        };
+        // Without rings but with the object loaded, the workers' raw sockets get the eBPF
+        // socket filter.
+        let sock_filter = if ring.is_none() && !self.xdp {
+            self.fast.as_mut()
+        } else {
+            None
+        };
+        let worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring, sock_filter)
+            .map_err(DaemonError::Worker)?;
+        let thread = std::thread::Builder::new()
+            .name(format!("rvrrpd-w{id}"))
+            .spawn(move || {
+                prepare_worker_thread(id, rt_priority, nice);
+                worker.run()
+            })
+            .map_err(|e| DaemonError::Io("spawning a worker thread".into(), e))?;
+        self.workers.push(WorkerHandle {
+            cmds: cmd_tx,
+            wake,
+            thread: Some(thread),
+            groups,
+        });
+        Ok(())
+    }
+
+    /// Sends `make(reply)` to the worker owning group `id` and waits for its answer.
+    pub(super) async fn ask(
+        &self,
+        id: usize,
+        make: impl FnOnce(Option<Reply>) -> WorkerCmd,
+    ) -> Result<(), WriteError> {
+        let worker = self
+            .owner
+            .get(&id)
+            .and_then(|w| self.workers.get(*w))
+            .ok_or_else(|| WriteError::NotFound(format!("group id {id} has no worker")))?;
+        let (tx, rx) = oneshot::channel();
+        worker.send(make(Some(tx)));
+        match tokio::time::timeout(WORKER_REPLY_TIMEOUT, rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(msg))) => Err(WriteError::Conflict(msg)),
+            Ok(Err(_)) | Err(_) => Err(WriteError::Failed("the worker did not answer".into())),
+        }
+    }
+
+    /// Stops every worker: their last changes (RemoveVips, RemoveRoutes) are applied until all
+    /// have reported, bounded by [`WORKER_STOP_TIMEOUT`].
+    pub(super) async fn stop_workers(&mut self, ev_rx: &mut UnboundedReceiver<WorkerEvent>) {
+        for h in &self.workers {
+            h.send(WorkerCmd::Shutdown);
+        }
+        let mut running = self
+            .workers
+            .iter()
+            .filter(|h| h.thread.as_ref().is_some_and(|t| !t.is_finished()))
+            .count();
+        let deadline = tokio::time::Instant::now() + WORKER_STOP_TIMEOUT;
+        while running > 0 {
+            match tokio::time::timeout_at(deadline, ev_rx.recv()).await {
+                Ok(Some(WorkerEvent::Stopped { .. })) => running -= 1,
+                Ok(Some(WorkerEvent::Net { group, op })) => self.apply(group, op).await,
+                Ok(None) => break,
+                Err(_) => {
+                    warn!("{running} worker(s) did not stop in {WORKER_STOP_TIMEOUT:?}");
+                    break;
+                }
+            }
+        }
+        for h in &mut self.workers {
+            if let Some(t) = h.thread.take() {
+                if t.is_finished() {
+                    let _ = t.join();
+                }
+            }
+        }
+    }
+}
+
+/// The workers' nice value when the configuration sets none.
+const DEFAULT_WORKER_NICE: i8 = -10;
+
+/// Pins worker `id` to a CPU of its own (round-robin over the CPUs we may use) and gives it
+/// SCHED_FIFO when configured, else the nice value `nice`, so timers stay exact on a busy
+/// box. Failures are logged: an unpinned worker still works.
+pub(super) fn prepare_worker_thread(id: usize, rt_priority: Option<u8>, nice: i8) {
+    let cpus = crate::net::sched::available_cpus().max(1);
+    if let Err(e) = crate::net::sched::pin_thread_to_cpu(id % cpus) {
+        warn!("worker {id}: pinning to CPU {}: {e}", id % cpus);
+    }
+    match rt_priority {
+        Some(p) => match crate::net::sched::set_realtime_priority(i32::from(p)) {
+            Ok(()) => info!("worker {id}: SCHED_FIFO priority {p}"),
+            Err(e) => warn!("worker {id}: realtime priority {p}: {e}"),
+        },
+        None if nice != 0 => {
+            if let Err(e) = crate::net::sched::set_thread_nice(i32::from(nice)) {
+                warn!("worker {id}: nice {nice}: {e}");
+            }
+        }
+        None => {}
+    }
+}
+
+/// Splits the groups into at most `workers` shards, round-robin; each worker opens its own
+/// filtered receive socket for the VRIDs it owns.
+pub(super) fn shard(specs: &[Arc<GroupSpec>], workers: usize) -> Vec<Vec<Arc<GroupSpec>>> {
+    let n = workers.clamp(1, specs.len().max(1));
+    let mut shards = vec![Vec::new(); n];
+    for (i, s) in specs.iter().enumerate() {
+        shards[i % n].push(s.clone());
+    }
+    shards.retain(|s| !s.is_empty());
+    shards
+}

@@ -1,0 +1,146 @@
+//! A worker thread: owns a shard of groups, their receive sockets and their timers, and runs
+//! the protocol core on them without locks. It talks to the control plane through channels:
+//! commands in (crossbeam + an eventfd to wake it), events out (address and route changes that
+//! need netlink). Each group publishes its state into its own status slot.
+//!
+//! This module holds the interface to the control plane (commands, events, errors, links);
+//! the parts live in:
+//! - [`shell`]: the [`Worker`], the I/O shell (sockets, epoll, timerfd) and its thread loop;
+//! - [`shard`]: the [`Shard`], which owns the groups' state, state machines and timers;
+//! - [`receive`]: draining the receive sockets or XDP ring and validating adverts;
+//! - [`transmit`]: batched advert sending, announcements and work deferred behind them;
+//! - [`publish`]: copying group state into the status board.
+
+mod publish;
+mod receive;
+mod shard;
+mod shell;
+#[cfg(test)]
+mod tests;
+mod transmit;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
+
+use super::plan::GroupSpec;
+use super::status::{LatenessHistogram, StatusBoard};
+
+pub use shard::Shard;
+pub use shell::Worker;
+
+/// A reply to a command: `Err` carries a message for the operator.
+pub type Reply = oneshot::Sender<Result<(), String>>;
+
+/// Commands from the control plane. Groups are named by their stable id ([`GroupSpec::index`]).
+#[derive(Debug)]
+pub enum WorkerCmd {
+    /// Leave: priority-0 adverts for every Master group, then stop.
+    Shutdown,
+    /// Change a group's priority (1–254) at run time.
+    SetPriority {
+        /// Group id.
+        group: usize,
+        /// New priority.
+        priority: u8,
+        /// Done.
+        reply: Option<Reply>,
+    },
+    /// Change a group's preemption at run time.
+    SetPreempt {
+        /// Group id.
+        group: usize,
+        /// New preemption mode.
+        preempt: bool,
+        /// Done.
+        reply: Option<Reply>,
+    },
+    /// A Master hands over: priority-0 advert, then Backup (it may take over again later
+    /// if nobody else does, or by preemption).
+    Handover {
+        /// Group id.
+        group: usize,
+        /// Done.
+        reply: Option<Reply>,
+    },
+    /// Start a new group in this worker.
+    AddGroup {
+        /// The resolved group.
+        spec: Arc<GroupSpec>,
+        /// Done.
+        reply: Option<Reply>,
+    },
+    /// Stop a group (priority-0 advert if Master) and forget it.
+    RemoveGroup {
+        /// Group id.
+        group: usize,
+        /// Done.
+        reply: Option<Reply>,
+    },
+}
+
+/// What a worker tells the control plane.
+#[derive(Debug, Clone)]
+pub enum WorkerEvent {
+    /// Apply a network change for a group (in order).
+    Net {
+        /// Group id.
+        group: usize,
+        /// The change.
+        op: NetOp,
+    },
+    /// The worker has finished its shutdown and exited.
+    Stopped {
+        /// Worker number.
+        worker: usize,
+    },
+}
+
+/// Kernel changes a group asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetOp {
+    /// Add the VIPs.
+    AddVips,
+    /// Remove the VIPs.
+    RemoveVips,
+    /// Install the static routes.
+    InstallRoutes,
+    /// Remove the static routes.
+    RemoveRoutes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A socket or other kernel object could not be created.
+    #[error("worker {worker}: {what}: {source}")]
+    Io {
+        /// Worker number.
+        worker: usize,
+        /// What was being set up.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A driver error.
+    #[error("worker {worker}: {source}")]
+    Net {
+        /// Worker number.
+        worker: usize,
+        /// The driver error.
+        #[source]
+        source: crate::net::NetError,
+    },
+}
+
+/// Shared things a worker publishes into.
+#[derive(Clone)]
+pub struct WorkerLinks {
+    /// Events to the control plane.
+    pub events: UnboundedSender<WorkerEvent>,
+    /// Group status slots.
+    pub status: Arc<StatusBoard>,
+    /// Timer lateness, shared by all workers.
+    pub lateness: Arc<LatenessHistogram>,
+}

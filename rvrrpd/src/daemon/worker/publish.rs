@@ -1,0 +1,59 @@
+//! Status publishing: a group's state and counters are copied into its status slot when what
+//! readers act on changed, or at least every [`PUBLISH_EVERY_US`].
+
+use super::Shard;
+use crate::daemon::status::{publish, GroupSnapshot};
+use crate::time::Instant;
+
+/// Longest a group's published counters may lag behind (µs).
+const PUBLISH_EVERY_US: u64 = 1_000_000;
+
+impl Shard {
+    /// Publishes group `g` if what readers act on changed (state, priority, Master) or its
+    /// counters are older than [`PUBLISH_EVERY_US`]: the per-advert path then costs a compare,
+    /// not a lock and a copy.
+    pub(super) fn publish_if_due(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        let key = (
+            group.fsm.state(),
+            group.fsm.priority(),
+            group.fsm.current_master(),
+        );
+        if key != group.published_key
+            || now.as_micros().saturating_sub(group.published_at) >= PUBLISH_EVERY_US
+        {
+            group.published_key = key;
+            group.published_at = now.as_micros();
+            self.publish(g);
+        }
+    }
+
+    /// Copies group `g`'s state into its status slot.
+    pub(super) fn publish(&self, g: usize) {
+        let Some(group) = self.groups[g].as_ref() else {
+            return;
+        };
+        let fsm = &group.fsm;
+        let stats = fsm.stats();
+        publish(
+            &group.slot,
+            GroupSnapshot {
+                state: fsm.state(),
+                master: fsm.current_master(),
+                priority: fsm.priority(),
+                preempt: fsm.params().preempt,
+                master_adver_interval: fsm.master_adver_interval(),
+                master_down_interval: fsm.master_down_interval(),
+                skew_time: fsm.skew_time(),
+                adverts_in: stats.adverts_received + group.auth_failures + group.malformed,
+                adverts_out: stats.adverts_sent,
+                transitions: stats.transitions,
+                auth_failures: group.auth_failures,
+                discarded: stats.discarded.total() + group.malformed,
+                last_transition: group.last_transition,
+            },
+        );
+    }
+}

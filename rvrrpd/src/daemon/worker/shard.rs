@@ -1,0 +1,411 @@
+//! The [`Shard`]: the groups a worker owns (their specs, state machines, advert caches and
+//! timers), the demultiplexing map, and the run-time changes the control plane asks for.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::info;
+
+use super::transmit::Deferred;
+use super::{GroupSpec, NetOp, WorkerEvent, WorkerLinks};
+use crate::daemon::status::{LatenessHistogram, Slot, StatusBoard};
+use crate::fsm::{Action, GroupParams, State, Vrrp};
+use crate::net::tx::TxSocket;
+use crate::time::Instant;
+use crate::timer::{TimerId, TimingWheel};
+use crate::wire::{self, AdvertCache, Family};
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TimerKey {
+    /// The group's protocol timer (Adver_Timer or Master_Down_Timer).
+    Fsm(usize),
+    /// The next gratuitous ARP / NA repetition.
+    Announce(usize),
+}
+
+/// Per-group runtime state inside a worker.
+pub(super) struct Group {
+    /// Shared with the control plane (one copy per group in the daemon).
+    pub(super) spec: Arc<GroupSpec>,
+    pub(super) fsm: Vrrp,
+    pub(super) advert: AdvertCache,
+    pub(super) fsm_timer: Option<TimerId>,
+    pub(super) announce_timer: Option<TimerId>,
+    pub(super) announce_left: u32,
+    pub(super) slot: Slot,
+    pub(super) auth_failures: u64,
+    pub(super) malformed: u64,
+    pub(super) last_transition: Option<u64>,
+    /// Rate limit for discard logs (µs timestamp of the last one).
+    pub(super) last_discard_log: u64,
+    /// What readers last saw (state, priority, Master) and when (µs).
+    pub(super) published_key: (State, u8, Option<std::net::IpAddr>),
+    pub(super) published_at: u64,
+}
+
+/// The groups a worker owns and everything that drives them, without receive sockets: adverts
+/// are fed in by the shell, timers fired from the timing wheel.
+pub struct Shard {
+    pub(super) id: usize,
+    /// Stable local slots (timer keys and the demux map point into it); `None` = free.
+    pub(super) groups: Vec<Option<Group>>,
+    /// (ifindex, family, vrid) → local slot.
+    pub(super) demux: HashMap<(u32, Family, u8), usize>,
+    pub(super) tx: HashMap<u32, TxSocket>,
+    pub(super) wheel: TimingWheel<TimerKey>,
+    pub(super) events: UnboundedSender<WorkerEvent>,
+    pub(super) status: Arc<StatusBoard>,
+    pub(super) lateness: Arc<LatenessHistogram>,
+    pub(super) actions: Vec<Action>,
+    /// Adverts queued for the next [`Shard::flush`]: bytes, and (ifindex, range) per frame.
+    pub(super) out_bytes: Vec<u8>,
+    pub(super) out_frames: Vec<(u32, std::ops::Range<usize>)>,
+    /// Work that may wait until the turn's adverts are sent: when a thousand groups change
+    /// state in the same millisecond, the last advert must not wait for a thousand log lines
+    /// and gratuitous ARPs.
+    pub(super) deferred: Vec<(usize, Deferred)>,
+    /// The `now` of the last [`Shard::fire_timers`]: receive timestamps are clamped to it, so
+    /// the machines never see time go backwards.
+    pub(super) last_fire: Instant,
+}
+
+impl Shard {
+    /// An empty shard publishing into `links`, with no transmit sockets: the worker adds them
+    /// (benchmarks and tests drive a shard without any, queued adverts are then dropped).
+    pub fn new(id: usize, links: WorkerLinks) -> Self {
+        Shard {
+            id,
+            groups: Vec::new(),
+            demux: HashMap::new(),
+            tx: HashMap::new(),
+            wheel: TimingWheel::new(),
+            events: links.events,
+            status: links.status,
+            lateness: links.lateness,
+            actions: Vec::with_capacity(16),
+            out_bytes: Vec::with_capacity(4096),
+            out_frames: Vec::with_capacity(64),
+            deferred: Vec::new(),
+            last_fire: Instant::ZERO,
+        }
+    }
+
+    /// Adds a group (its state machine not started) and returns its local slot.
+    pub fn insert_group(&mut self, spec: impl Into<Arc<GroupSpec>>) -> usize {
+        let spec: Arc<GroupSpec> = spec.into();
+        let key = (spec.ifindex, spec.family, spec.vrid);
+        let group = Group {
+            fsm: Vrrp::new(group_params(&spec)),
+            advert: AdvertCache::new(),
+            fsm_timer: None,
+            announce_timer: None,
+            announce_left: 0,
+            slot: self.status.slot(spec.index),
+            auth_failures: 0,
+            malformed: 0,
+            last_transition: None,
+            last_discard_log: 0,
+            published_key: (State::Initialize, 0, None),
+            published_at: 0,
+            spec,
+        };
+        let g = match self.groups.iter().position(Option::is_none) {
+            Some(free) => {
+                self.groups[free] = Some(group);
+                free
+            }
+            None => {
+                self.groups.push(Some(group));
+                self.groups.len() - 1
+            }
+        };
+        self.demux.insert(key, g);
+        self.publish(g);
+        g
+    }
+
+    /// The state of the group in local slot `g`.
+    pub fn state(&self, g: usize) -> Option<State> {
+        self.groups.get(g)?.as_ref().map(|gr| gr.fsm.state())
+    }
+
+    /// The earliest timer deadline of the shard (when its worker wakes next).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.wheel.next_deadline()
+    }
+
+    /// Starts every group's state machine.
+    pub fn startup(&mut self, now: Instant) {
+        for g in 0..self.groups.len() {
+            self.start_group(g, now);
+        }
+    }
+
+    /// Starts the state machine of the group in local slot `g`.
+    pub fn start_group(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        group.fsm.startup(now, &mut self.actions);
+        self.apply_actions(g, now);
+    }
+
+    pub(super) fn stop_group(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        group.fsm.shutdown(now, &mut self.actions);
+        self.apply_actions(g, now);
+        if let Some(group) = self.groups[g].as_mut() {
+            if let Some(id) = group.announce_timer.take() {
+                self.wheel.cancel(id);
+            }
+        }
+    }
+
+    /// Shuts every group down (priority-0 adverts from Masters) and reports it.
+    pub fn shutdown(&mut self, now: Instant) {
+        for g in 0..self.groups.len() {
+            self.stop_group(g, now);
+        }
+        self.flush();
+        while self.has_deferred() {
+            self.run_deferred();
+        }
+        info!("worker {}: stopped", self.id);
+        let _ = self.events.send(WorkerEvent::Stopped { worker: self.id });
+    }
+
+    /// The VRIDs this shard runs on (interface, family): what its socket filter lets through.
+    pub(super) fn vrids_on(&self, ifindex: u32, family: Family) -> Vec<u8> {
+        self.demux
+            .keys()
+            .filter(|(i, f, _)| *i == ifindex && *f == family)
+            .map(|(_, _, v)| *v)
+            .collect()
+    }
+
+    /// The local slot of the group with stable id `id`.
+    pub(super) fn local(&self, id: usize) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.as_ref().is_some_and(|g| g.spec.index == id))
+    }
+
+    /// The local slot and group of stable id `id`, with the action buffer beside it.
+    fn group_mut(&mut self, id: usize) -> Result<(usize, &mut Group, &mut Vec<Action>), String> {
+        let g = self
+            .local(id)
+            .ok_or_else(|| format!("no group {id} in worker {}", self.id))?;
+        let group = self.groups[g]
+            .as_mut()
+            .ok_or_else(|| format!("group {id} is gone"))?;
+        Ok((g, group, &mut self.actions))
+    }
+
+    pub(super) fn set_priority(
+        &mut self,
+        id: usize,
+        priority: u8,
+        now: Instant,
+    ) -> Result<(), String> {
+        let (g, group, actions) = self.group_mut(id)?;
+        if group.spec.owner {
+            return Err(format!(
+                "vrouter {} on {} owns its addresses: its priority stays 255",
+                group.spec.vrid, group.spec.ifname
+            ));
+        }
+        let r = group.fsm.set_priority(priority, now, actions);
+        info!(
+            "vrouter {} on {}: priority set to {priority}",
+            group.spec.vrid, group.spec.ifname
+        );
+        self.apply_actions(g, now);
+        r.map_err(|e| e.to_string())
+    }
+
+    pub(super) fn set_preempt(&mut self, id: usize, preempt: bool) -> Result<(), String> {
+        let (g, group, _) = self.group_mut(id)?;
+        group.fsm.set_preempt(preempt);
+        info!(
+            "vrouter {} on {}: preemption set to {preempt}",
+            group.spec.vrid, group.spec.ifname
+        );
+        self.publish(g);
+        Ok(())
+    }
+
+    pub(super) fn handover(&mut self, id: usize, now: Instant) -> Result<(), String> {
+        let (g, group, _) = self.group_mut(id)?;
+        if group.fsm.state() != State::Master {
+            return Err(format!(
+                "vrouter {} on {} is not Master: nothing to hand over",
+                group.spec.vrid, group.spec.ifname
+            ));
+        }
+        info!(
+            "vrouter {} on {}: handing over",
+            group.spec.vrid, group.spec.ifname
+        );
+        self.stop_group(g, now);
+        self.start_group(g, now);
+        Ok(())
+    }
+
+    /// Fires every timer due at `now`, recording how late each fired.
+    pub fn fire_timers(&mut self, now: Instant) {
+        self.last_fire = self.last_fire.max(now);
+        while let Some((_, key)) = self.wheel.poll(now) {
+            match key {
+                TimerKey::Fsm(g) => {
+                    let Some(group) = self.groups[g].as_mut() else {
+                        continue;
+                    };
+                    group.fsm_timer = None;
+                    match group.fsm.poll_timeout() {
+                        // Armed early (see `rearm`): the real deadline moved on.
+                        Some(due) if due > now => {
+                            group.fsm_timer = Some(self.wheel.insert(due, TimerKey::Fsm(g)));
+                            continue;
+                        }
+                        Some(due) => self
+                            .lateness
+                            .record(now.as_micros().saturating_sub(due.as_micros())),
+                        None => continue,
+                    }
+                    group.fsm.handle_timeout(now, &mut self.actions);
+                    self.apply_actions(g, now);
+                }
+                TimerKey::Announce(g) => {
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.announce_timer = None;
+                        self.announce(g, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Executes the actions the state machine returned for group `g`, re-arms its timer and
+    /// publishes its state.
+    pub(super) fn apply_actions(&mut self, g: usize, now: Instant) {
+        let mut actions = std::mem::take(&mut self.actions);
+        for action in actions.drain(..) {
+            match action {
+                Action::SendAdvert { priority } => self.send_advert(g, priority),
+                Action::Transition { from, to, reason } => {
+                    // Logged after the turn's adverts are out (see `flush`).
+                    self.deferred.push((g, Deferred::Log(from, to, reason)));
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.last_transition = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .ok()
+                            .map(|d| d.as_secs());
+                    }
+                }
+                Action::AddVips => self.net(g, NetOp::AddVips),
+                Action::RemoveVips => self.net(g, NetOp::RemoveVips),
+                Action::InstallRoutes => self.net(g, NetOp::InstallRoutes),
+                Action::RemoveRoutes => self.net(g, NetOp::RemoveRoutes),
+                Action::Announce => {
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.announce_left = group.spec.garp_repeat;
+                        if let Some(id) = group.announce_timer.take() {
+                            self.wheel.cancel(id);
+                        }
+                    }
+                    // Sent after the turn's adverts are out (see `flush`).
+                    self.deferred.push((g, Deferred::Announce(now)));
+                }
+                Action::Discarded { reason } => {
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.log_discard(now, format_args!("{reason:?}"));
+                    }
+                }
+            }
+        }
+        self.actions = actions;
+        self.rearm(g);
+        self.publish_if_due(g, now);
+    }
+
+    /// Keeps the wheel entry of group `g` at or before its machine's next deadline. A later
+    /// deadline (a Backup's Master_Down_Timer pushed back by every advert) leaves the entry
+    /// where it is: when it fires early, [`Shard::fire_timers`] moves it on. That is one wheel
+    /// operation per Master_Down_Interval instead of one per advert.
+    fn rearm(&mut self, g: usize) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        let next = group.fsm.poll_timeout();
+        match (group.fsm_timer, next) {
+            (Some(id), Some(at)) => match self.wheel.deadline(id) {
+                Some(armed) if armed <= at => {}
+                _ => {
+                    if self.wheel.reschedule(id, at).is_err() {
+                        group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g)));
+                    }
+                }
+            },
+            (Some(id), None) => {
+                self.wheel.cancel(id);
+                group.fsm_timer = None;
+            }
+            (None, Some(at)) => group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g))),
+            (None, None) => {}
+        }
+    }
+
+    fn net(&self, g: usize, op: NetOp) {
+        if let Some(group) = self.groups[g].as_ref() {
+            let _ = self.events.send(WorkerEvent::Net {
+                group: group.spec.index,
+                op,
+            });
+        }
+    }
+}
+
+pub(super) fn wire_interval(spec: &GroupSpec) -> u16 {
+    match spec.version {
+        wire::Version::V2 => spec.interval.as_secs().clamp(1, 255) as u16,
+        wire::Version::V3 => (spec.interval.as_millis() / 10).clamp(1, 4095) as u16,
+    }
+}
+
+fn group_params(spec: &GroupSpec) -> GroupParams {
+    GroupParams {
+        version: match spec.version {
+            wire::Version::V2 => crate::fsm::Version::V2,
+            wire::Version::V3 => crate::fsm::Version::V3,
+        },
+        vrid: spec.vrid,
+        priority: spec.priority,
+        preempt: spec.preempt,
+        accept_mode: spec.accept_mode,
+        advert_interval: spec.interval,
+        primary_addr: spec.primary,
+        advert_phase: Some(advert_phase(spec.index, spec.interval, spec.advert_slots)),
+    }
+}
+
+/// The phase of group `index`'s adverts: groups are dealt round-robin over the `slots` slots
+/// of their interval, slots of at least [`MIN_ADVERT_SLOT_US`]. Groups sharing a slot leave
+/// in one `sendmmsg` and are what a peer's workers take over together when this router dies;
+/// every slot costs each side a wake-up per interval.
+/// Narrowest phase slot: at 10 ms adverts two slots, not ten (each slot is a wake-up per
+/// interval on both routers, and a hundred groups at 10 ms are only a few per slot anyway).
+const MIN_ADVERT_SLOT_US: u128 = 5_000;
+
+pub(super) fn advert_phase(
+    index: usize,
+    interval: std::time::Duration,
+    slots: u16,
+) -> std::time::Duration {
+    let slots = (interval.as_micros() / MIN_ADVERT_SLOT_US).clamp(1, u128::from(slots.max(1)));
+    let slot_us = interval.as_micros() / slots;
+    let phase_us = (index as u128 % slots) * slot_us;
+    std::time::Duration::from_micros(u64::try_from(phase_us).unwrap_or(0))
+}

@@ -1,0 +1,242 @@
+//! Two shards wired back to back in memory, on virtual time: the worker logic around the
+//! state machine (demux, validation, lazy timer re-arm, batching, status publishing).
+
+use std::sync::Arc;
+
+use super::shard::advert_phase;
+use super::{GroupSpec, Shard, WorkerEvent, WorkerLinks};
+use crate::auth::AuthKey;
+use crate::daemon::plan::NetDrv;
+use crate::daemon::status::{LatenessHistogram, StatusBoard};
+use crate::fsm::State;
+use crate::net::IpPrefix;
+use crate::time::Instant;
+use crate::wire::{self, Family, RxMeta};
+use crate::wire::{parse_ethernet_frame, MacAddr, V3Checksum};
+use std::time::Duration;
+
+fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
+    let vip: std::net::IpAddr = "10.0.0.100".parse().unwrap();
+    GroupSpec {
+        index,
+        ifname: "eth0".into(),
+        ifindex: 2,
+        if_mac: MacAddr([2, 0, 0, 0, 0, me]),
+        vrid: 7,
+        family: Family::Ipv4,
+        version: wire::Version::V3,
+        priority,
+        owner: false,
+        preempt: true,
+        accept_mode: false,
+        interval: Duration::from_millis(100),
+        primary: format!("10.0.0.{me}").parse().unwrap(),
+        vips: vec![IpPrefix::host(vip)],
+        advert_addrs: vec![vip],
+        auth: AuthKey::none(),
+        v3_checksum: V3Checksum::PseudoHeader,
+        announce_mac: MacAddr([2, 0, 0, 0, 0, me]),
+        vip_ifname: "eth0".into(),
+        vif: None,
+        netdrv: NetDrv::Netlink,
+        socket_filter: true,
+        garp_repeat: 0,
+        garp_interval: Duration::from_secs(1),
+        advert_slots: crate::daemon::plan::DEFAULT_ADVERT_SLOTS,
+    }
+}
+
+fn shard(id: usize, spec: GroupSpec) -> (Shard, tokio::sync::mpsc::UnboundedReceiver<WorkerEvent>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let links = WorkerLinks {
+        events: tx,
+        status: Arc::new(StatusBoard::new()),
+        lateness: Arc::new(LatenessHistogram::default()),
+    };
+    let mut s = Shard::new(id, links);
+    s.insert_group(spec);
+    (s, rx)
+}
+
+/// Delivers `from`'s queued adverts to `to` at `now`; returns how many.
+fn deliver(from: &mut Shard, to: &mut Shard, now: Instant) -> usize {
+    let frames = from.drain_outbox();
+    for (ifindex, f) in &frames {
+        let view = parse_ethernet_frame(f).unwrap();
+        let meta = RxMeta {
+            src: view.src_ip,
+            dst: view.dst_ip,
+            ttl: view.ttl,
+        };
+        to.handle_advert(*ifindex, view.vrrp, &meta, now);
+    }
+    frames.len()
+}
+
+/// Runs both shards for `ms` milliseconds of virtual time in 1 ms steps; returns when B
+/// last received an advert from A.
+fn run(a: &mut Shard, b: &mut Shard, t: &mut Instant, ms: u64) -> Option<Instant> {
+    let mut last = None;
+    for _ in 0..ms {
+        *t += Duration::from_millis(1);
+        a.fire_timers(*t);
+        if deliver(a, b, *t) > 0 {
+            last = Some(*t);
+        }
+        b.fire_timers(*t);
+        deliver(b, a, *t);
+    }
+    last
+}
+
+#[test]
+fn higher_priority_wins_and_backup_takes_over_at_master_down_interval() {
+    let (mut a, _ea) = shard(0, spec(0, 1, 200));
+    let (mut b, _eb) = shard(1, spec(1, 2, 100));
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    b.startup(t);
+    let last_advert = run(&mut a, &mut b, &mut t, 2_000).expect("A advertised");
+    assert_eq!(a.state(0), Some(State::Master));
+    assert_eq!(b.state(0), Some(State::Backup));
+    let mdi = Duration::from_micros(300_000 + 60_937);
+    // A dies: B must take over exactly at the last advert + Master_Down_Interval.
+    let mut took_over = None;
+    for _ in 0..1_000 {
+        t += Duration::from_millis(1);
+        b.fire_timers(t);
+        if b.state(0) == Some(State::Master) {
+            took_over = Some(t);
+            break;
+        }
+    }
+    let took_over = took_over.expect("B never took over");
+    let gap = took_over - last_advert;
+    // 1 ms steps: the takeover is seen in the first step at or after the deadline.
+    assert!(
+        gap >= mdi && gap <= mdi + Duration::from_millis(1),
+        "takeover {gap:?} after the last advert, MDI {mdi:?}"
+    );
+    // And its first advert is queued right away.
+    assert_eq!(b.drain_outbox().len(), 1);
+}
+
+#[test]
+fn masters_that_took_over_together_spread_their_next_adverts_over_the_interval() {
+    // 40 groups, 1 s adverts (v2), one shard: all become Master on the same tick.
+    let mk = |i: usize| GroupSpec {
+        vrid: (i + 1) as u8,
+        version: wire::Version::V2,
+        interval: Duration::from_secs(1),
+        ..spec(i, 1, 200)
+    };
+    let (mut a, _ea) = shard(0, mk(0));
+    for i in 1..40 {
+        a.insert_group(mk(i));
+    }
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    let mut sent_at: Vec<Vec<Instant>> = vec![Vec::new(); 41];
+    for _ in 0..8_000 {
+        t += Duration::from_millis(1);
+        a.fire_timers(t);
+        for (_, f) in a.drain_outbox() {
+            let view = parse_ethernet_frame(&f).unwrap();
+            sent_at[usize::from(view.vrrp[1])].push(t);
+        }
+    }
+    let first: Vec<Instant> = sent_at[1..].iter().map(|v| v[0]).collect();
+    assert!(first.iter().all(|&f| f == first[0]), "took over together");
+    // After the first advert: the 20 slots of 50 ms, two groups each; never more than
+    // 1 s between adverts.
+    let mut per_slot = std::collections::BTreeMap::<u64, usize>::new();
+    for v in &sent_at[1..] {
+        *per_slot.entry(v[1].as_micros() % 1_000_000).or_default() += 1;
+    }
+    assert_eq!(per_slot.len(), 20, "{per_slot:?}");
+    assert!(per_slot.values().all(|&n| n == 2), "{per_slot:?}");
+    assert!(per_slot.keys().all(|k| k % 50_000 == 0), "{per_slot:?}");
+    for v in &sent_at[1..] {
+        assert!(v.len() >= 4);
+        for w in v.windows(2) {
+            assert!(w[1] - w[0] <= Duration::from_secs(1), "{w:?}");
+        }
+        for w in v[1..].windows(2) {
+            assert_eq!(w[1] - w[0], Duration::from_secs(1), "{w:?}");
+        }
+    }
+}
+
+#[test]
+fn advert_phases_follow_the_configured_slots() {
+    let ms = Duration::from_millis;
+    let phases = |interval, slots| {
+        (0..100)
+            .map(|i| advert_phase(i, interval, slots))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    // 1 s, 20 slots: 0, 50, ..., 950 ms.
+    assert_eq!(phases(ms(1000), 20), (0..20).map(|k| ms(50 * k)).collect());
+    // One slot: every group in one burst.
+    assert_eq!(phases(ms(1000), 1), [ms(0)].into());
+    // 10 ms adverts: slots of at least 5 ms, so two.
+    assert_eq!(phases(ms(10), 20), [ms(0), ms(5)].into());
+}
+
+#[test]
+fn receive_timestamps_start_timers_from_the_arrival() {
+    let (mut b, _eb) = shard(1, spec(1, 2, 100));
+    b.fire_timers(Instant::from_millis(10));
+    let now = Instant::from_millis(20);
+    // The kernel's stamp (15 ms) is used; earlier than the last timer turn or later than
+    // now it is clamped; 0 means unknown.
+    assert_eq!(b.rx_time(15_000_000, now), Instant::from_millis(15));
+    assert_eq!(b.rx_time(5_000_000, now), Instant::from_millis(10));
+    assert_eq!(b.rx_time(25_000_000, now), now);
+    assert_eq!(b.rx_time(0, now), now);
+}
+
+#[test]
+fn lazy_rearm_never_fires_a_backup_early() {
+    let (mut a, _ea) = shard(0, spec(0, 1, 200));
+    let (mut b, _eb) = shard(1, spec(1, 2, 100));
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    b.startup(t);
+    // Ten seconds of steady adverts: B sees 100 of them and stays Backup throughout,
+    // although its wheel entry fired several times at stale deadlines.
+    run(&mut a, &mut b, &mut t, 10_000);
+    assert_eq!(b.state(0), Some(State::Backup));
+    let next = b.next_deadline().expect("B has a timer");
+    assert!(next > t, "B's timer is in the past");
+}
+
+#[test]
+fn adverts_for_other_vrids_or_interfaces_are_ignored() {
+    let (mut a, _ea) = shard(0, spec(0, 1, 200));
+    let mut other = spec(1, 2, 100);
+    other.vrid = 8;
+    let (mut b, _eb) = shard(1, other);
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    b.startup(t);
+    run(&mut a, &mut b, &mut t, 2_000);
+    // Different VRIDs: both are Master of their own group.
+    assert_eq!(a.state(0), Some(State::Master));
+    assert_eq!(b.state(0), Some(State::Master));
+}
+
+#[test]
+fn status_is_published_on_transitions() {
+    let (mut a, _ea) = shard(0, spec(5, 1, 200));
+    let status = a.status.clone();
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    assert_eq!(status.get(5).map(|s| s.state), Some(State::Backup));
+    t += Duration::from_millis(400);
+    a.fire_timers(t);
+    let snap = status.get(5).unwrap();
+    assert_eq!(snap.state, State::Master);
+    assert_eq!(snap.priority, 200);
+    assert_eq!(snap.transitions, 2);
+}

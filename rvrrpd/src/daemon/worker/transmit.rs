@@ -1,0 +1,167 @@
+//! The transmit path: adverts queued during a loop turn leave in one batch per interface,
+//! then the work deferred behind them (transition logs, gratuitous ARP / unsolicited NA).
+
+use tracing::{debug, info, warn};
+
+use super::shard::{wire_interval, TimerKey};
+use super::Shard;
+use crate::fsm::State;
+use crate::time::Instant;
+use crate::wire::{self, AdvertParams};
+
+/// Deferred items (logs, announcements) run per worker loop turn.
+const DEFERRED_PER_TURN: usize = 64;
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Deferred {
+    /// Log a transition.
+    Log(State, State, crate::fsm::TransitionReason),
+    /// Start gratuitous ARP / unsolicited NA (at the given time).
+    Announce(Instant),
+}
+
+impl Shard {
+    /// Takes the queued adverts as (ifindex, Ethernet frame) without sending them (a shard
+    /// driven without sockets: tests and benchmarks).
+    pub fn drain_outbox(&mut self) -> Vec<(u32, Vec<u8>)> {
+        let out = self
+            .out_frames
+            .iter()
+            .map(|(i, r)| (*i, self.out_bytes[r.clone()].to_vec()))
+            .collect();
+        self.out_frames.clear();
+        self.out_bytes.clear();
+        while self.has_deferred() {
+            self.run_deferred();
+        }
+        out
+    }
+
+    /// Whether deferred work is waiting (the worker then polls instead of sleeping).
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Runs the work deferred behind the adverts (logs, announcements), at most
+    /// [`DEFERRED_PER_TURN`] items: when thousands of groups take over at once, timers that
+    /// fall due meanwhile must not wait for thousands of gratuitous ARPs.
+    pub(super) fn run_deferred(&mut self) {
+        let n = self.deferred.len().min(DEFERRED_PER_TURN);
+        let mut deferred = std::mem::take(&mut self.deferred);
+        let rest = deferred.split_off(n);
+        for (g, d) in deferred.drain(..) {
+            match d {
+                Deferred::Log(from, to, reason) => {
+                    if let Some(group) = self.groups.get(g).and_then(Option::as_ref) {
+                        let spec = &group.spec;
+                        info!(
+                            "vrouter {} on {} ({}): {from:?} -> {to:?} ({reason:?})",
+                            spec.vrid, spec.ifname, spec.family
+                        );
+                    }
+                }
+                Deferred::Announce(at) => self.announce(g, at),
+            }
+        }
+        // Work queued meanwhile goes after what was already waiting.
+        let mut rest = rest;
+        rest.append(&mut self.deferred);
+        self.deferred = rest;
+    }
+
+    /// Sends the queued adverts, one batch per interface, then the deferred work.
+    pub fn flush(&mut self) {
+        if self.out_frames.is_empty() {
+            self.run_deferred();
+            return;
+        }
+        // Stable: adverts keep their order within an interface.
+        self.out_frames.sort_by_key(|(ifindex, _)| *ifindex);
+        let mut frames: Vec<&[u8]> = Vec::with_capacity(self.out_frames.len());
+        for chunk in self.out_frames.chunk_by(|a, b| a.0 == b.0) {
+            frames.clear();
+            frames.extend(chunk.iter().map(|(_, r)| &self.out_bytes[r.clone()]));
+            if let Some(tx) = self.tx.get(&chunk[0].0) {
+                if let Err(e) = tx.send_batch(&frames) {
+                    warn!(
+                        "worker {}: sending {} advert(s): {e}",
+                        self.id,
+                        frames.len()
+                    );
+                }
+            }
+        }
+        self.out_frames.clear();
+        self.out_bytes.clear();
+        self.run_deferred();
+    }
+
+    pub(super) fn send_advert(&mut self, g: usize, priority: u8) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        let spec = &group.spec;
+        let params = AdvertParams {
+            version: spec.version,
+            vrid: spec.vrid,
+            priority,
+            interval: wire_interval(spec),
+            src: spec.primary,
+            addrs: &spec.advert_addrs,
+            auth: &spec.auth,
+            v3_checksum: spec.v3_checksum,
+        };
+        let frame = match group.advert.frame(&params) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!(
+                    "vrouter {} on {}: cannot build advert: {e}",
+                    spec.vrid, spec.ifname
+                );
+                return;
+            }
+        };
+        // Queued: every advert due in this loop turn leaves in one sendmmsg per interface.
+        let start = self.out_bytes.len();
+        self.out_bytes.extend_from_slice(frame);
+        self.out_frames
+            .push((spec.ifindex, start..self.out_bytes.len()));
+    }
+
+    /// Sends one round of gratuitous ARP / unsolicited NA and schedules the next.
+    pub(super) fn announce(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        if group.announce_left == 0 || group.fsm.state() != State::Master {
+            return;
+        }
+        group.announce_left -= 1;
+        let spec = &group.spec;
+        let frames: Vec<Vec<u8>> = spec
+            .vips
+            .iter()
+            .map(|v| match v.addr {
+                std::net::IpAddr::V4(a) => wire::arp::gratuitous_arp(spec.announce_mac, a).to_vec(),
+                std::net::IpAddr::V6(a) => {
+                    let src = match spec.primary {
+                        std::net::IpAddr::V6(ll) => ll,
+                        std::net::IpAddr::V4(_) => a,
+                    };
+                    wire::ndisc::unsolicited_na(spec.announce_mac, src, a, true).to_vec()
+                }
+            })
+            .collect();
+        if let Some(tx) = self.tx.get(&spec.ifindex) {
+            for f in &frames {
+                if let Err(e) = tx.send(f) {
+                    debug!("vrouter {} on {}: announcing: {e}", spec.vrid, spec.ifname);
+                }
+            }
+        }
+        if group.announce_left > 0 {
+            let at = now + spec.garp_interval;
+            group.announce_timer = Some(self.wheel.insert(at, TimerKey::Announce(g)));
+        }
+    }
+}
