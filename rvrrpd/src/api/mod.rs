@@ -1,8 +1,9 @@
 //! The client API: a REST interface over HTTP/1.1 or HTTPS compatible with rVRRPd 0.1.3's
 //! (paths, JSON fields, session cookies), with writes, metrics and stronger authentication.
 //!
-//! The API talks to the daemon only through the [`Backend`] trait; [`MockBackend`] implements
-//! it in memory. Start a server with [`serve`] (or [`bind`] then [`Server::run`]). The
+//! The API talks to the daemon only through the [`Backend`] trait; `mock::MockBackend`
+//! implements it in memory for tests and fuzzing (compiled only with `cfg(test)` or the
+//! `test-support` feature, never into the shipped daemon). Start a server with [`serve`] (or [`bind`] then [`Server::run`]). The
 //! endpoints are documented in `docs/api.md` and `docs/openapi.yaml`.
 
 pub mod acl;
@@ -11,6 +12,7 @@ pub mod client;
 pub mod error;
 pub mod login;
 pub mod metrics;
+#[cfg(any(test, feature = "test-support"))]
 pub mod mock;
 pub mod routes;
 pub mod server;
@@ -22,5 +24,6 @@ pub use backend::{
     MetricsView, RouteView, WriteError, WriteOp, WriteOutcome,
 };
 pub use error::ApiError;
+#[cfg(any(test, feature = "test-support"))]
 pub use mock::MockBackend;
 pub use server::{bind, serve, serve_with, Server, ServerOptions};
