@@ -140,6 +140,43 @@ impl AuthType {
     }
 }
 
+impl AuthType {
+    /// The configuration's `auth_type` keywords (no `auth_type` means no authentication).
+    pub const KEYWORDS: &'static [&'static str] =
+        &["rfc2338-simple", "p0-t8-sha256", "p1-t8-shake256"];
+
+    /// Whether this is one of rVRRPd's proprietary types (VRRPv2 only, forces `rfc3768`).
+    pub fn is_proprietary(self) -> bool {
+        matches!(self, AuthType::P0Sha256 | AuthType::P1Shake256)
+    }
+}
+
+impl serde::Serialize for AuthType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// The configuration's `auth_type`: one of [`AuthType::KEYWORDS`] (or `p1-b8-shake256`, the
+/// original code's spelling). `none` is not a keyword: leaving `auth_type` out means none.
+impl<'de> serde::Deserialize<'de> for AuthType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        match AuthType::from_name(&text) {
+            Ok(kind) if kind != AuthType::None => Ok(kind),
+            _ => Err(serde::de::Error::custom(
+                crate::config::serde_util::value_error(
+                    format_args!("{text:?}"),
+                    format_args!(
+                        "is not a valid authentication type (expected {})",
+                        crate::config::serde_util::one_of(Self::KEYWORDS)
+                    ),
+                ),
+            )),
+        }
+    }
+}
+
 impl fmt::Display for AuthType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

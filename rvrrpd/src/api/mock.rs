@@ -317,7 +317,7 @@ fn group_from_vrouter(vr: &VRouter) -> GroupView {
         state: GroupState::Backup,
         auth_type: vr
             .auth_type
-            .map_or_else(|| "none".to_string(), |a| a.as_str().to_string()),
+            .map_or_else(|| "none".to_string(), |a| a.name().to_string()),
         interface_hwaddress: [0x02, 0, 0, 0, 0, vr.group.get()],
         advert_interval: advert,
         masterdown_interval: advert * 3 + skew,

@@ -13,7 +13,7 @@ mod locate;
 mod parse;
 mod protocols;
 mod secret;
-mod serde_util;
+pub(crate) mod serde_util;
 mod timers;
 mod validate;
 mod vrouter;
@@ -34,9 +34,12 @@ pub use protocols::{Netmask, Protocols, StaticRoute};
 pub use secret::Secret;
 pub use timers::{AdvertInterval, GarpInterval, Timers};
 pub use vrouter::{
-    AuthType, GarpRepeat, IfName, IfType, NetDriver, Priority, ProtocolVersion, V3Checksum,
-    VRouter, Vrid,
+    GarpRepeat, IfName, IfType, NetDriver, Priority, ProtocolVersion, VRouter, Vrid,
 };
+// One type each from the configuration to the codec: `auth_type` and `v3_checksum` are
+// parsed straight into the types the wire and authentication code use.
+pub use crate::auth::AuthType;
+pub use crate::wire::V3Checksum;
 
 /// Configuration files tried, in order, when none is given on the command line: the original's
 /// code default first, then the path its documentation names.

@@ -245,7 +245,7 @@ fn p1_accepts_both_spellings_and_forces_rfc3768() {
             "rfc3768 = false\nauth_type = \"{spelling}\"\nauth_secret = \"k\"\n"
         ));
         let config = toml(&text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.vrouters[0].auth_type, Some(AuthType::P1T8Shake256));
+        assert_eq!(config.vrouters[0].auth_type, Some(AuthType::P1Shake256));
         assert!(config.vrouters[0].rfc3768);
         assert_eq!(config.warnings.len(), 1);
     }
@@ -298,6 +298,20 @@ fn vrid_out_of_range() {
     }
 }
 
+/// `auth_type` and `v3_checksum` parse straight into the types the codec uses.
+#[test]
+fn auth_and_checksum_keywords_are_the_codec_types() {
+    let text = vrouter(
+        "version = 3\nv3_checksum = \"plain\"\n[[vrouter]]\ngroup = 2\ninterface = \"eth0\"\nvip = \"10.0.0.2\"\nauth_type = \"rfc2338-simple\"\nauth_secret = \"k\"\n",
+    );
+    let config = toml(&text).unwrap_or_else(|e| panic!("{e}"));
+    let v3: crate::wire::V3Checksum = config.vrouters[0].v3_checksum;
+    assert_eq!(v3, crate::wire::V3Checksum::Plain);
+    let auth: Option<crate::auth::AuthType> = config.vrouters[1].auth_type;
+    assert_eq!(auth, Some(crate::auth::AuthType::Simple));
+    assert_eq!(auth.map(|a| a.number()), Some(1));
+}
+
 #[test]
 fn unknown_keywords() {
     let cases = [
@@ -312,6 +326,12 @@ fn unknown_keywords() {
             "v3_checksum = \"none\"\n",
             "vrouter[0].v3_checksum",
             "checksum",
+        ),
+        // `none` is the codec's name for no authentication, not a keyword: leave it out.
+        (
+            "auth_type = \"none\"\nauth_secret = \"x\"\n",
+            "vrouter[0].auth_type",
+            "`rfc2338-simple`, `p0-t8-sha256` or `p1-t8-shake256`",
         ),
     ];
     for (extra, directive, what) in cases {

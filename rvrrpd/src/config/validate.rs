@@ -249,7 +249,7 @@ fn authentication(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<()
         return Err(ctx.error(
             &auth_path,
             value_error(
-                format_args!("{:?}", auth.as_str()),
+                format_args!("{:?}", auth.name()),
                 "is not available with VRRP version 3 (RFC 5798 removed authentication; authentication types are VRRPv2 only)",
             ),
         ));
@@ -262,14 +262,14 @@ fn authentication(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<()
                 &auth_path,
                 format!(
                     "is missing: auth_type = {:?} requires a secret",
-                    auth.as_str()
+                    auth.name()
                 ),
             ))
         }
     };
     let max = auth.max_secret_len();
     if secret_len > max {
-        let message = if auth == AuthType::Rfc2338Simple {
+        let message = if auth == AuthType::Simple {
             format!(
                 "is {secret_len} bytes long, but {auth} authentication carries at most {max} bytes. \
                  rVRRPd 0.1.3 silently truncated it to its first {max} bytes; to keep \
@@ -285,7 +285,7 @@ fn authentication(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<()
             &format!("{p}.rfc3768"),
             format!(
                 "= false is overridden: auth_type = {:?} forces it to true",
-                auth.as_str()
+                auth.name()
             ),
         );
         vr.rfc3768 = true;

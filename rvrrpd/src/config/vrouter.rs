@@ -10,6 +10,8 @@ use super::address::{deserialize_vips, serialize_vips, AddressFamily, VirtualAdd
 use super::secret::Secret;
 use super::serde_util::{default_true, or_default, or_true, string_enum, value_error};
 use super::timers::{GarpInterval, Timers};
+use crate::auth::AuthType;
+use crate::wire::V3Checksum;
 
 /// One `[[vrouter]]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,44 +302,6 @@ string_enum! {
         Libnl => "libnl",
         /// Legacy ioctls.
         Ioctl => "ioctl",
-    }
-}
-
-string_enum! {
-    /// Authentication type (`auth_type`).
-    pub enum AuthType ("authentication type") {
-        /// RFC 2338 simple password (type 1), secret at most 8 bytes.
-        Rfc2338Simple => "rfc2338-simple",
-        /// Proprietary P0: truncated HMAC-SHA256 (type 250), VRRPv2 only.
-        P0T8Sha256 => "p0-t8-sha256",
-        /// Proprietary P1: truncated SHAKE256 (type 251), VRRPv2 only. The original's code spells
-        /// it `p1-b8-shake256`, its documentation `p1-t8-shake256`; both are accepted.
-        P1T8Shake256 => "p1-t8-shake256" | "p1-b8-shake256",
-    }
-}
-
-impl AuthType {
-    /// Longest accepted secret in bytes.
-    pub fn max_secret_len(self) -> usize {
-        match self {
-            Self::Rfc2338Simple => 8,
-            Self::P0T8Sha256 | Self::P1T8Shake256 => 64,
-        }
-    }
-
-    /// Whether this is one of the original's proprietary types.
-    pub fn is_proprietary(self) -> bool {
-        !matches!(self, Self::Rfc2338Simple)
-    }
-}
-
-string_enum! {
-    /// VRRPv3-over-IPv4 checksum form (`v3_checksum`).
-    pub enum V3Checksum ("VRRPv3 checksum mode") default PseudoHeader {
-        /// Include the IPv4 pseudo-header, as RFC 5798, FRR and keepalived do (default).
-        PseudoHeader => "pseudo-header",
-        /// Cover the VRRP message only, as some router vendors do.
-        Plain => "plain",
     }
 }
 

@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::auth::{AuthKey, AuthType};
-use crate::config::{self, Config, ProtocolVersion, VRouter};
+use crate::auth::AuthKey;
+use crate::config::{Config, ProtocolVersion, VRouter};
 use crate::net::{IpPrefix, Ipv4Route};
 use crate::wire::{virtual_mac, Family, MacAddr, V3Checksum, Version};
 
@@ -281,10 +281,7 @@ fn resolve_one(
         vips,
         advert_addrs,
         auth,
-        v3_checksum: match vr.v3_checksum {
-            config::V3Checksum::PseudoHeader => V3Checksum::PseudoHeader,
-            config::V3Checksum::Plain => V3Checksum::Plain,
-        },
+        v3_checksum: vr.v3_checksum,
         announce_mac: if vif.is_some() { vmac } else { facts.mac },
         vip_ifname: vif
             .as_ref()
@@ -307,11 +304,6 @@ fn resolve_one(
 fn auth_key(vr: &VRouter) -> Result<AuthKey, String> {
     let Some(kind) = vr.auth_type else {
         return Ok(AuthKey::none());
-    };
-    let kind = match kind {
-        config::AuthType::Rfc2338Simple => AuthType::Simple,
-        config::AuthType::P0T8Sha256 => AuthType::P0Sha256,
-        config::AuthType::P1T8Shake256 => AuthType::P1Shake256,
     };
     let secret = vr.auth_secret_bytes().unwrap_or_default();
     AuthKey::new(kind, secret.to_vec()).map_err(|e| e.to_string())
@@ -516,6 +508,6 @@ mod tests {
             "[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\nauth_type = \"rfc2338-simple\"\nauth_secret = \"s3cret\"\n",
         )
         .unwrap()[0];
-        assert_eq!(g.auth.kind(), AuthType::Simple);
+        assert_eq!(g.auth.kind(), crate::auth::AuthType::Simple);
     }
 }

@@ -97,15 +97,16 @@ pub const fn message_len(version: Version, family: Family, count: usize) -> usiz
     }
 }
 
-/// How a VRRPv3-over-IPv4 checksum is computed on transmission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum V3Checksum {
-    /// Include the IPv4 pseudo-header (RFC 5798; FRR and keepalived default).
-    #[default]
-    PseudoHeader,
-    /// Checksum over the VRRP message only, as VRRPv2 does (some router vendors; FRR without
-    /// `checksum-with-ipv4-pseudoheader`, keepalived `v3_checksum_as_v2`).
-    Plain,
+crate::config::serde_util::string_enum! {
+    /// How a VRRPv3-over-IPv4 checksum is computed on transmission; also the configuration's
+    /// `v3_checksum` keyword (one type from the configuration file to the wire).
+    pub enum V3Checksum ("VRRPv3 checksum mode") default PseudoHeader {
+        /// Include the IPv4 pseudo-header (RFC 5798; FRR and keepalived default).
+        PseudoHeader => "pseudo-header",
+        /// Checksum over the VRRP message only, as VRRPv2 does (some router vendors; FRR
+        /// without `checksum-with-ipv4-pseudoheader`, keepalived `v3_checksum_as_v2`).
+        Plain => "plain",
+    }
 }
 
 /// Which checksum a received advertisement verified with.
