@@ -51,19 +51,29 @@ pub enum GroupState {
     Backup,
     /// Master.
     Master,
+    /// Fault: its interface is down or a tracked object without a weight failed (keepalived's
+    /// FAULT); silent until it clears, then Backup.
+    Fault,
 }
 
 impl GroupState {
     /// Every state, in the order of the metrics output.
-    pub const ALL: [GroupState; 4] = [Self::Down, Self::Init, Self::Backup, Self::Master];
+    pub const ALL: [GroupState; 5] = [
+        Self::Down,
+        Self::Init,
+        Self::Backup,
+        Self::Master,
+        Self::Fault,
+    ];
 
-    /// `Down`, `Init`, `Backup` or `Master`.
+    /// `Down`, `Init`, `Backup`, `Master` or `Fault`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Down => "Down",
             Self::Init => "Init",
             Self::Backup => "Backup",
             Self::Master => "Master",
+            Self::Fault => "Fault",
         }
     }
 }

@@ -63,6 +63,7 @@ impl Shared {
             (_, State::Initialize) => GroupState::Init,
             (_, State::Backup) => GroupState::Backup,
             (_, State::Master) => GroupState::Master,
+            (_, State::Fault) => GroupState::Fault,
         };
         GroupView {
             group: spec.vrid,

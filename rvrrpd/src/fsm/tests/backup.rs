@@ -154,11 +154,24 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
             }
         }]
     );
-    // Timer untouched: we take over at the original deadline.
-    assert_eq!(m.poll_timeout(), Some(t(360_937)));
+    // Fast preemption: Skew_Time (156 × 100 ms / 256 = 60 937 µs) after the worse advert,
+    // not the Master_Down_Timer of the start (360 937 µs).
+    assert_eq!(m.poll_timeout(), Some(t(160_937)));
     out.clear();
-    m.handle_timeout(t(360_937), &mut out);
+    m.handle_timeout(t(160_937), &mut out);
     assert_eq!(m.state(), State::Master);
+}
+
+#[test]
+fn fast_preemption_never_delays_an_earlier_timer() {
+    let mut m = v3(100);
+    let mut out = Vec::new();
+    m.startup(t(0), &mut out);
+    // A priority-0 advert set the timer to Skew_Time; a worse advert just after keeps it.
+    m.on_advert(&adv(HIGH, 0, 10), t(100_000), &mut out);
+    assert_eq!(m.poll_timeout(), Some(t(160_937)));
+    m.on_advert(&adv(HIGH, 50, 10), t(150_000), &mut out);
+    assert_eq!(m.poll_timeout(), Some(t(160_937)));
 }
 
 #[test]
@@ -201,7 +214,8 @@ fn set_preempt_applies_from_next_advert() {
     out.clear();
     m.on_advert(&adv(HIGH, 50, 10), t(200_000), &mut out);
     assert_eq!(m.stats().discarded.lower_priority, 1);
-    assert_eq!(m.poll_timeout(), Some(t(460_937)));
+    // Preempting now: Skew_Time after the worse advert.
+    assert_eq!(m.poll_timeout(), Some(t(260_937)));
 }
 
 #[test]

@@ -69,6 +69,7 @@ fn master_v3(priority: u8) -> (Vrrp, Instant) {
 }
 
 mod backup;
+mod fault;
 mod master;
 mod priority;
 mod timers;
