@@ -13,7 +13,7 @@ use super::{
 };
 
 /// Builds located errors and warnings for one configuration text.
-struct Context<'a> {
+pub(super) struct Context<'a> {
     origin: &'a str,
     locator: &'a Locator,
     warnings: Vec<ConfigWarning>,
@@ -21,7 +21,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// An error about `directive`, on the line of `directive` (or of its nearest parent).
-    fn error(&self, directive: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, directive: &str, message: impl Into<String>) -> ConfigError {
         self.error_at(directive, directive, message)
     }
 
@@ -35,7 +35,7 @@ impl Context<'_> {
         }
     }
 
-    fn warn(&mut self, directive: &str, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, directive: &str, message: impl Into<String>) {
         self.warnings.push(ConfigWarning {
             directive: directive.to_string(),
             line: self.locator.line_of_path(directive),
@@ -60,6 +60,7 @@ pub(super) fn validate(
         single_vrouter(vrouter, &format!("vrouter[{index}]"), &mut ctx)?;
     }
     vrouter_uniqueness(&config.vrouters, &ctx)?;
+    super::validate_tracking::tracking(config, &mut ctx)?;
     static_routes(config, &ctx)?;
     config.warnings = ctx.warnings;
     Ok(())

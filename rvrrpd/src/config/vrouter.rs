@@ -10,6 +10,7 @@ use super::address::{deserialize_vips, serialize_vips, AddressFamily, VirtualAdd
 use super::secret::Secret;
 use super::serde_util::{default_true, or_default, or_true, string_enum, value_error};
 use super::timers::{GarpInterval, Timers};
+use super::tracking::TrackRef;
 use crate::auth::AuthType;
 use crate::wire::V3Checksum;
 
@@ -72,6 +73,28 @@ pub struct VRouter {
     /// Extension: delay between those announcements, seconds (default 1).
     #[serde(default, deserialize_with = "or_default")]
     pub garp_interval: GarpInterval,
+    /// Interfaces whose link state changes the priority (weighted) or puts the group in Fault
+    /// (unweighted). The group's own interface is always tracked, unweighted.
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_interface: Vec<TrackRef>,
+    /// `[[track_script]]` names (optionally with a weight for this vrouter).
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_script: Vec<TrackRef>,
+    /// `[[track_file]]` names (optionally with a weight for this vrouter).
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_file: Vec<TrackRef>,
 }
 
 impl VRouter {
