@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::daemon::api_backend::{ApiRequest, DaemonBackend, Shared};
 use crate::daemon::plan::{self, GroupSpec, NetDrv};
 use crate::daemon::status::{LatenessHistogram, StatusBoard};
+use crate::daemon::tracking::Tracking;
 use crate::daemon::worker::WorkerEvent;
 use crate::daemon::DaemonError;
 use crate::net::driver::NetDriver;
@@ -62,6 +63,8 @@ pub struct Control {
     /// since the last of them (see [`Control::trim_heap_when_quiet`]).
     heap_churn: u64,
     quiet_ticks: u8,
+    /// Link, script and file tracking (started by `run`).
+    tracking: Option<Tracking>,
 }
 
 impl Control {
@@ -142,6 +145,7 @@ impl Control {
             pending,
             heap_churn: 0,
             quiet_ticks: 0,
+            tracking: None,
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -166,6 +170,24 @@ impl Control {
     pub async fn run(mut self) -> Result<(), DaemonError> {
         let (ev_tx, mut ev_rx) = unbounded_channel();
         let groups = self.specs().len();
+        // Tracking first: a group whose interface is down starts in Fault, one whose script
+        // is failing starts with its tracked priority.
+        let config = self
+            .shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let specs: Vec<Arc<GroupSpec>> = self.specs().values().cloned().collect();
+        let mut tracking = match Tracking::start(&config, &specs).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.final_cleanup().await;
+                return Err(DaemonError::Tracking(e));
+            }
+        };
+        let mut track_rx = tracking.take_events();
+        self.tracking = Some(tracking);
         for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
             if let Err(e) = self.spawn_worker(id, shard, ring, &ev_tx) {
@@ -239,6 +261,10 @@ impl Control {
                     Some(ev) => self.handle_event(ev).await,
                     None => break,
                 },
+                Some(ev) = async { match track_rx.as_mut() { Some(rx) => rx.recv().await, None => None } } => {
+                    let updates = self.tracking.as_mut().map(|t| t.handle(ev)).unwrap_or_default();
+                    self.send_tracking(updates);
+                }
                 req = api_rx.recv() => {
                     if let Some(req) = req {
                         let result = self.write(req.op.clone(), &req.user, &ev_tx, &mut ev_rx).await;
@@ -256,6 +282,9 @@ impl Control {
         let _ = api_stop.send(());
         if let Some(task) = api_task {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        if let Some(t) = self.tracking.as_mut() {
+            t.stop();
         }
         self.stop_workers(&mut ev_rx).await;
         self.final_cleanup().await;

@@ -226,6 +226,41 @@ impl Shard {
         r.map_err(|e| e.to_string())
     }
 
+    /// Applies a tracking outcome: the priority (never an owner's) and the Fault state. A
+    /// fault is raised before the priority changes (no advert with the new priority from a
+    /// group going silent) and cleared after (it comes back with the new one).
+    pub(super) fn track(&mut self, id: usize, outcome: crate::track::Outcome, now: Instant) {
+        let Ok((g, group, actions)) = self.group_mut(id) else {
+            return;
+        };
+        if outcome.fault && !group.fsm.faulted() {
+            info!(
+                "vrouter {} on {}: fault raised by tracking",
+                group.spec.vrid, group.spec.ifname
+            );
+            group.fsm.set_fault(true, now, actions);
+        }
+        if !group.spec.owner && outcome.priority != group.fsm.priority() {
+            info!(
+                "vrouter {} on {}: priority {} → {} (tracking)",
+                group.spec.vrid,
+                group.spec.ifname,
+                group.fsm.priority(),
+                outcome.priority
+            );
+            // 1–254 by construction: set_priority cannot fail.
+            let _ = group.fsm.set_priority(outcome.priority, now, actions);
+        }
+        if !outcome.fault && group.fsm.faulted() {
+            info!(
+                "vrouter {} on {}: fault cleared",
+                group.spec.vrid, group.spec.ifname
+            );
+            group.fsm.set_fault(false, now, actions);
+        }
+        self.apply_actions(g, now);
+    }
+
     pub(super) fn set_preempt(&mut self, id: usize, preempt: bool) -> Result<(), String> {
         let (g, group, _) = self.group_mut(id)?;
         group.fsm.set_preempt(preempt);
