@@ -128,6 +128,27 @@ pub struct GroupView {
     pub master: Option<IpAddr>,
     /// Counters.
     pub counters: GroupCounters,
+    /// The configured priority (`priority` is what tracking makes of it).
+    pub configured_priority: u8,
+    /// What the group tracks and what each object does to it now (its own interface first).
+    pub tracking: Vec<TrackedView>,
+}
+
+/// A tracked object as one group sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedView {
+    /// `interface`, `script` or `file`.
+    pub kind: &'static str,
+    /// Interface name, or the `[[track_script]]` / `[[track_file]]` name.
+    pub name: String,
+    /// The weight the group applies.
+    pub weight: i32,
+    /// Reversed direction.
+    pub reverse: bool,
+    /// It puts the group in Fault now.
+    pub fault: bool,
+    /// What it adds to the priority now.
+    pub delta: i64,
 }
 
 impl GroupView {

@@ -21,7 +21,7 @@ pub mod views;
 
 pub use backend::{
     Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram, InterfaceView,
-    MetricsView, RouteView, WriteError, WriteOp, WriteOutcome,
+    MetricsView, RouteView, TrackedView, WriteError, WriteOp, WriteOutcome,
 };
 pub use error::ApiError;
 #[cfg(any(test, feature = "test-support"))]

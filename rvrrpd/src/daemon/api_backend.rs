@@ -15,7 +15,7 @@ use super::plan::GroupSpec;
 use super::status::{LatenessHistogram, StatusBoard, LATENESS_BOUNDS_US};
 use crate::api::backend::{
     format_mac, Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram,
-    InterfaceView, MetricsView, RouteView, WriteError, WriteOp, WriteOutcome,
+    InterfaceView, MetricsView, RouteView, TrackedView, WriteError, WriteOp, WriteOutcome,
 };
 use crate::config::Config;
 use crate::fsm::State;
@@ -51,6 +51,8 @@ pub struct Shared {
     pub fast_path_counters: RwLock<Vec<(String, u64)>>,
     /// Start time, for the uptime.
     pub started: StdInstant,
+    /// Tracking of each group (refreshed by the control plane when an outcome changes).
+    pub tracking: RwLock<BTreeMap<usize, Vec<TrackedView>>>,
 }
 
 impl Shared {
@@ -102,6 +104,14 @@ impl Shared {
                 discarded: snap.discarded,
                 last_transition: snap.last_transition,
             },
+            configured_priority: spec.priority,
+            tracking: self
+                .tracking
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&spec.index)
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 

@@ -129,6 +129,7 @@ impl Control {
             fast_path,
             fast_path_counters: RwLock::new(Vec::new()),
             started: std::time::Instant::now(),
+            tracking: RwLock::new(BTreeMap::new()),
         });
         let mut control = Control {
             shared,
@@ -188,6 +189,7 @@ impl Control {
         };
         let mut track_rx = tracking.take_events();
         self.tracking = Some(tracking);
+        self.publish_tracking(specs.iter().map(|s| s.index));
         for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
             if let Err(e) = self.spawn_worker(id, shard, ring, &ev_tx) {
@@ -263,6 +265,7 @@ impl Control {
                 },
                 Some(ev) = async { match track_rx.as_mut() { Some(rx) => rx.recv().await, None => None } } => {
                     let updates = self.tracking.as_mut().map(|t| t.handle(ev)).unwrap_or_default();
+                    self.publish_tracking(updates.iter().map(|u| u.0));
                     self.send_tracking(updates);
                 }
                 req = api_rx.recv() => {

@@ -96,6 +96,21 @@ impl Control {
         Ok(())
     }
 
+    /// Copies the tracking of `groups` where the API reads it.
+    pub(super) fn publish_tracking(&self, groups: impl Iterator<Item = usize>) {
+        let Some(t) = self.tracking.as_ref() else {
+            return;
+        };
+        let mut views = self
+            .shared
+            .tracking
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for g in groups {
+            views.insert(g, t.views(g));
+        }
+    }
+
     /// Sends tracking outcomes to the workers owning their groups, one command per worker.
     pub(super) fn send_tracking(&self, updates: Vec<(usize, crate::track::Outcome)>) {
         let mut per_worker: std::collections::BTreeMap<usize, Vec<_>> = Default::default();

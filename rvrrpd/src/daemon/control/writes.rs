@@ -198,6 +198,7 @@ impl Control {
                 if let (Some(t), Some(spec)) = (self.tracking.as_mut(), spec) {
                     let outcome = t.add_group(&spec, vr);
                     self.send_tracking(vec![(id, outcome)]);
+                    self.publish_tracking(std::iter::once(id));
                 }
                 *self
                     .shared
@@ -234,6 +235,11 @@ impl Control {
         if let Some(t) = self.tracking.as_mut() {
             t.remove_group(id);
         }
+        self.shared
+            .tracking
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         // The group's last changes (VIPs and routes removed) before its spec goes.
         self.drain_events(ev_rx).await;
         if let Some(w) = self.owner.remove(&id) {

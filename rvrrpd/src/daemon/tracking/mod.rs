@@ -217,8 +217,30 @@ impl Tracking {
         self.tracker.effects(id)
     }
 
+    /// Group `id`'s tracking as the API shows it.
+    pub fn views(&self, id: usize) -> Vec<crate::api::TrackedView> {
+        self.effects(id)
+            .into_iter()
+            .map(|(w, effect)| crate::api::TrackedView {
+                kind: match w.object {
+                    ObjectId::Interface(_) => "interface",
+                    ObjectId::Script(_) => "script",
+                    ObjectId::File(_) => "file",
+                },
+                name: self.object_name(w.object),
+                weight: w.weight,
+                reverse: w.reverse,
+                fault: effect == Effect::Fault,
+                delta: match effect {
+                    Effect::Delta(d) => d,
+                    _ => 0,
+                },
+            })
+            .collect()
+    }
+
     /// The name of a tracked object.
-    pub fn object_name(&self, object: ObjectId) -> String {
+    fn object_name(&self, object: ObjectId) -> String {
         match object {
             ObjectId::Interface(n) => self
                 .ifaces
