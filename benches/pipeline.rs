@@ -210,6 +210,7 @@ fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
         garp_repeat: 0,
         garp_interval: Duration::from_secs(1),
         advert_slots: rvrrpd::daemon::plan::DEFAULT_ADVERT_SLOTS,
+        preempt_delay: std::time::Duration::ZERO,
     }
 }
 

@@ -175,3 +175,20 @@ fn an_untracked_script_is_a_warning() {
         config.warnings
     );
 }
+
+#[test]
+fn preempt_delay_range() {
+    let ok = toml(&format!("{GROUP}preempt_delay = 2.5\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ok.vrouters[0].preempt_delay(),
+        std::time::Duration::from_millis(2500)
+    );
+    for bad in ["-1", "1001"] {
+        assert_rejected(
+            toml(&format!("{GROUP}preempt_delay = {bad}\n")),
+            "vrouter[0].preempt_delay",
+            Some(5),
+            &["0–1000 seconds"],
+        );
+    }
+}

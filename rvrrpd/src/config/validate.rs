@@ -196,6 +196,13 @@ fn single_vrouter(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<()
 
     authentication(vr, p, ctx)?;
 
+    if !(vr.preempt_delay.is_finite() && (0.0..=1000.0).contains(&vr.preempt_delay)) {
+        return Err(ctx.error(
+            &format!("{p}.preempt_delay"),
+            value_error(vr.preempt_delay, "is out of range (0–1000 seconds)"),
+        ));
+    }
+
     // Interface handling.
     if vr.iftype == IfType::Macvlan {
         if vr.netdrv != NetDriver::Libnl {

@@ -73,6 +73,10 @@ pub struct VRouter {
     /// Extension: delay between those announcements, seconds (default 1).
     #[serde(default, deserialize_with = "or_default")]
     pub garp_interval: GarpInterval,
+    /// Extension (keepalived's `preempt_delay`): seconds a preempting Backup waits, from the
+    /// first advert of a worse Master, before it preempts (0–1000, default 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preempt_delay: f64,
     /// Interfaces whose link state changes the priority (weighted) or puts the group in Fault
     /// (unweighted). The group's own interface is always tracked, unweighted.
     #[serde(
@@ -97,7 +101,16 @@ pub struct VRouter {
     pub track_file: Vec<TrackRef>,
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 impl VRouter {
+    /// `preempt_delay` as a duration (validated: 0–1000 s).
+    pub fn preempt_delay(&self) -> Duration {
+        Duration::try_from_secs_f64(self.preempt_delay).unwrap_or_default()
+    }
+
     /// Advertisement interval as a duration.
     pub fn advert_interval(&self) -> Duration {
         self.timers.advert.as_duration()

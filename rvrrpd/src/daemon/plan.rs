@@ -82,6 +82,8 @@ pub struct GroupSpec {
     pub garp_interval: Duration,
     /// Phase slots per advertisement interval (config `advert_slots`).
     pub advert_slots: u16,
+    /// `preempt_delay`.
+    pub preempt_delay: Duration,
 }
 
 /// Most phase slots per advertisement interval when the configuration sets none: 50 ms slots
@@ -296,6 +298,7 @@ fn resolve_one(
         garp_repeat: u32::from(vr.garp_repeat.get()),
         garp_interval: vr.garp_interval(),
         advert_slots,
+        preempt_delay: vr.preempt_delay(),
         ifname,
     })
 }

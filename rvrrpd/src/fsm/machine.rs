@@ -40,6 +40,8 @@ pub struct Vrrp {
     master_left: bool,
     /// A fault is raised (see [`Vrrp::set_fault`]); in Initialize it applies at startup.
     faulted: bool,
+    /// With `preempt_delay`: when the pending preemption of a worse Master may happen.
+    preempt_at: Option<Instant>,
     current_master: Option<IpAddr>,
     stats: GroupStats,
 }
@@ -57,6 +59,7 @@ impl Vrrp {
             master_down_timer: None,
             master_left: false,
             faulted: false,
+            preempt_at: None,
             current_master: None,
             stats: GroupStats::default(),
         }
@@ -179,6 +182,7 @@ impl Vrrp {
     /// priority-0 advert and the routes and VIPs removed.
     fn leave(&mut self, to: State, reason: TransitionReason, now: Instant, out: &mut Vec<Action>) {
         let from = self.state;
+        self.preempt_at = None;
         self.adver_timer = None;
         self.master_down_timer = None;
         self.master_left = false;
@@ -322,7 +326,18 @@ impl Vrrp {
             return;
         }
         self.current_master = Some(adv.src);
-        if !self.params.preempt || adv.priority >= self.params.priority {
+        let worse = self.params.preempt && adv.priority < self.params.priority;
+        if !worse {
+            // A Master as good as us: a later worse one starts its own preempt_delay.
+            self.preempt_at = None;
+        }
+        let delayed = worse
+            && !self.params.preempt_delay.is_zero()
+            && now
+                < *self
+                    .preempt_at
+                    .get_or_insert(now + self.params.preempt_delay);
+        if !worse || delayed {
             if self.params.version == Version::V3 {
                 self.master_adver_interval = theirs;
             }
@@ -419,6 +434,7 @@ impl Vrrp {
     }
 
     fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.preempt_at = None;
         self.master_down_timer = None;
         self.master_left = false;
         self.master_adver_interval = self.params.advert_interval;

@@ -37,6 +37,7 @@ impl Wire {
                     advert_interval: interval,
                     primary_addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last_octet)),
                     advert_phase: None,
+                    preempt_delay: Duration::ZERO,
                 }),
                 up: false,
                 log: Vec::new(),

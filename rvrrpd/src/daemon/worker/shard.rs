@@ -423,6 +423,7 @@ fn group_params(spec: &GroupSpec) -> GroupParams {
         advert_interval: spec.interval,
         primary_addr: spec.primary,
         advert_phase: Some(advert_phase(spec.index, spec.interval, spec.advert_slots)),
+        preempt_delay: spec.preempt_delay,
     }
 }
 

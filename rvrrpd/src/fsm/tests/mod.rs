@@ -20,6 +20,7 @@ fn params(version: Version, priority: u8, interval: Duration) -> GroupParams {
         advert_interval: interval,
         primary_addr: ME,
         advert_phase: None,
+        preempt_delay: Duration::ZERO,
     }
 }
 
