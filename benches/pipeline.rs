@@ -211,6 +211,10 @@ fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
         garp_interval: Duration::from_secs(1),
         advert_slots: rvrrpd::daemon::plan::DEFAULT_ADVERT_SLOTS,
         preempt_delay: std::time::Duration::ZERO,
+        garp_master_delay: std::time::Duration::ZERO,
+        garp_master_refresh: std::time::Duration::ZERO,
+        garp_master_refresh_repeat: 1,
+        garp_lower_prio_repeat: 0,
     }
 }
 

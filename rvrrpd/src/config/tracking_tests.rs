@@ -192,3 +192,42 @@ fn preempt_delay_range() {
         );
     }
 }
+
+#[test]
+fn announcement_directives() {
+    let ok = toml(&format!(
+        "{GROUP}garp_master_repeat = 3\ngarp_master_delay = 5\ngarp_master_refresh = 60\ngarp_master_refresh_repeat = 2\ngarp_lower_prio_repeat = 4\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let vr = &ok.vrouters[0];
+    assert_eq!(vr.garp_repeat.get(), 3);
+    assert_eq!((vr.garp_master_delay, vr.garp_master_refresh), (5.0, 60.0));
+    assert_eq!(
+        (vr.garp_master_refresh_repeat, vr.garp_lower_prio_repeat),
+        (2, 4)
+    );
+    for (line, directive, words) in [
+        (
+            "garp_master_delay = 1001",
+            "vrouter[0].garp_master_delay",
+            "0–1000 seconds",
+        ),
+        (
+            "garp_master_refresh = -1",
+            "vrouter[0].garp_master_refresh",
+            "0–86400 seconds",
+        ),
+        (
+            "garp_master_refresh_repeat = 0",
+            "vrouter[0].garp_master_refresh_repeat",
+            "1–255",
+        ),
+    ] {
+        assert_rejected(
+            toml(&format!("{GROUP}{line}\n")),
+            directive,
+            Some(5),
+            &[words],
+        );
+    }
+}

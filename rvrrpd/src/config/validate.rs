@@ -196,10 +196,22 @@ fn single_vrouter(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<()
 
     authentication(vr, p, ctx)?;
 
-    if !(vr.preempt_delay.is_finite() && (0.0..=1000.0).contains(&vr.preempt_delay)) {
+    for (name, value, max) in [
+        ("preempt_delay", vr.preempt_delay, 1000.0),
+        ("garp_master_delay", vr.garp_master_delay, 1000.0),
+        ("garp_master_refresh", vr.garp_master_refresh, 86_400.0),
+    ] {
+        if !(value.is_finite() && (0.0..=max).contains(&value)) {
+            return Err(ctx.error(
+                &format!("{p}.{name}"),
+                value_error(value, format_args!("is out of range (0–{max} seconds)")),
+            ));
+        }
+    }
+    if vr.garp_master_refresh_repeat == 0 {
         return Err(ctx.error(
-            &format!("{p}.preempt_delay"),
-            value_error(vr.preempt_delay, "is out of range (0–1000 seconds)"),
+            &format!("{p}.garp_master_refresh_repeat"),
+            "= 0 is out of range (1–255)",
         ));
     }
 

@@ -67,12 +67,29 @@ pub struct VRouter {
     /// Extension: VRRPv3-over-IPv4 checksum form (default `pseudo-header`).
     #[serde(default, deserialize_with = "or_default")]
     pub v3_checksum: V3Checksum,
-    /// Extension: gratuitous ARPs / unsolicited NAs sent on becoming master (default 5).
-    #[serde(default, deserialize_with = "or_default")]
+    /// Extension: gratuitous ARPs / unsolicited NAs sent on becoming master (default 5;
+    /// keepalived's name `garp_master_repeat` is accepted).
+    #[serde(default, deserialize_with = "or_default", alias = "garp_master_repeat")]
     pub garp_repeat: GarpRepeat,
     /// Extension: delay between those announcements, seconds (default 1).
     #[serde(default, deserialize_with = "or_default")]
     pub garp_interval: GarpInterval,
+    /// Extension (keepalived's): a second burst of `garp_repeat` announcements this many
+    /// seconds after becoming Master (0–1000; default 0: none, the first burst is already
+    /// spread over `garp_repeat` × `garp_interval`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub garp_master_delay: f64,
+    /// Extension (keepalived's): announce again every this many seconds while Master
+    /// (0–86400; default 0: never).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub garp_master_refresh: f64,
+    /// Extension (keepalived's): announcements per refresh (1–255, default 1).
+    #[serde(default = "one_u8")]
+    pub garp_master_refresh_repeat: u8,
+    /// Extension (keepalived's): announcements a Master sends when it hears a lower-priority
+    /// advert (0–255, default 0: none).
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub garp_lower_prio_repeat: u8,
     /// Extension (keepalived's `preempt_delay`): seconds a preempting Backup waits, from the
     /// first advert of a worse Master, before it preempts (0–1000, default 0).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -103,6 +120,14 @@ pub struct VRouter {
 
 fn is_zero(v: &f64) -> bool {
     *v == 0.0
+}
+
+fn is_zero_u8(v: &u8) -> bool {
+    *v == 0
+}
+
+fn one_u8() -> u8 {
+    1
 }
 
 impl VRouter {
