@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Every (method, path) the API serves, for the 401 and schema tests.
-const ENDPOINTS: [(&str, &str); 22] = [
+const ENDPOINTS: [(&str, &str); 23] = [
     ("GET", "/run/vrrp"),
     ("GET", "/run/vrrp/1"),
     ("GET", "/run/vrrp/1/eth0"),
@@ -26,6 +26,7 @@ const ENDPOINTS: [(&str, &str); 22] = [
     ("POST", "/run/vrrp/1/eth0/handover"),
     ("POST", "/config/vrouter"),
     ("DELETE", "/config/vrouter/1/eth0"),
+    ("POST", "/config/reload"),
     ("POST", "/auth/logout"),
     ("GET", "/no/such/path"),
     ("GET", "/"),

@@ -122,6 +122,7 @@ fn operator_client_over_http_and_https() {
         ca_cert: ca,
         insecure: false,
         json,
+        reload: false,
     };
     let table = rt
         .block_on(client::status(
@@ -152,6 +153,20 @@ fn operator_client_over_http_and_https() {
     let mut insecure = args(&https.base, None, false);
     insecure.insecure = true;
     assert!(rt.block_on(client::status(&insecure, b"banana")).is_ok());
+    // rvrrpctl --reload: POST /config/reload, the daemon's answer printed; a read-only user
+    // is refused (rvrrpctl then exits non-zero).
+    let mut reload = args(&http.base, None, false);
+    reload.reload = true;
+    let refused = rt.block_on(client::status(&reload, b"banana"));
+    assert!(
+        matches!(&refused, Err(client::ClientError::Status { status, .. }) if status.as_u16() == 403),
+        "{refused:?}"
+    );
+    reload.user = "op".into();
+    let said = rt
+        .block_on(client::status(&reload, b"oppass"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(said.contains("reload"), "{said}");
     rt.shutdown_timeout(Duration::from_secs(1));
 }
 

@@ -29,6 +29,15 @@ fn writes_change_the_backend_and_are_attributed() {
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(h.get("/run/vrrp/2/eth1", &op).json()["preempt"], true);
 
+    // Reload: an empty body or {}; anything else is refused.
+    for body in ["", "{}"] {
+        let reply = h.json_write("POST", "/config/reload", &op, body);
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let reply = h.json_write("POST", "/config/reload", &op, r#"{"force": true}"#);
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert!(reply.error_message().contains("force"), "{}", reply.text);
+
     let reply = h.json_write("POST", "/run/vrrp/1/eth0/handover", &op, "");
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(h.get("/run/vrrp/1/eth0", &op).json()["state"], "Backup");
@@ -59,12 +68,16 @@ fn writes_change_the_backend_and_are_attributed() {
     );
 
     let writes = h.mock.writes();
-    assert_eq!(writes.len(), 5, "{writes:?}");
+    assert_eq!(writes.len(), 7, "{writes:?}");
+    assert!(matches!(
+        (&writes[2].1, &writes[3].1),
+        (WriteOp::Reload, WriteOp::Reload)
+    ));
     assert!(writes.iter().all(|(user, _)| user == "op"));
     assert!(
         matches!(&writes[0].1, WriteOp::SetPriority { group: 1, priority, .. } if priority.get() == 200)
     );
-    assert!(matches!(&writes[3].1, WriteOp::AddVRouter(vr) if vr.group.get() == 9));
+    assert!(matches!(&writes[5].1, WriteOp::AddVRouter(vr) if vr.group.get() == 9));
 }
 
 #[test]

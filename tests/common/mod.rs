@@ -54,9 +54,14 @@ impl std::ops::Deref for SerialLab {
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// The per-binary test lock, for tests that build their own topology (scale tests).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A fresh lab with `n` routers (waits for the other tests of this binary to finish).
 pub fn lab(n: usize) -> SerialLab {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = serial();
     SerialLab {
         lab: Lab::builder()
             .routers(n)

@@ -303,6 +303,8 @@ pub enum WriteOp {
         /// Interface.
         interface: String,
     },
+    /// Re-read the configuration file and apply the differences (as SIGHUP).
+    Reload,
 }
 
 impl WriteOp {
@@ -326,6 +328,7 @@ impl WriteOp {
             Self::RemoveVRouter { group, interface } => {
                 format!("remove group {group} on {interface}")
             }
+            Self::Reload => "reload the configuration".to_string(),
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct ClientArgs {
     /// Print the JSON of /run/vrrp instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Reload the daemon's configuration file (POST /config/reload) and print what changed;
+    /// a file that fails validation is reported and the exit status is non-zero.
+    #[arg(long)]
+    pub reload: bool,
 }
 
 /// A client failure.
@@ -479,6 +483,28 @@ pub async fn status(args: &ClientArgs, password: &[u8]) -> Result<String, Client
     };
     let mut client = Client::new(&args.url, trust)?;
     client.login(&args.user, password).await?;
+    if args.reload {
+        let reply = client
+            .request(
+                Method::POST,
+                "/config/reload",
+                Some(("application/json", b"{}".to_vec())),
+            )
+            .await;
+        client.logout().await;
+        let (status, _, body) = reply?;
+        check_status("/config/reload", status, &body)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| ClientError::Body {
+                path: "/config/reload".to_string(),
+                reason: e.to_string(),
+            })?;
+        let result = value
+            .get("result")
+            .and_then(|r| r.as_str())
+            .unwrap_or("reloaded");
+        return Ok(format!("{result}\n"));
+    }
     let groups: Result<Vec<VrrpSummary>, _> = client.get_json("/run/vrrp").await;
     client.logout().await;
     let groups = groups?;

@@ -185,6 +185,8 @@ impl MockBackend {
                 g.counters.transitions += 1;
                 Some(i)
             }
+            // No file behind the mock: a reload finds nothing changed.
+            WriteOp::Reload => None,
             WriteOp::AddVRouter(vr) => {
                 let interface = vr.interface.as_str();
                 if find(&state.groups, vr.group.get(), interface).is_ok() {

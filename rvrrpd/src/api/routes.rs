@@ -204,6 +204,7 @@ where
             ["run", "vrrp", _, _, "priority" | "preemption"]
         ) | (&Method::POST, ["run", "vrrp", _, _, "handover"])
             | (&Method::POST, ["config", "vrouter"])
+            | (&Method::POST, ["config", "reload"])
             | (&Method::DELETE, ["config", "vrouter", _, _])
     );
     if !is_write {
@@ -278,6 +279,18 @@ fn parse_write(segs: &[&str], body: &[u8]) -> Result<WriteOp, Resp> {
         ["config", "vrouter"] => validate_vrouter(body)
             .map(|vr| WriteOp::AddVRouter(Box::new(vr)))
             .map_err(bad),
+        ["config", "reload"] => {
+            // An empty body or an empty JSON object.
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                let object: serde_json::Map<String, Value> = parse_json_body(body)?;
+                if let Some(field) = object.keys().next() {
+                    return Err(bad(format!(
+                        "unknown field {field:?}: reload takes no fields"
+                    )));
+                }
+            }
+            Ok(WriteOp::Reload)
+        }
         ["config", "vrouter", group, interface] => Ok(WriteOp::RemoveVRouter {
             group: parse_group(group)?,
             interface: (*interface).to_string(),

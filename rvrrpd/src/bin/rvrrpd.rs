@@ -101,6 +101,7 @@ fn main() -> ExitCode {
     let opts = RunOptions {
         mode,
         config_path: path,
+        format,
         debug_override: cli.debug,
         workers: cli.workers,
         no_ebpf: cli.no_ebpf || std::env::var_os("RVRRPD_NO_EBPF").is_some_and(|v| v != "0"),

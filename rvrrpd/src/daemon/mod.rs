@@ -43,8 +43,10 @@ pub enum Mode {
 pub struct RunOptions {
     /// Foreground or daemon.
     pub mode: Mode,
-    /// The configuration file (for logs).
+    /// The configuration file (for logs and reloads).
     pub config_path: PathBuf,
+    /// `-g FORMAT`, when forced (reloads read the file the same way).
+    pub format: Option<crate::config::Format>,
     /// `-d N`, overriding `debug`.
     pub debug_override: Option<u8>,
     /// `--workers N`.
@@ -116,7 +118,12 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         .build()
         .map_err(|e| DaemonError::Io("starting the control-plane runtime".into(), e))?;
     rt.block_on(async move {
-        let control = control::Control::prepare(config, specs, workers, opts.no_ebpf).await?;
+        let control = control::Control::prepare(config, specs, workers, opts.no_ebpf)
+            .await?
+            .with_config_source(control::ConfigSource {
+                path: opts.config_path.clone(),
+                format: opts.format,
+            });
         control.run().await
     })
 }

@@ -7,9 +7,11 @@
 //! - [`fast_path`]: loading the eBPF object, the XDP demux map and the rings;
 //! - [`workers`]: starting, asking and stopping the worker threads;
 //! - [`system`]: the kernel changes (VIPs, routes, macvlans, leftovers, final clean-up);
-//! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove).
+//! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove);
+//! - [`reload`]: live reload of the configuration file (SIGHUP, the API).
 
 mod fast_path;
+mod reload;
 mod system;
 mod workers;
 mod writes;
@@ -35,6 +37,7 @@ use crate::net::xdp::{FastPath, WorkerRing, MAX_WORKERS};
 use crate::net::Ipv4Route;
 
 use fast_path::{setup_fast_path, FastSetup};
+pub use reload::{ConfigSource, ReloadSummary};
 use workers::{shard, WorkerHandle};
 
 /// The control plane's state.
@@ -65,6 +68,10 @@ pub struct Control {
     quiet_ticks: u8,
     /// Link, script and file tracking (started by `run`).
     tracking: Option<Tracking>,
+    /// The tracking events of a tracking restarted by a reload, for the main loop to take.
+    new_track_rx: Option<tokio::sync::mpsc::UnboundedReceiver<crate::daemon::tracking::TrackEvent>>,
+    /// The configuration file, for reloads.
+    config_source: Option<ConfigSource>,
 }
 
 impl Control {
@@ -147,6 +154,8 @@ impl Control {
             heap_churn: 0,
             quiet_ticks: 0,
             tracking: None,
+            new_track_rx: None,
+            config_source: None,
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -157,6 +166,12 @@ impl Control {
             }
         }
         Ok(control)
+    }
+
+    /// Where the configuration was read from (enables reloads).
+    pub fn with_config_source(mut self, source: ConfigSource) -> Self {
+        self.config_source = Some(source);
+        self
     }
 
     fn specs(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<usize, Arc<GroupSpec>>> {
@@ -257,7 +272,13 @@ impl Control {
                 _ = term.recv() => { info!("SIGTERM: leaving"); break; }
                 _ = int.recv() => { info!("SIGINT: leaving"); break; }
                 _ = hup.recv() => {
-                    warn!("SIGHUP: configuration reload is not supported; use the API or restart rvrrpd");
+                    info!("SIGHUP: reloading the configuration");
+                    if let Err(e) = self.reload(&ev_tx, &mut ev_rx).await {
+                        warn!("reload refused, nothing changed: {e}");
+                    }
+                    if let Some(rx) = self.new_track_rx.take() {
+                        track_rx = Some(rx);
+                    }
                 }
                 ev = ev_rx.recv() => match ev {
                     Some(ev) => self.handle_event(ev).await,
@@ -278,6 +299,9 @@ impl Control {
                             Err(e) => warn!("API user {}: {} refused: {e}", req.user, req.op.describe()),
                         }
                         let _ = req.reply.send(result);
+                        if let Some(rx) = self.new_track_rx.take() {
+                            track_rx = Some(rx);
+                        }
                     }
                 }
             }

@@ -87,6 +87,14 @@ impl Control {
                 self.remove_vrouter(id, ev_rx).await?;
                 format!("virtual router {group} on {interface} removed by {user}")
             }
+            WriteOp::Reload => match self.reload(ev_tx, ev_rx).await {
+                Ok(summary) => format!("configuration reloaded by {user}: {summary}"),
+                Err(e) => {
+                    return Err(WriteError::Invalid(format!(
+                        "reload refused, nothing changed: {e}"
+                    )))
+                }
+            },
         };
         Ok(WriteOutcome {
             message,

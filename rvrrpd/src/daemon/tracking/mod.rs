@@ -120,7 +120,15 @@ impl Tracking {
             );
         }
         for spec in specs {
-            if let Some(vr) = config.vrouters.get(spec.index) {
+            // By identity, not position: groups added by the API or a reload have ids past
+            // the file's vrouters.
+            let v6 = spec.family == crate::wire::Family::Ipv6;
+            let vr = config.vrouters.iter().find(|vr| {
+                vr.group.get() == spec.vrid
+                    && vr.interface.as_str() == spec.ifname
+                    && (vr.family() == crate::config::AddressFamily::Ipv6) == v6
+            });
+            if let Some(vr) = vr {
                 t.add_group(spec, vr);
             }
         }

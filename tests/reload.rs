@@ -1,0 +1,220 @@
+//! Live reload (SIGHUP) with real rvrrpd processes:
+//!
+//! * a thousand groups: a reload that removes, changes and adds a few leaves every other
+//!   group's adverts on schedule (gaps within the interval ± 5 ms on the wire), removed
+//!   groups leave with priority 0, added ones start, changed ones advertise their new
+//!   priority at once;
+//! * a file that fails validation changes nothing and says why.
+//!
+//! Needs root.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::*;
+use rvrrpd_lab::advstream::{AdvertTimes, PcapFollower};
+use rvrrpd_lab::config::rvrrpd::VRouter;
+use rvrrpd_lab::scale::{self, groups, Group, ScaleTopo, Side};
+use rvrrpd_lab::{kernel, wait_until, Lab, Signal};
+
+fn held(topo: &ScaleTopo, side: Side, vips: &HashSet<IpAddr>) -> usize {
+    kernel::addresses(topo.ns(side), None)
+        .map(|a| a.iter().filter(|a| vips.contains(&a.addr)).count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn reload_of_a_thousand_groups_keeps_the_unchanged_ones_on_schedule() {
+    const GROUPS: usize = 1000;
+    const CHANGED: std::ops::Range<usize> = 4..8;
+    const REMOVED: std::ops::Range<usize> = 0..4;
+    const ADDED: std::ops::Range<usize> = 1000..1004;
+    // Not beside the other test of this file: timing at ±5 ms needs the cores.
+    let _serial = serial();
+    let bin = daemon();
+    let topo = ScaleTopo::build(ADDED.end).expect("building the topology");
+    let all = groups(ADDED.end);
+    let vips = |range: std::ops::Range<usize>| -> HashSet<IpAddr> {
+        all[range].iter().map(|g| IpAddr::V4(g.vip())).collect()
+    };
+    // A alone (priority 200): Master of every group after its Master_Down_Interval.
+    let before = scale::rvrrpd_conf(topo.dir(), "a", Side::A, GROUPS, 2, 1.0);
+    let file = topo.path("a.toml");
+    let mut a =
+        scale::spawn_rvrrpd(&topo, Side::A, &bin, "a", &before, "", &[]).expect("spawning A");
+    wait_until(
+        "A Master of every group",
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || held(&topo, Side::A, &vips(0..GROUPS)) == GROUPS,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", a.tail(10)));
+    let mut cap = topo
+        .capture_out(Side::A, "reload", 16 * 1024)
+        .expect("capture");
+    std::thread::sleep(Duration::from_secs(3));
+
+    // The new file: 0..4 gone, 4..8 at priority 150, 1000..1004 new.
+    let mut after = scale::rvrrpd_conf(topo.dir(), "a", Side::A, ADDED.end, 2, 1.0);
+    after.vrouters.drain(REMOVED);
+    for v in after.vrouters.iter_mut().take(CHANGED.len()) {
+        v.priority = Some(150);
+    }
+    std::fs::write(&file, after.to_toml()).expect("writing the new file");
+    let reload_at = now();
+    a.signal(Signal::Hup).expect("SIGHUP");
+    wait_until(
+        "the reload summary in A's log",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || a.output().contains("reloaded: "),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", a.tail(20)));
+    let log = a.output();
+    let summary = log
+        .lines()
+        .find(|l| l.contains("reloaded: "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        summary.contains("992 unchanged, 4 updated, 0 restarted, 4 added, 4 removed"),
+        "{summary}"
+    );
+    // Added groups take over after their Master_Down_Interval; removed ones leave.
+    wait_until(
+        "the added VIPs on A, the removed ones gone",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            held(&topo, Side::A, &vips(ADDED)) == ADDED.len()
+                && held(&topo, Side::A, &vips(REMOVED)) == 0
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", a.tail(20)));
+    std::thread::sleep(Duration::from_secs(2));
+    let window_end = now();
+    let stats = cap.stop().expect("stopping the capture");
+    let mut times = AdvertTimes::default();
+    PcapFollower::new(cap.file())
+        .poll(|ad| times.add(ad))
+        .expect("reading the capture");
+
+    // Every unchanged group: gaps within 1 s ± 5 ms from 3 s before to the end.
+    let from = reload_at - 2.5;
+    let mut worst = (0.0f64, Group::nth(0), 0.0f64);
+    let mut over = 0;
+    let mut checked = 0;
+    for g in &all[CHANGED.end..GROUPS] {
+        let ts = times.of(g.src(Side::A), g.vrid);
+        let inside: Vec<f64> = ts
+            .iter()
+            .copied()
+            .filter(|t| *t >= from && *t <= window_end)
+            .collect();
+        assert!(
+            inside.len() >= 4,
+            "group {g:?}: {} adverts in the window ({stats})",
+            inside.len()
+        );
+        for w in inside.windows(2) {
+            let dev = (w[1] - w[0] - 1.0).abs();
+            if dev > 0.005 {
+                over += 1;
+            }
+            if dev > worst.0 {
+                worst = (dev, *g, w[1] - reload_at);
+            }
+        }
+        checked += 1;
+    }
+    println!(
+        "reload of {GROUPS} groups: {checked} unchanged groups, worst gap deviation {:.2} ms ({:?}, {:+.3} s from the reload), {over} gaps off by more than 5 ms; capture: {stats}",
+        worst.0 * 1000.0,
+        worst.1,
+        worst.2
+    );
+    assert!(
+        worst.0 <= 0.005,
+        "group {:?} had an advert gap {:.1} ms off the interval around the reload",
+        worst.1,
+        worst.0 * 1000.0
+    );
+    // Removed groups sent priority 0 and nothing after.
+    for g in &all[REMOVED] {
+        let leaving = times
+            .leaving
+            .get(&(g.src(Side::A), g.vrid))
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            leaving.iter().any(|t| *t >= reload_at),
+            "group {g:?}: no priority-0 advert"
+        );
+        assert_eq!(
+            times.count_in(g.src(Side::A), g.vrid, reload_at + 0.5, f64::MAX),
+            0,
+            "group {g:?} still advertises"
+        );
+    }
+    // Changed groups kept advertising (their new priority sent at once, not later).
+    for g in &all[CHANGED] {
+        let n = times.count_in(g.src(Side::A), g.vrid, reload_at, window_end);
+        assert!(n >= 3, "changed group {g:?}: {n} adverts after the reload");
+    }
+    a.signal(Signal::Term).expect("TERM");
+}
+
+#[test]
+fn a_bad_file_changes_nothing() {
+    let lab = lab(1);
+    let r1 = lab.router(1).clone();
+    let vip: IpAddr = Lab::vip4(5).into();
+    let cap = lab.capture("reload-bad").expect("capture");
+    let good = conf(
+        &lab,
+        "r1",
+        VRouter::new(91, "eth0", vip)
+            .priority(150)
+            .version(3)
+            .advert(0.2),
+    );
+    let mut p1 = start(&lab, &r1, "r1", &good);
+    let (r1_ip, _) = wait_sole_master(&lab, &cap, 91, false, &r1, 0.2, &[&p1]);
+    // The file the daemon reads is the one `start` wrote: break it (priority out of range).
+    let path = lab.path("r1.toml");
+    let text = std::fs::read_to_string(&path).expect("reading the config");
+    std::fs::write(&path, text.replace("priority = 150", "priority = 300")).expect("writing");
+    let at = now();
+    p1.signal(Signal::Hup).expect("SIGHUP");
+    wait_until(
+        "the refusal in the log",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || p1.output().contains("reload refused, nothing changed"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", p1.tail(20)));
+    let line = p1
+        .output()
+        .lines()
+        .find(|l| l.contains("reload refused"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("priority") && line.contains("300") && line.contains("line"),
+        "the refusal does not name the problem: {line}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let t = cap.snapshot().expect("snapshot");
+    assert_eq!(t.senders(91, false, at), vec![r1_ip]);
+    // No advert missing or extra around the refused reload (50 ms of scheduling slack).
+    let gaps = t.intervals(91, r1_ip, at - 0.5, f64::MAX);
+    assert!(gaps.len() >= 5, "{gaps:?}");
+    assert!(
+        gaps.iter().all(|g| (g - 0.2).abs() < 0.05),
+        "adverts off schedule around the refused reload: {gaps:?}"
+    );
+    assert!(kernel::has_address(&r1.ns, vip).expect("ip addr"));
+}
