@@ -38,6 +38,13 @@ pub trait Backend: Send + Sync + 'static {
         op: WriteOp,
         user: &str,
     ) -> BoxFuture<'static, Result<WriteOutcome, WriteError>>;
+    /// A subscription to the state transitions (`GET /events`); `None` when this backend
+    /// has no stream.
+    fn transitions(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<super::events::TransitionView>> {
+        None
+    }
 }
 
 /// Protocol state as the original's API spells it.

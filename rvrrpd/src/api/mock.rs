@@ -63,6 +63,7 @@ struct State {
 pub struct MockBackend {
     state: Mutex<State>,
     metrics: MetricsView,
+    transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
 }
 
 impl MockBackend {
@@ -84,7 +85,18 @@ impl MockBackend {
                     sum: 0.042,
                 },
             },
+            transitions: crate::api::events::channel(),
         }
+    }
+
+    /// Publishes a transition on the `GET /events` stream; returns how many streams got it.
+    pub fn emit(&self, transition: crate::api::events::TransitionView) -> usize {
+        self.transitions.send(transition).unwrap_or(0)
+    }
+
+    /// Event streams currently open.
+    pub fn event_clients(&self) -> usize {
+        self.transitions.receiver_count()
     }
 
     /// [`SAMPLE_CONFIG`], with group 1 Master and counters set.
@@ -291,6 +303,12 @@ impl Backend for MockBackend {
             self.lock().writes.push((user.to_string(), op));
         }
         Box::pin(async move { result })
+    }
+
+    fn transitions(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::api::events::TransitionView>> {
+        Some(self.transitions.subscribe())
     }
 }
 

@@ -10,6 +10,7 @@ pub mod acl;
 pub mod backend;
 pub mod client;
 pub mod error;
+pub mod events;
 pub mod login;
 pub mod metrics;
 #[cfg(any(test, feature = "test-support"))]
@@ -24,6 +25,7 @@ pub use backend::{
     MetricsView, RouteView, WriteError, WriteOp, WriteOutcome,
 };
 pub use error::ApiError;
+pub use events::TransitionView;
 #[cfg(any(test, feature = "test-support"))]
 pub use mock::MockBackend;
 pub use server::{bind, serve, serve_with, Server, ServerOptions};

@@ -124,6 +124,7 @@ pub async fn bind(
         users: cfg.users.clone().into(),
         tls: tls.is_some(),
         metrics_allow,
+        stop: watch::channel(false).0,
     });
     Ok(Server {
         listener,
@@ -163,7 +164,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ApiError> {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         info!("client API listening on {scheme}://{}", self.local_addr);
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_rx = self.state.stop.subscribe();
         let permits = Arc::new(Semaphore::new(self.max_connections));
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
@@ -195,7 +196,7 @@ impl Server {
             }
         }
         drop(self.listener);
-        let _ = stop_tx.send(true);
+        let _ = self.state.stop.send(true);
         let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
             while tasks.join_next().await.is_some() {}
         })

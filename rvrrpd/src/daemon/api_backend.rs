@@ -51,6 +51,8 @@ pub struct Shared {
     pub fast_path_counters: RwLock<Vec<(String, u64)>>,
     /// Start time, for the uptime.
     pub started: StdInstant,
+    /// Every transition, for `GET /events` (the control plane's notifier sends).
+    pub transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
 }
 
 impl Shared {
@@ -241,5 +243,11 @@ impl Backend for DaemonBackend {
                 .await
                 .unwrap_or_else(|_| Err(WriteError::Failed("rvrrpd is shutting down".into())))
         })
+    }
+
+    fn transitions(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::api::events::TransitionView>> {
+        Some(self.shared.transitions.subscribe())
     }
 }

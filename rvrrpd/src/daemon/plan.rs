@@ -82,6 +82,10 @@ pub struct GroupSpec {
     pub garp_interval: Duration,
     /// Phase slots per advertisement interval (config `advert_slots`).
     pub advert_slots: u16,
+    /// The vrouter's name (keepalived's instance name).
+    pub name: String,
+    /// Its notify scripts.
+    pub notify: crate::daemon::notify::GroupNotify,
 }
 
 /// Most phase slots per advertisement interval when the configuration sets none: 50 ms slots
@@ -297,6 +301,8 @@ fn resolve_one(
         garp_interval: vr.garp_interval(),
         advert_slots,
         ifname,
+        name: vr.name().into_owned(),
+        notify: crate::daemon::notify::GroupNotify::from_vrouter(vr),
     })
 }
 

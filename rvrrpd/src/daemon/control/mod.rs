@@ -62,6 +62,8 @@ pub struct Control {
     /// since the last of them (see [`Control::trim_heap_when_quiet`]).
     heap_churn: u64,
     quiet_ticks: u8,
+    /// Scripts, FIFO and the API's transition stream (started by `run`).
+    notifier: Option<crate::daemon::notify::Notifier>,
 }
 
 impl Control {
@@ -126,6 +128,7 @@ impl Control {
             fast_path,
             fast_path_counters: RwLock::new(Vec::new()),
             started: std::time::Instant::now(),
+            transitions: crate::api::events::channel(),
         });
         let mut control = Control {
             shared,
@@ -142,6 +145,7 @@ impl Control {
             pending,
             heap_churn: 0,
             quiet_ticks: 0,
+            notifier: None,
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -165,6 +169,16 @@ impl Control {
     /// Starts the workers and the API, runs until a termination signal, then shuts down.
     pub async fn run(mut self) -> Result<(), DaemonError> {
         let (ev_tx, mut ev_rx) = unbounded_channel();
+        let config = self
+            .shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.notifier = Some(crate::daemon::notify::Notifier::new(
+            &config,
+            self.shared.transitions.clone(),
+        ));
         let groups = self.specs().len();
         for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
@@ -190,12 +204,6 @@ impl Control {
 
         let (api_tx, mut api_rx) = unbounded_channel::<ApiRequest>();
         let (api_stop, api_stopped) = oneshot::channel::<()>();
-        let config = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let api_task = match (config.api_enabled(), config.api.as_ref()) {
             (true, Some(api)) => {
                 let backend = Arc::new(DaemonBackend::new(self.shared.clone(), api_tx.clone()));
@@ -259,6 +267,9 @@ impl Control {
         }
         self.stop_workers(&mut ev_rx).await;
         self.final_cleanup().await;
+        if let Some(notifier) = &mut self.notifier {
+            notifier.finish().await;
+        }
         info!("rvrrpd stopped");
         Ok(())
     }
@@ -270,7 +281,26 @@ impl Control {
                 self.quiet_ticks = 0;
                 self.apply(group, op).await
             }
+            WorkerEvent::Transition(t) => self.notify(&t),
             WorkerEvent::Stopped { worker } => warn!("worker {worker} stopped unexpectedly"),
+        }
+    }
+
+    /// Hands a transition to the notifier, with the group's name and scripts.
+    fn notify(&mut self, t: &crate::daemon::notify::Transition) {
+        let Some(spec) = self.spec(t.group) else {
+            return;
+        };
+        if let Some(notifier) = &mut self.notifier {
+            notifier.transition(
+                t,
+                &crate::daemon::notify::GroupInfo {
+                    vrid: spec.vrid,
+                    ifname: &spec.ifname,
+                    name: &spec.name,
+                    notify: &spec.notify,
+                },
+            );
         }
     }
 

@@ -43,6 +43,8 @@ fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
         garp_repeat: 0,
         garp_interval: Duration::from_secs(1),
         advert_slots: crate::daemon::plan::DEFAULT_ADVERT_SLOTS,
+        name: format!("eth0-{}", index + 1),
+        notify: Default::default(),
     }
 }
 
