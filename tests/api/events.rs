@@ -174,3 +174,55 @@ fn a_client_that_does_not_read_is_dropped() {
     let frames = all.matches("event: transition").count();
     assert!(frames < emitted as usize, "{frames} frames");
 }
+
+#[test]
+fn rvrrpctl_watch_prints_each_transition_as_it_arrives() {
+    use clap::Parser;
+    let h = Harness::start();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for json in [false, true] {
+        let mut argv = vec![
+            "rvrrpctl", "-H", &h.base, "-u", "admin", "--watch", "--count", "2",
+        ];
+        if json {
+            argv.push("--json");
+        }
+        let args = rvrrpd::api::client::ClientArgs::parse_from(argv);
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let rt = runtime();
+            let mut out = Vec::new();
+            let shown = rt.block_on(rvrrpd::api::watch::watch(&args, b"banana", &mut out));
+            let _ = tx.send((
+                json,
+                shown.map_err(|e| e.to_string()),
+                String::from_utf8_lossy(&out).to_string(),
+            ));
+        });
+        wait_for_clients(&h, 1);
+        h.mock.emit(transition(1, GroupState::Master, 254));
+        h.mock.emit(transition(2, GroupState::Init, 100));
+        let (was_json, shown, out) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("rvrrpctl --watch did not finish: {e}"));
+        assert_eq!(was_json, json);
+        assert_eq!(shown, Ok(2), "{out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        if json {
+            let v: Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {out}"));
+            assert_eq!(v["notify"], "MASTER");
+        } else {
+            assert!(
+                lines[0].contains("eth0-1")
+                    && lines[0].contains("Backup -> Master (MASTER, priority 254, master-down)"),
+                "{out}"
+            );
+            assert!(
+                lines[1].contains("eth0-2") && lines[1].contains("(STOP, priority 100"),
+                "{out}"
+            );
+        }
+        wait_for_clients(&h, 0);
+    }
+}

@@ -122,6 +122,8 @@ fn operator_client_over_http_and_https() {
         ca_cert: ca,
         insecure: false,
         json,
+        watch: false,
+        count: None,
     };
     let table = rt
         .block_on(client::status(

@@ -19,6 +19,7 @@ pub mod routes;
 pub mod server;
 pub mod session;
 pub mod views;
+pub mod watch;
 
 pub use backend::{
     Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram, InterfaceView,
