@@ -79,6 +79,8 @@ pub fn response(
             }
             let keepalive = tokio::time::sleep(KEEPALIVE);
             let next = tokio::select! {
+                // Transitions already sent go out before the end of the stream.
+                biased;
                 received = rx.recv() => match received {
                     Ok(t) => Some(Bytes::from(frame(&t))),
                     Err(broadcast::error::RecvError::Lagged(n)) => {

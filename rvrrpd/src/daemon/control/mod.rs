@@ -261,11 +261,14 @@ impl Control {
                 }
             }
         }
+        // Writes arriving from now on are refused; the event streams stay open until the
+        // workers' last transitions (STOP) are out.
+        drop(api_rx);
+        self.stop_workers(&mut ev_rx).await;
         let _ = api_stop.send(());
         if let Some(task) = api_task {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }
-        self.stop_workers(&mut ev_rx).await;
         self.final_cleanup().await;
         if let Some(notifier) = &mut self.notifier {
             notifier.finish().await;
