@@ -244,3 +244,35 @@ fn status_is_published_on_transitions() {
     assert_eq!(snap.priority, 200);
     assert_eq!(snap.transitions, 2);
 }
+
+#[test]
+fn each_transition_is_reported_once_and_a_handover_as_master_to_backup() {
+    let (mut a, mut events) = shard(0, spec(0, 1, 200));
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    for _ in 0..5_000 {
+        t += Duration::from_millis(1);
+        a.fire_timers(t);
+        a.drain_outbox();
+    }
+    assert_eq!(a.state(0), Some(State::Master));
+    assert_eq!(a.handover(0, t), Ok(()));
+    a.stop_group(0, t);
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let WorkerEvent::Transition(tr) = ev {
+            assert_eq!((tr.group, tr.priority), (0, 200));
+            seen.push((tr.from, tr.to, crate::daemon::notify::reason_word(&tr.reason)));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (State::Initialize, State::Backup, "startup"),
+            (State::Backup, State::Master, "master-down"),
+            // The hand-over's Master → Initialize → Backup: one transition, no STOP.
+            (State::Master, State::Backup, "startup"),
+            (State::Backup, State::Initialize, "shutdown"),
+        ]
+    );
+}
