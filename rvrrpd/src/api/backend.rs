@@ -99,6 +99,8 @@ pub struct GroupView {
     pub group: u8,
     /// Interface the group runs on.
     pub interface: String,
+    /// The vrouter's name (keepalived's instance name).
+    pub name: String,
     /// Interface holding the virtual addresses (the macvlan, or `interface`).
     pub vif: String,
     /// Virtual addresses (the first is the original's `virtual_ip`).

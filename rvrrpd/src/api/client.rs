@@ -602,6 +602,7 @@ mod tests {
             virtual_ip: "10.0.0.1".into(),
             group: 1,
             interface: "eth0".into(),
+            name: "eth0-1".into(),
             priority: 254,
             preempt: true,
             state: "Master".into(),

@@ -323,6 +323,7 @@ fn group_from_vrouter(vr: &VRouter) -> GroupView {
     GroupView {
         group: vr.group.get(),
         interface: vr.interface.as_str().to_string(),
+        name: vr.name().into_owned(),
         vif: if vr.is_macvlan() {
             vr.vifname().into_owned()
         } else {

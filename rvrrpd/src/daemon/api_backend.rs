@@ -69,6 +69,7 @@ impl Shared {
         GroupView {
             group: spec.vrid,
             interface: spec.ifname.clone(),
+            name: spec.name.clone(),
             vif: spec.vip_ifname.clone(),
             virtual_ips: spec.vips.iter().map(|v| v.addr).collect(),
             version: match spec.version {

@@ -201,4 +201,30 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[tokio::test]
+    async fn the_reader_script_gets_the_path_and_is_stopped() {
+        let dir = std::env::temp_dir().join(format!("rvrrpd-fifo-reader-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("notify.fifo");
+        let out = dir.join("out");
+        let reader = NotifyScript::try_from(format!(
+            "/bin/sh -c 'exec cat \"$1\" > {}' reader",
+            out.display()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut fifo = Fifo::open(&path, None, Some(&reader)).unwrap_or_else(|e| panic!("{e}"));
+        fifo.write_line("INSTANCE \"gw\" MASTER 100\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&out).unwrap_or_default() != "INSTANCE \"gw\" MASTER 100\n" {
+            assert!(Instant::now() < deadline, "the reader did not get the line");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let started = Instant::now();
+        fifo.stop_reader().await;
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(fifo.reader.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -262,7 +262,11 @@ fn each_transition_is_reported_once_and_a_handover_as_master_to_backup() {
     while let Ok(ev) = events.try_recv() {
         if let WorkerEvent::Transition(tr) = ev {
             assert_eq!((tr.group, tr.priority), (0, 200));
-            seen.push((tr.from, tr.to, crate::daemon::notify::reason_word(&tr.reason)));
+            seen.push((
+                tr.from,
+                tr.to,
+                crate::daemon::notify::reason_word(&tr.reason),
+            ));
         }
     }
     assert_eq!(
