@@ -15,7 +15,7 @@ pub mod runner;
 
 use std::time::{Duration, SystemTime};
 
-use tracing::{info, warn};
+use tracing::{debug, error, warn};
 
 use crate::api::backend::GroupState;
 use crate::api::events::TransitionView;
@@ -219,21 +219,26 @@ pub struct Notifier {
     runner: Runner<ProcessExec>,
     events: tokio::sync::broadcast::Sender<TransitionView>,
     timeout: Duration,
+    /// False when `script_user` no longer resolves: scripts are not run rather than run as
+    /// the daemon's user.
+    scripts: bool,
 }
 
 impl Notifier {
     /// A notifier for `config`, publishing transitions on `events`. Opens (creates) the FIFO
     /// and starts its reader; a FIFO that cannot be opened is logged, not fatal.
     pub fn new(config: &Config, events: tokio::sync::broadcast::Sender<TransitionView>) -> Self {
-        let user = config.script_user.as_ref().and_then(|u| match u.resolve() {
-            Ok(ids) => Some(ids),
-            Err(e) => {
-                warn!("script_user {e}; scripts run as the daemon's user");
-                None
+        let (user, scripts) = match config.script_user.as_ref().map(|u| u.resolve()) {
+            None => (None, true),
+            Some(Ok(ids)) => (Some(ids), true),
+            Some(Err(e)) => {
+                error!("script_user {e}: notify scripts will not run");
+                (None, false)
             }
-        });
+        };
         let fifo = config.notify_fifo.as_ref().and_then(|path| {
-            match Fifo::open(path, user, config.notify_fifo_script.as_ref()) {
+            let reader = config.notify_fifo_script.as_ref().filter(|_| scripts);
+            match Fifo::open(path, user, reader) {
                 Ok(fifo) => Some(fifo),
                 Err(e) => {
                     warn!("notify_fifo: {e}");
@@ -251,6 +256,7 @@ impl Notifier {
             ),
             events,
             timeout,
+            scripts,
         }
     }
 
@@ -261,8 +267,8 @@ impl Notifier {
             name: info.name,
             priority: t.priority,
         };
-        info!(
-            "vrouter {:?} (group {} on {}): {} (priority {})",
+        debug!(
+            "notify: vrouter {:?} (group {} on {}): {} (priority {})",
             info.name,
             info.vrid,
             info.ifname,
@@ -274,7 +280,15 @@ impl Notifier {
         }
         let jobs = info.notify.jobs(&subject, kind);
         if !jobs.is_empty() {
-            self.runner.submit(t.group, jobs);
+            if self.scripts {
+                self.runner.submit(t.group, jobs);
+            } else {
+                warn!("{}: not run (script_user does not resolve)", jobs[0].label);
+            }
+        }
+        if kind == Kind::Stop {
+            // A stopped group starts again only as a new group (new id).
+            self.runner.close(t.group);
         }
         // No subscriber is not an error.
         let _ = self.events.send(TransitionView {

@@ -133,7 +133,15 @@ impl<E: Exec> Runner<E> {
             self::spawn_queue(&self.exec, &self.permits, &self.pending, self.timeout)
         });
         self.pending.send_modify(|n| *n += 1);
-        match queue.try_send(jobs) {
+        let jobs = match queue.try_send(jobs) {
+            // The group's task is gone (it cannot panic, but be safe): a new one.
+            Err(mpsc::error::TrySendError::Closed(jobs)) => {
+                *queue = spawn_queue(&self.exec, &self.permits, &self.pending, self.timeout);
+                queue.try_send(jobs)
+            }
+            other => other,
+        };
+        match jobs {
             Ok(()) => {}
             Err(e) => {
                 self.pending.send_modify(|n| *n -= 1);
@@ -150,6 +158,11 @@ impl<E: Exec> Runner<E> {
                 );
             }
         }
+    }
+
+    /// Forgets `group`'s queue (it stopped): its task runs what is queued, then ends.
+    pub fn close(&mut self, group: usize) {
+        self.queues.remove(&group);
     }
 
     /// Transitions whose scripts were dropped because their group's queue was full.

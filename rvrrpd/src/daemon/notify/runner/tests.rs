@@ -248,3 +248,19 @@ async fn real_processes_report_failures_and_timeouts() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_queue_finishes_its_jobs() {
+    let fake = Fake::default();
+    let mut runner = Runner::new(fake.clone(), 2, Duration::from_secs(10));
+    runner.submit(5, vec![job("stop", 100), job("notify", 100)]);
+    runner.close(5);
+    runner.submit(5, vec![job("again", 1)]);
+    runner.idle().await;
+    let ends = fake
+        .seen()
+        .iter()
+        .filter(|s| matches!(s, Seen::End(..)))
+        .count();
+    assert_eq!(ends, 3);
+}
