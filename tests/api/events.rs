@@ -226,3 +226,24 @@ fn rvrrpctl_watch_prints_each_transition_as_it_arrives() {
         wait_for_clients(&h, 0);
     }
 }
+
+#[test]
+fn event_streams_are_bounded() {
+    let h = Harness::start();
+    let session = h.login("admin", "banana");
+    let max = rvrrpd::api::events::MAX_STREAMS;
+    let mut open: Vec<_> = (0..max).map(|_| open_stream(&h, &session)).collect();
+    assert!(open.iter().all(|(status, _, _)| *status == 200));
+    wait_for_clients(&h, max);
+    let refused = h.get("/events", &session);
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    assert!(refused.error_message().contains("too many event streams"));
+    // Other requests are still served.
+    assert_eq!(h.get("/run/vrrp", &session).status, 200);
+    // A client that goes frees its place once the server notices (at the next write).
+    drop(open.pop());
+    h.mock.emit(transition(1, GroupState::Master, 100));
+    wait_for_clients(&h, max - 1);
+    let (status, _, _again) = open_stream(&h, &session);
+    assert_eq!(status, 200);
+}

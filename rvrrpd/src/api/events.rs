@@ -24,6 +24,8 @@ use super::backend::GroupState;
 
 /// Transitions a client may fall behind before it is dropped (the broadcast capacity).
 pub const EVENT_BUFFER: usize = 4096;
+/// Event streams open at once (more get 503): a quarter of the server's connections.
+pub const MAX_STREAMS: usize = 64;
 /// Interval of the keep-alive comments.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -67,15 +69,17 @@ pub fn response(
     rx: broadcast::Receiver<TransitionView>,
     stop: watch::Receiver<bool>,
     user: String,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Response<BoxBody<Bytes, Infallible>> {
     info!(user = %user, "API: event stream opened");
-    let state = (rx, stop, user, true);
-    let stream = futures::stream::unfold(state, |(mut rx, mut stop, user, first)| {
+    // The permit lives as long as the stream.
+    let state = (rx, stop, user, true, permit);
+    let stream = futures::stream::unfold(state, |(mut rx, mut stop, user, first, permit)| {
         async move {
             if first {
                 // An initial comment: headers and a first byte reach the client at once.
                 let hello = Bytes::from_static(b": rvrrpd transitions\n\n");
-                return Some((hello, (rx, stop, user, false)));
+                return Some((hello, (rx, stop, user, false, permit)));
             }
             let keepalive = tokio::time::sleep(KEEPALIVE);
             let next = tokio::select! {
@@ -92,7 +96,7 @@ pub fn response(
                 _ = keepalive => Some(Bytes::from_static(b": keep-alive\n\n")),
                 _ = stop.wait_for(|s| *s) => None,
             };
-            next.map(|bytes| (bytes, (rx, stop, user, false)))
+            next.map(|bytes| (bytes, (rx, stop, user, false, permit)))
         }
     });
     let body = StreamBody::new(stream.map(|b| Ok::<_, Infallible>(Frame::data(b))));

@@ -54,6 +54,9 @@ pub struct AppState {
     pub metrics_allow: Vec<IpNet>,
     /// Turns true when the server shuts down (ends the event streams).
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// Event streams that may be open at once ([`events::MAX_STREAMS`]): each holds a
+    /// connection, and the server's connections are shared with every other request.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// The body of every response: complete (`Full`) or streamed (`GET /events`).
@@ -93,8 +96,18 @@ where
     if parts.method != Method::GET {
         return Ok(full(method_not_allowed("GET")));
     }
+    let Ok(permit) = Arc::clone(&state.event_streams).try_acquire_owned() else {
+        warn!(%peer, user = %session.user, "API: too many event streams, refusing one more");
+        return Ok(full(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "too many event streams open (at most {})",
+                events::MAX_STREAMS
+            ),
+        )));
+    };
     Ok(match state.backend.transitions() {
-        Some(rx) => events::response(rx, state.stop.subscribe(), session.user.clone()),
+        Some(rx) => events::response(rx, state.stop.subscribe(), session.user.clone(), permit),
         None => full(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "this daemon offers no event stream",

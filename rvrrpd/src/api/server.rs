@@ -125,6 +125,7 @@ pub async fn bind(
         tls: tls.is_some(),
         metrics_allow,
         stop: watch::channel(false).0,
+        event_streams: Arc::new(Semaphore::new(crate::api::events::MAX_STREAMS)),
     });
     Ok(Server {
         listener,
