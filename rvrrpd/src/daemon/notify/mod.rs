@@ -336,6 +336,9 @@ pub fn reason_word(reason: &TransitionReason) -> &'static str {
 }
 
 #[cfg(test)]
+mod notifier_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
