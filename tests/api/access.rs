@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Every (method, path) the API serves, for the 401 and schema tests.
-const ENDPOINTS: [(&str, &str); 23] = [
+const ENDPOINTS: [(&str, &str); 24] = [
     ("GET", "/run/vrrp"),
     ("GET", "/run/vrrp/1"),
     ("GET", "/run/vrrp/1/eth0"),
@@ -21,6 +21,7 @@ const ENDPOINTS: [(&str, &str); 23] = [
     ("GET", "/config/vrouter/1/eth0"),
     ("GET", "/config/protocols"),
     ("GET", "/metrics"),
+    ("GET", "/events"),
     ("PUT", "/run/vrrp/1/eth0/priority"),
     ("PUT", "/run/vrrp/1/eth0/preemption"),
     ("POST", "/run/vrrp/1/eth0/handover"),

@@ -123,6 +123,8 @@ fn operator_client_over_http_and_https() {
         insecure: false,
         json,
         reload: false,
+        watch: false,
+        count: None,
     };
     let table = rt
         .block_on(client::status(

@@ -5,6 +5,7 @@ mod harness;
 mod schema;
 
 mod access;
+mod events;
 mod https;
 mod login;
 mod responses;

@@ -63,6 +63,7 @@ fn responses_match_the_openapi_document() {
     assert_eq!(all[0]["virtual_ip"], "10.0.0.1");
     assert_eq!(all[0]["group"], 1);
     assert_eq!(all[0]["interface"], "eth0");
+    assert_eq!(all[0]["name"], "eth0-1", "the default vrouter name");
     assert_eq!(all[0]["priority"], 254);
     assert_eq!(all[0]["preempt"], true);
     assert_eq!(all[0]["state"], "Master");

@@ -38,6 +38,13 @@ pub trait Backend: Send + Sync + 'static {
         op: WriteOp,
         user: &str,
     ) -> BoxFuture<'static, Result<WriteOutcome, WriteError>>;
+    /// A subscription to the state transitions (`GET /events`); `None` when this backend
+    /// has no stream.
+    fn transitions(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<super::events::TransitionView>> {
+        None
+    }
 }
 
 /// Protocol state as the original's API spells it.
@@ -102,6 +109,8 @@ pub struct GroupView {
     pub group: u8,
     /// Interface the group runs on.
     pub interface: String,
+    /// The vrouter's name (keepalived's instance name).
+    pub name: String,
     /// Interface holding the virtual addresses (the macvlan, or `interface`).
     pub vif: String,
     /// Virtual addresses (the first is the original's `virtual_ip`).

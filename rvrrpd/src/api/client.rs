@@ -45,13 +45,21 @@ pub struct ClientArgs {
     /// Do not verify the server's certificate (HTTPS).
     #[arg(short = 'k', long)]
     pub insecure: bool,
-    /// Print the JSON of /run/vrrp instead of a table.
+    /// Print the JSON of /run/vrrp instead of a table (with --watch: one JSON object per
+    /// transition and line).
     #[arg(long)]
     pub json: bool,
     /// Reload the daemon's configuration file (POST /config/reload) and print what changed;
     /// a file that fails validation is reported and the exit status is non-zero.
     #[arg(long)]
     pub reload: bool,
+    /// Instead of the table, print state transitions as they happen (GET /events) until
+    /// interrupted or the daemon stops.
+    #[arg(short, long)]
+    pub watch: bool,
+    /// With --watch: exit after this many transitions.
+    #[arg(long, requires = "watch")]
+    pub count: Option<u64>,
 }
 
 /// A client failure.
@@ -239,6 +247,48 @@ impl Client {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<(StatusCode, hyper::HeaderMap, Bytes), ClientError> {
+        let (response, driver) = self.send(method, path, body).await?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_RESPONSE)
+            .collect()
+            .await
+            .map_err(|e| ClientError::Http(format!("reading the response: {e}")))?
+            .to_bytes();
+        driver.abort();
+        Ok((parts.status, parts.headers, body))
+    }
+
+    /// `GET path` whose body is read as it arrives (`/events`); fails unless 2xx.
+    pub async fn open_stream(&self, path: &str) -> Result<hyper::body::Incoming, ClientError> {
+        let (response, _driver) = self.send(Method::GET, path, None).await?;
+        let (parts, body) = response.into_parts();
+        if !parts.status.is_success() {
+            let body = Limited::new(body, MAX_RESPONSE)
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            check_status(path, parts.status, &body)?;
+            return Err(ClientError::Http(format!("{path}: {}", parts.status)));
+        }
+        // The connection task ends with the body.
+        Ok(body)
+    }
+
+    /// Connects and sends one request; returns the response (body unread) and the task
+    /// driving the connection.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<
+        (
+            hyper::Response<hyper::body::Incoming>,
+            tokio::task::JoinHandle<()>,
+        ),
+        ClientError,
+    > {
         let addr = (self.endpoint.host.as_str(), self.endpoint.port);
         let tcp = TcpStream::connect(addr).await.map_err(|e| {
             ClientError::Http(format!(
@@ -296,7 +346,13 @@ impl Client {
 async fn exchange<I>(
     io: I,
     request: Request<Full<Bytes>>,
-) -> Result<(StatusCode, hyper::HeaderMap, Bytes), ClientError>
+) -> Result<
+    (
+        hyper::Response<hyper::body::Incoming>,
+        tokio::task::JoinHandle<()>,
+    ),
+    ClientError,
+>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -304,17 +360,11 @@ where
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(http)?;
-    let driver = tokio::spawn(conn);
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
     let response = sender.send_request(request).await.map_err(http)?;
-    let (parts, body) = response.into_parts();
-    let body = Limited::new(body, MAX_RESPONSE)
-        .collect()
-        .await
-        .map_err(|e| ClientError::Http(format!("reading the response: {e}")))?
-        .to_bytes();
-    drop(sender);
-    driver.abort();
-    Ok((parts.status, parts.headers, body))
+    Ok((response, driver))
 }
 
 fn check_status(path: &str, status: StatusCode, body: &[u8]) -> Result<(), ClientError> {
@@ -476,12 +526,7 @@ pub fn render_table(groups: &[VrrpSummary]) -> String {
 
 /// Logs in, fetches `/run/vrrp`, logs out; returns the table (or JSON) to print.
 pub async fn status(args: &ClientArgs, password: &[u8]) -> Result<String, ClientError> {
-    let trust = match (&args.ca_cert, args.insecure) {
-        (Some(path), _) => TrustMode::CaFile(path.clone()),
-        (None, true) => TrustMode::Insecure,
-        (None, false) => TrustMode::None,
-    };
-    let mut client = Client::new(&args.url, trust)?;
+    let mut client = Client::new(&args.url, trust_mode(args))?;
     client.login(&args.user, password).await?;
     if args.reload {
         let reply = client
@@ -517,7 +562,8 @@ pub async fn status(args: &ClientArgs, password: &[u8]) -> Result<String, Client
     })
 }
 
-/// Runs [`status`] on a private runtime, reading the password as documented above.
+/// Runs [`status`] on a private runtime, reading the password as documented above; with
+/// `--watch`, prints transitions as they come ([`super::watch::watch`]) and returns "".
 pub fn run(args: &ClientArgs) -> Result<String, ClientError> {
     let password = match (&args.password, std::env::var("RVRRPD_PASSWORD")) {
         (Some(p), _) => p.clone(),
@@ -529,7 +575,22 @@ pub fn run(args: &ClientArgs) -> Result<String, ClientError> {
         .enable_all()
         .build()
         .map_err(|e| ClientError::Http(format!("starting the runtime: {e}")))?;
+    if args.watch {
+        let mut out = std::io::stdout();
+        return runtime
+            .block_on(super::watch::watch(args, password.as_bytes(), &mut out))
+            .map(|_| String::new());
+    }
     runtime.block_on(status(args, password.as_bytes()))
+}
+
+/// The [`TrustMode`] the arguments ask for.
+pub fn trust_mode(args: &ClientArgs) -> TrustMode {
+    match (&args.ca_cert, args.insecure) {
+        (Some(path), _) => TrustMode::CaFile(path.clone()),
+        (None, true) => TrustMode::Insecure,
+        (None, false) => TrustMode::None,
+    }
 }
 
 #[cfg(test)]
@@ -567,6 +628,7 @@ mod tests {
             virtual_ip: "10.0.0.1".into(),
             group: 1,
             interface: "eth0".into(),
+            name: "eth0-1".into(),
             priority: 254,
             preempt: true,
             state: "Master".into(),

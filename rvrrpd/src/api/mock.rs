@@ -63,6 +63,7 @@ struct State {
 pub struct MockBackend {
     state: Mutex<State>,
     metrics: MetricsView,
+    transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
 }
 
 impl MockBackend {
@@ -84,7 +85,18 @@ impl MockBackend {
                     sum: 0.042,
                 },
             },
+            transitions: crate::api::events::channel(),
         }
+    }
+
+    /// Publishes a transition on the `GET /events` stream; returns how many streams got it.
+    pub fn emit(&self, transition: crate::api::events::TransitionView) -> usize {
+        self.transitions.send(transition).unwrap_or(0)
+    }
+
+    /// Event streams currently open.
+    pub fn event_clients(&self) -> usize {
+        self.transitions.receiver_count()
     }
 
     /// [`SAMPLE_CONFIG`], with group 1 Master and counters set.
@@ -294,6 +306,12 @@ impl Backend for MockBackend {
         }
         Box::pin(async move { result })
     }
+
+    fn transitions(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::api::events::TransitionView>> {
+        Some(self.transitions.subscribe())
+    }
 }
 
 /// A group view for a configured vrouter, in Backup, with zero counters.
@@ -307,6 +325,7 @@ fn group_from_vrouter(vr: &VRouter) -> GroupView {
     GroupView {
         group: vr.group.get(),
         interface: vr.interface.as_str().to_string(),
+        name: vr.name().into_owned(),
         vif: if vr.is_macvlan() {
             vr.vifname().into_owned()
         } else {

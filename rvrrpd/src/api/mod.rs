@@ -10,6 +10,7 @@ pub mod acl;
 pub mod backend;
 pub mod client;
 pub mod error;
+pub mod events;
 pub mod login;
 pub mod metrics;
 #[cfg(any(test, feature = "test-support"))]
@@ -18,12 +19,14 @@ pub mod routes;
 pub mod server;
 pub mod session;
 pub mod views;
+pub mod watch;
 
 pub use backend::{
     Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram, InterfaceView,
     MetricsView, RouteView, TrackedView, WriteError, WriteOp, WriteOutcome,
 };
 pub use error::ApiError;
+pub use events::TransitionView;
 #[cfg(any(test, feature = "test-support"))]
 pub use mock::MockBackend;
 pub use server::{bind, serve, serve_with, Server, ServerOptions};

@@ -26,7 +26,7 @@ use super::acl::IpNet;
 use super::backend::{Backend, WriteError, WriteOp};
 use super::session::{parse_cookies, unix_now, Session, Sessions};
 use super::views::{detail, summary, ProtocolsJson, VrrpDetail, VrrpSummary};
-use super::{login, metrics};
+use super::{events, login, metrics};
 use crate::config::{Config, Format, Priority, UserEntry, VRouter};
 use crate::users::{self, Access};
 
@@ -52,40 +52,101 @@ pub struct AppState {
     pub tls: bool,
     /// Addresses allowed to read `/metrics` without a session.
     pub metrics_allow: Vec<IpNet>,
+    /// Turns true when the server shuts down (ends the event streams).
+    pub stop: tokio::sync::watch::Sender<bool>,
+    /// Event streams that may be open at once ([`events::MAX_STREAMS`]): each holds a
+    /// connection, and the server's connections are shared with every other request.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
 }
+
+/// The body of every response: complete (`Full`) or streamed (`GET /events`).
+pub type ApiBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// Handles one request from `peer`.
 pub async fn handle<B>(
     state: Arc<AppState>,
     peer: IpAddr,
     req: Request<B>,
-) -> Result<Resp, Infallible>
+) -> Result<Response<ApiBody>, Infallible>
 where
     B: Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let full = |resp: Resp| resp.map(BodyExt::boxed);
     let (parts, body) = req.into_parts();
+    let events = split_path(parts.uri.path()).is_some_and(|s| s == ["events"]);
+    if !events {
+        return Ok(full(handle_complete(state, peer, parts, body).await));
+    }
+    // `GET /events`: authenticated like every read, then streamed.
+    let cookies = parse_cookies(
+        parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let session = match state.sessions.validate(cookies, &state.users, unix_now()) {
+        Ok(session) => session,
+        Err(why) => {
+            debug!(%peer, path = "/events", "API request refused: {why}");
+            return Ok(full(error(StatusCode::UNAUTHORIZED, &why.to_string())));
+        }
+    };
+    if parts.method != Method::GET {
+        return Ok(full(method_not_allowed("GET")));
+    }
+    let Ok(permit) = Arc::clone(&state.event_streams).try_acquire_owned() else {
+        warn!(%peer, user = %session.user, "API: too many event streams, refusing one more");
+        return Ok(full(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "too many event streams open (at most {})",
+                events::MAX_STREAMS
+            ),
+        )));
+    };
+    Ok(match state.backend.transitions() {
+        Some(rx) => events::response(rx, state.stop.subscribe(), session.user.clone(), permit),
+        None => full(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this daemon offers no event stream",
+        )),
+    })
+}
+
+/// Every request but `GET /events`: answered with a complete body.
+async fn handle_complete<B>(
+    state: Arc<AppState>,
+    peer: IpAddr,
+    parts: hyper::http::request::Parts,
+    body: B,
+) -> Resp
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let raw_path = parts.uri.path().to_string();
     let Some(segments) = split_path(&raw_path) else {
-        return Ok(error(StatusCode::BAD_REQUEST, "malformed path"));
+        return error(StatusCode::BAD_REQUEST, "malformed path");
     };
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = parts.method.clone();
     debug!(%peer, %method, path = %raw_path, "API request");
 
     if segs == ["auth"] {
-        return Ok(if method == Method::POST {
+        return if method == Method::POST {
             let json = content_type_is_json(&parts.headers);
             login_handler(&state, peer, body, json).await
         } else {
             method_not_allowed("POST")
-        });
+        };
     }
     if segs == ["metrics"]
         && method == Method::GET
         && state.metrics_allow.iter().any(|net| net.contains(peer))
     {
-        return Ok(metrics_response(&*state.backend));
+        return metrics_response(&*state.backend);
     }
 
     let cookies = parse_cookies(
@@ -99,10 +160,10 @@ where
         Ok(session) => session,
         Err(why) => {
             debug!(%peer, path = %raw_path, "API request refused: {why}");
-            return Ok(error(StatusCode::UNAUTHORIZED, &why.to_string()));
+            return error(StatusCode::UNAUTHORIZED, &why.to_string());
         }
     };
-    Ok(route(&state, &session, method, &segs, body).await)
+    route(&state, &session, method, &segs, body).await
 }
 
 async fn route<B>(
@@ -574,6 +635,7 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static str> {
         ["config", "vrouter"] => Some("GET, POST"),
         ["config", "vrouter", _, _] => Some("GET, DELETE"),
         ["metrics"]
+        | ["events"]
         | ["run", "vrrp" | "global" | "daemon" | "protocols" | "interfaces"]
         | ["run", "vrrp", _]
         | ["run", "vrrp", _, _]

@@ -124,6 +124,8 @@ pub async fn bind(
         users: cfg.users.clone().into(),
         tls: tls.is_some(),
         metrics_allow,
+        stop: watch::channel(false).0,
+        event_streams: Arc::new(Semaphore::new(crate::api::events::MAX_STREAMS)),
     });
     Ok(Server {
         listener,
@@ -163,7 +165,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ApiError> {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         info!("client API listening on {scheme}://{}", self.local_addr);
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_rx = self.state.stop.subscribe();
         let permits = Arc::new(Semaphore::new(self.max_connections));
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
@@ -195,7 +197,7 @@ impl Server {
             }
         }
         drop(self.listener);
-        let _ = stop_tx.send(true);
+        let _ = self.state.stop.send(true);
         let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
             while tasks.join_next().await.is_some() {}
         })

@@ -18,6 +18,9 @@ pub struct VrrpSummary {
     pub group: u8,
     /// Interface.
     pub interface: String,
+    /// The vrouter's name, keepalived's instance name (addition).
+    #[serde(default)]
+    pub name: String,
     /// Current priority.
     pub priority: u8,
     /// Preemption.
@@ -112,6 +115,7 @@ pub fn summary(g: &GroupView) -> VrrpSummary {
         virtual_ip: virtual_ips.first().cloned().unwrap_or_default(),
         group: g.group,
         interface: g.interface.clone(),
+        name: g.name.clone(),
         priority: g.priority,
         preempt: g.preempt,
         state: g.state.as_str().to_string(),

@@ -1,5 +1,6 @@
 //! `rvrrpctl`: the operator's view of a running rvrrpd through its client API — logs in and
-//! prints a table of groups, states and Masters (`--json` for scripts).
+//! prints a table of groups, states and Masters (`--json` for scripts), or with `--watch` the
+//! state transitions as they happen.
 
 fn main() {
     let args = <rvrrpd::api::client::ClientArgs as clap::Parser>::parse();

@@ -100,8 +100,8 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
 /// How this module's own messages start: they read as a predicate of the directive
 /// (`a.b = 3 is out of range`, `a.b is required but missing`) and are joined with a space.
 /// Anything else (serde's `invalid type: ...`) is joined with `": "`.
-const PREDICATE_STARTS: [&str; 7] = [
-    "= ", "is ", "must ", "mixes ", "lists ", "defines ", "repeats ",
+const PREDICATE_STARTS: [&str; 8] = [
+    "= ", "is ", "must ", "mixes ", "lists ", "defines ", "repeats ", "gives ",
 ];
 
 /// Joins a directive and a message (see [`PREDICATE_STARTS`]).

@@ -1,6 +1,7 @@
 //! Configuration: loading, parsing and validating `rvrrpd.conf` (TOML or JSON).
 //!
-//! This module is pure: [`Config::load`] reads one file and nothing here touches the system.
+//! This module is pure apart from the notify checks: [`Config::load`] reads one file, and only
+//! the notify directives look at the system (script executability, `script_user`, the FIFO).
 //! Every error names the file, the directive (`vrouter[2].priority`) and, when known, the line;
 //! see [`ConfigError`]. Non-fatal remarks (settings that were overridden) are returned in
 //! [`Config::warnings`]. The directives are documented in `docs/configuration.md`.
@@ -10,6 +11,7 @@ mod api;
 mod error;
 mod general;
 mod locate;
+mod notify;
 mod parse;
 mod protocols;
 mod secret;
@@ -34,6 +36,10 @@ pub use address::{AddressFamily, VirtualAddress};
 pub use api::{ApiConfig, Credential, UserEntry};
 pub use error::{ConfigError, ConfigWarning};
 pub use general::{ClientApi, DebugLevel, TimeFormat, TimeZone};
+pub use notify::{
+    check_executable, split_argv, NotifyMaxRunning, NotifyScript, NotifyTimeout, ScriptUser,
+    SplitError,
+};
 pub use protocols::{Netmask, Protocols, StaticRoute};
 pub use secret::Secret;
 pub use timers::{AdvertInterval, GarpInterval, Timers};
@@ -167,6 +173,21 @@ pub struct Config {
     /// (1–1000; default one per 50 groups, at most 20; 1 = every group in one burst).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advert_slots: Option<u16>,
+    /// FIFO that receives one line per transition in keepalived's format (created if missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_fifo: Option<PathBuf>,
+    /// Script started with the FIFO's path as its last argument, to read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_fifo_script: Option<NotifyScript>,
+    /// User (and group) notify scripts run as; default the daemon's (root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_user: Option<ScriptUser>,
+    /// Seconds a notify script may run before it is killed (default 30).
+    #[serde(default, deserialize_with = "serde_util::or_default")]
+    pub notify_timeout: NotifyTimeout,
+    /// Notify scripts running at once (default 16); more wait their turn.
+    #[serde(default, deserialize_with = "serde_util::or_default")]
+    pub notify_max_running: NotifyMaxRunning,
     /// Virtual routers (`[[vrouter]]`), possibly none.
     #[serde(
         rename = "vrouter",
@@ -216,6 +237,11 @@ impl Default for Config {
             realtime_priority: None,
             worker_nice: None,
             advert_slots: None,
+            notify_fifo: None,
+            notify_fifo_script: None,
+            script_user: None,
+            notify_timeout: NotifyTimeout::default(),
+            notify_max_running: NotifyMaxRunning::default(),
             vrouters: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),

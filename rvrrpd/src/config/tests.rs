@@ -706,3 +706,5 @@ fn workers_and_realtime_priority_are_range_checked() {
         &["−20–19"],
     );
 }
+
+mod notify;

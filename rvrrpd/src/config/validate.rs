@@ -4,9 +4,11 @@
 //! parser can point at the value; the checks here find the line through the [`Locator`].
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use super::error::{ConfigError, ConfigWarning};
 use super::locate::Locator;
+use super::notify::{check_executable, check_name, NotifyScript};
 use super::serde_util::value_error;
 use super::{
     AddressFamily, AuthType, Config, IfType, NetDriver, ProtocolVersion, V3Checksum, VRouter,
@@ -56,11 +58,14 @@ pub(super) fn validate(
         warnings: Vec::new(),
     };
     general(config, &mut ctx)?;
+    let script_user = notify_general(config, &ctx)?;
     for (index, vrouter) in config.vrouters.iter_mut().enumerate() {
         single_vrouter(vrouter, &format!("vrouter[{index}]"), &mut ctx)?;
+        notify_scripts(vrouter, &format!("vrouter[{index}]"), script_user, &ctx)?;
     }
     vrouter_uniqueness(&config.vrouters, &ctx)?;
     super::validate_tracking::tracking(config, &mut ctx)?;
+    vrouter_names(&config.vrouters, &ctx)?;
     static_routes(config, &ctx)?;
     config.warnings = ctx.warnings;
     Ok(())
@@ -143,6 +148,86 @@ fn general(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// `script_user`, `notify_fifo` and `notify_fifo_script`; returns the script user's
+/// (uid, gid) when one is configured.
+fn notify_general(config: &Config, ctx: &Context<'_>) -> Result<Option<(u32, u32)>, ConfigError> {
+    let user = match &config.script_user {
+        Some(user) => Some(user.resolve().map_err(|e| ctx.error("script_user", e))?),
+        None => None,
+    };
+    if let Some(path) = &config.notify_fifo {
+        let shown = format_args!("{:?}", path.display().to_string()).to_string();
+        if !path.is_absolute() {
+            return Err(ctx.error(
+                "notify_fifo",
+                value_error(&shown, "must be an absolute path"),
+            ));
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) => {
+                return Err(ctx.error(
+                    "notify_fifo",
+                    value_error(&shown, "exists and is not a FIFO"),
+                ))
+            }
+            Ok(_) => {}
+            Err(_) if !path.parent().is_some_and(Path::is_dir) => {
+                return Err(ctx.error(
+                    "notify_fifo",
+                    value_error(
+                        &shown,
+                        "is in a directory that does not exist (the FIFO is created, its directory is not)",
+                    ),
+                ))
+            }
+            Err(_) => {}
+        }
+    } else if config.notify_fifo_script.is_some() {
+        return Err(ctx.error(
+            "notify_fifo_script",
+            "is set without notify_fifo (it reads the FIFO, whose path it gets as last argument)",
+        ));
+    }
+    if let Some(script) = &config.notify_fifo_script {
+        executable(script, "notify_fifo_script", user, ctx)?;
+    }
+    Ok(user)
+}
+
+fn notify_scripts(
+    vr: &VRouter,
+    p: &str,
+    user: Option<(u32, u32)>,
+    ctx: &Context<'_>,
+) -> Result<(), ConfigError> {
+    if let Some(name) = &vr.name {
+        check_name(name).map_err(|e| ctx.error(&format!("{p}.name"), e))?;
+    }
+    for (directive, script) in vr.notify_scripts() {
+        if let Some(script) = script {
+            executable(script, &format!("{p}.{directive}"), user, ctx)?;
+        }
+    }
+    Ok(())
+}
+
+fn executable(
+    script: &NotifyScript,
+    directive: &str,
+    user: Option<(u32, u32)>,
+    ctx: &Context<'_>,
+) -> Result<(), ConfigError> {
+    check_executable(script.program(), user).map_err(|why| {
+        ctx.error(
+            directive,
+            value_error(
+                format_args!("{:?}", script.as_str()),
+                format_args!("cannot be executed: {why}"),
+            ),
+        )
+    })
 }
 
 fn single_vrouter(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
@@ -350,6 +435,25 @@ fn vrouter_uniqueness(vrouters: &[VRouter], ctx: &Context<'_>) -> Result<(), Con
                     ),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Every vrouter's name (explicit or default) differs: notify scripts and the FIFO tell
+/// them apart by it. Runs after [`vrouter_uniqueness`], so default names are unique.
+fn vrouter_names(vrouters: &[VRouter], ctx: &Context<'_>) -> Result<(), ConfigError> {
+    let mut names = HashMap::new();
+    for (index, vr) in vrouters.iter().enumerate() {
+        if let Some(first) = names.insert(vr.name().into_owned(), index) {
+            let directive = if vr.name.is_some() { "name" } else { "group" };
+            return Err(ctx.error(
+                &format!("vrouter[{index}].{directive}"),
+                format!(
+                    "gives the name {:?} of vrouter[{first}] again (every vrouter needs its own name; set name)",
+                    vr.name()
+                ),
+            ));
         }
     }
     Ok(())

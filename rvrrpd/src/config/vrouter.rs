@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::address::{deserialize_vips, serialize_vips, AddressFamily, VirtualAddress};
+use super::notify::NotifyScript;
 use super::secret::Secret;
 use super::serde_util::{default_true, or_default, or_true, string_enum, value_error};
 use super::timers::{GarpInterval, Timers};
@@ -22,6 +23,10 @@ pub struct VRouter {
     pub group: Vrid,
     /// Interface to run VRRP on. Required.
     pub interface: IfName,
+    /// Name (keepalived's instance name, given to notify scripts and the notify FIFO);
+    /// default `<interface>-<group>` (`-v6` appended for IPv6); see [`VRouter::name`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Interface type (default `ether`).
     #[serde(default, deserialize_with = "or_default")]
     pub iftype: IfType,
@@ -116,6 +121,22 @@ pub struct VRouter {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub track_file: Vec<TrackRef>,
+    /// Script run on becoming Master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_master: Option<NotifyScript>,
+    /// Script run on becoming Backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_backup: Option<NotifyScript>,
+    /// Script run on entering the Fault state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_fault: Option<NotifyScript>,
+    /// Script run when the virtual router stops (daemon shutdown, removal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_stop: Option<NotifyScript>,
+    /// Script run on every transition, after the specific one, with the arguments
+    /// `INSTANCE <name> <state> <priority>` appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyScript>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -139,6 +160,29 @@ impl VRouter {
     /// Advertisement interval as a duration.
     pub fn advert_interval(&self) -> Duration {
         self.timers.advert.as_duration()
+    }
+
+    /// The name: `name`, or `<interface>-<group>` by default (`<interface>-<group>-v6` for
+    /// IPv6, so that the two families of one group differ).
+    pub fn name(&self) -> Cow<'_, str> {
+        match &self.name {
+            Some(name) => Cow::Borrowed(name.as_str()),
+            None if self.family() == AddressFamily::Ipv6 => {
+                Cow::Owned(format!("{}-{}-v6", self.interface, self.group))
+            }
+            None => Cow::Owned(format!("{}-{}", self.interface, self.group)),
+        }
+    }
+
+    /// The notify scripts, as (directive, script), in keepalived's order.
+    pub fn notify_scripts(&self) -> [(&'static str, Option<&NotifyScript>); 5] {
+        [
+            ("notify_master", self.notify_master.as_ref()),
+            ("notify_backup", self.notify_backup.as_ref()),
+            ("notify_fault", self.notify_fault.as_ref()),
+            ("notify_stop", self.notify_stop.as_ref()),
+            ("notify", self.notify.as_ref()),
+        ]
     }
 
     /// The virtual interface name: `vifname`, or `standby<group>` by default.

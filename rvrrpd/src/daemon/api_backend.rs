@@ -53,6 +53,8 @@ pub struct Shared {
     pub started: StdInstant,
     /// Tracking of each group (refreshed by the control plane when an outcome changes).
     pub tracking: RwLock<BTreeMap<usize, Vec<TrackedView>>>,
+    /// Every transition, for `GET /events` (the control plane's notifier sends).
+    pub transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
 }
 
 impl Shared {
@@ -70,6 +72,7 @@ impl Shared {
         GroupView {
             group: spec.vrid,
             interface: spec.ifname.clone(),
+            name: spec.name.clone(),
             vif: spec.vip_ifname.clone(),
             virtual_ips: spec.vips.iter().map(|v| v.addr).collect(),
             version: match spec.version {
@@ -252,5 +255,11 @@ impl Backend for DaemonBackend {
                 .await
                 .unwrap_or_else(|_| Err(WriteError::Failed("rvrrpd is shutting down".into())))
         })
+    }
+
+    fn transitions(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::api::events::TransitionView>> {
+        Some(self.shared.transitions.subscribe())
     }
 }

@@ -9,6 +9,7 @@ pub mod api_backend;
 #[cfg(target_os = "linux")]
 pub mod control;
 pub mod logging;
+pub mod notify;
 pub mod pidfile;
 pub mod plan;
 #[cfg(target_os = "linux")]

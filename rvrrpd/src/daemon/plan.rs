@@ -92,6 +92,10 @@ pub struct GroupSpec {
     pub garp_master_refresh_repeat: u32,
     /// Announcements when a Master hears a lower-priority advert (0: none).
     pub garp_lower_prio_repeat: u32,
+    /// The vrouter's name (keepalived's instance name).
+    pub name: String,
+    /// Its notify scripts.
+    pub notify: crate::daemon::notify::GroupNotify,
 }
 
 /// Most phase slots per advertisement interval when the configuration sets none: 50 ms slots
@@ -312,6 +316,8 @@ fn resolve_one(
         garp_master_refresh_repeat: u32::from(vr.garp_master_refresh_repeat),
         garp_lower_prio_repeat: u32::from(vr.garp_lower_prio_repeat),
         ifname,
+        name: vr.name().into_owned(),
+        notify: crate::daemon::notify::GroupNotify::from_vrouter(vr),
     })
 }
 

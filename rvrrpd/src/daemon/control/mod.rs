@@ -72,6 +72,8 @@ pub struct Control {
     new_track_rx: Option<tokio::sync::mpsc::UnboundedReceiver<crate::daemon::tracking::TrackEvent>>,
     /// The configuration file, for reloads.
     config_source: Option<ConfigSource>,
+    /// Scripts, FIFO and the API's transition stream (started by `run`).
+    notifier: Option<crate::daemon::notify::Notifier>,
 }
 
 impl Control {
@@ -137,6 +139,7 @@ impl Control {
             fast_path_counters: RwLock::new(Vec::new()),
             started: std::time::Instant::now(),
             tracking: RwLock::new(BTreeMap::new()),
+            transitions: crate::api::events::channel(),
         });
         let mut control = Control {
             shared,
@@ -156,6 +159,7 @@ impl Control {
             tracking: None,
             new_track_rx: None,
             config_source: None,
+            notifier: None,
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -185,6 +189,16 @@ impl Control {
     /// Starts the workers and the API, runs until a termination signal, then shuts down.
     pub async fn run(mut self) -> Result<(), DaemonError> {
         let (ev_tx, mut ev_rx) = unbounded_channel();
+        let config = self
+            .shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.notifier = Some(crate::daemon::notify::Notifier::new(
+            &config,
+            self.shared.transitions.clone(),
+        ));
         let groups = self.specs().len();
         // Tracking first: a group whose interface is down starts in Fault, one whose script
         // is failing starts with its tracked priority.
@@ -229,12 +243,6 @@ impl Control {
 
         let (api_tx, mut api_rx) = unbounded_channel::<ApiRequest>();
         let (api_stop, api_stopped) = oneshot::channel::<()>();
-        let config = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let api_task = match (config.api_enabled(), config.api.as_ref()) {
             (true, Some(api)) => {
                 let backend = Arc::new(DaemonBackend::new(self.shared.clone(), api_tx.clone()));
@@ -306,15 +314,21 @@ impl Control {
                 }
             }
         }
-        let _ = api_stop.send(());
-        if let Some(task) = api_task {
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-        }
+        // Writes arriving from now on are refused; the event streams stay open until the
+        // workers' last transitions (STOP) are out.
+        drop(api_rx);
         if let Some(t) = self.tracking.as_mut() {
             t.stop();
         }
         self.stop_workers(&mut ev_rx).await;
+        let _ = api_stop.send(());
+        if let Some(task) = api_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
         self.final_cleanup().await;
+        if let Some(notifier) = &mut self.notifier {
+            notifier.finish().await;
+        }
         info!("rvrrpd stopped");
         Ok(())
     }
@@ -326,7 +340,26 @@ impl Control {
                 self.quiet_ticks = 0;
                 self.apply(group, op).await
             }
+            WorkerEvent::Transition(t) => self.notify(&t),
             WorkerEvent::Stopped { worker } => warn!("worker {worker} stopped unexpectedly"),
+        }
+    }
+
+    /// Hands a transition to the notifier, with the group's name and scripts.
+    fn notify(&mut self, t: &crate::daemon::notify::Transition) {
+        let Some(spec) = self.spec(t.group) else {
+            return;
+        };
+        if let Some(notifier) = &mut self.notifier {
+            notifier.transition(
+                t,
+                &crate::daemon::notify::GroupInfo {
+                    vrid: spec.vrid,
+                    ifname: &spec.ifname,
+                    name: &spec.name,
+                    notify: &spec.notify,
+                },
+            );
         }
     }
 

@@ -162,6 +162,7 @@ impl Control {
             match tokio::time::timeout_at(deadline, ev_rx.recv()).await {
                 Ok(Some(WorkerEvent::Stopped { .. })) => running -= 1,
                 Ok(Some(WorkerEvent::Net { group, op })) => self.apply(group, op).await,
+                Ok(Some(WorkerEvent::Transition(t))) => self.notify(&t),
                 Ok(None) => break,
                 Err(_) => {
                     warn!("{running} worker(s) did not stop in {WORKER_STOP_TIMEOUT:?}");

@@ -97,6 +97,8 @@ pub enum WorkerEvent {
         /// The change.
         op: NetOp,
     },
+    /// A group changed state: the control plane notifies (scripts, FIFO, API stream).
+    Transition(crate::daemon::notify::Transition),
     /// The worker has finished its shutdown and exited.
     Stopped {
         /// Worker number.

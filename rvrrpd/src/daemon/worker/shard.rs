@@ -50,6 +50,9 @@ pub(super) struct Group {
     /// What readers last saw (state, priority, Master) and when (µs).
     pub(super) published_key: (State, u8, Option<std::net::IpAddr>),
     pub(super) published_at: u64,
+    /// A hand-over is under way: its Master → Initialize → Backup is reported as one
+    /// Master → Backup (no STOP notification for a router that keeps running).
+    pub(super) handing_over: bool,
 }
 
 /// The groups a worker owns and everything that drives them, without receive sockets: adverts
@@ -119,6 +122,7 @@ impl Shard {
             last_discard_log: 0,
             published_key: (State::Initialize, 0, None),
             published_at: 0,
+            handing_over: false,
             spec,
         };
         let g = match self.groups.iter().position(Option::is_none) {
@@ -298,8 +302,14 @@ impl Shard {
             "vrouter {} on {}: handing over",
             group.spec.vrid, group.spec.ifname
         );
+        if let Some(group) = self.groups[g].as_mut() {
+            group.handing_over = true;
+        }
         self.stop_group(g, now);
         self.start_group(g, now);
+        if let Some(group) = self.groups[g].as_mut() {
+            group.handing_over = false;
+        }
         Ok(())
     }
 
@@ -354,10 +364,12 @@ impl Shard {
                     // Logged after the turn's adverts are out (see `flush`).
                     self.deferred.push((g, Deferred::Log(from, to, reason)));
                     if let Some(group) = self.groups[g].as_mut() {
-                        group.last_transition = std::time::SystemTime::now()
+                        let at = std::time::SystemTime::now();
+                        group.last_transition = at
                             .duration_since(std::time::UNIX_EPOCH)
                             .ok()
                             .map(|d| d.as_secs());
+                        self.report_transition(g, from, to, reason, at);
                     }
                 }
                 Action::AddVips => self.net(g, NetOp::AddVips),
@@ -431,6 +443,38 @@ impl Shard {
             (None, Some(at)) => group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g))),
             (None, None) => {}
         }
+    }
+
+    /// Tells the control plane about a transition, which notifies (scripts, FIFO, API). One
+    /// send on the unbounded event channel: it never blocks, and it goes out in the same
+    /// turn as the group's address changes, so a removed group's STOP is not lost.
+    fn report_transition(
+        &mut self,
+        g: usize,
+        from: State,
+        to: State,
+        reason: crate::fsm::TransitionReason,
+        at: std::time::SystemTime,
+    ) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        let from = match (group.handing_over, from, to) {
+            // The Master → Initialize half of a hand-over: reported with the other half.
+            (true, _, State::Initialize) => return,
+            (true, State::Initialize, _) => State::Master,
+            _ => from,
+        };
+        let _ = self
+            .events
+            .send(WorkerEvent::Transition(crate::daemon::notify::Transition {
+                group: group.spec.index,
+                from,
+                to,
+                priority: group.fsm.priority(),
+                reason,
+                at,
+            }));
     }
 
     fn net(&self, g: usize, op: NetOp) {

@@ -48,6 +48,8 @@ fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
         garp_master_refresh: std::time::Duration::ZERO,
         garp_master_refresh_repeat: 1,
         garp_lower_prio_repeat: 0,
+        name: format!("eth0-{}", index + 1),
+        notify: Default::default(),
     }
 }
 
@@ -316,4 +318,39 @@ fn a_master_hearing_a_lower_priority_advert_announces_again() {
     let times = announce_times(&mut a, &mut t, 3_000);
     let after = a.groups[0].as_ref().map_or(0, |g| g.announcements);
     assert_eq!(after - before, 3, "{times:?}");
+}
+#[test]
+fn each_transition_is_reported_once_and_a_handover_as_master_to_backup() {
+    let (mut a, mut events) = shard(0, spec(0, 1, 200));
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    for _ in 0..5_000 {
+        t += Duration::from_millis(1);
+        a.fire_timers(t);
+        a.drain_outbox();
+    }
+    assert_eq!(a.state(0), Some(State::Master));
+    assert_eq!(a.handover(0, t), Ok(()));
+    a.stop_group(0, t);
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let WorkerEvent::Transition(tr) = ev {
+            assert_eq!((tr.group, tr.priority), (0, 200));
+            seen.push((
+                tr.from,
+                tr.to,
+                crate::daemon::notify::reason_word(&tr.reason),
+            ));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (State::Initialize, State::Backup, "startup"),
+            (State::Backup, State::Master, "master-down"),
+            // The hand-over's Master → Initialize → Backup: one transition, no STOP.
+            (State::Master, State::Backup, "startup"),
+            (State::Backup, State::Initialize, "shutdown"),
+        ]
+    );
 }
