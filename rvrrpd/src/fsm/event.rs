@@ -55,6 +55,8 @@ pub enum TransitionReason {
     Fault,
     /// Every fault cleared: Fault → Backup.
     FaultCleared,
+    /// Another member of the group's sync group lost mastership: Master → Backup.
+    SyncGroup,
 }
 
 /// Why an advert was discarded.

@@ -42,6 +42,8 @@ pub struct Vrrp {
     faulted: bool,
     /// With `preempt_delay`: when the pending preemption of a worse Master may happen.
     preempt_at: Option<Instant>,
+    /// Held in Backup by its sync group (see [`Vrrp::set_hold`]).
+    held: bool,
     current_master: Option<IpAddr>,
     stats: GroupStats,
 }
@@ -60,6 +62,7 @@ impl Vrrp {
             master_left: false,
             faulted: false,
             preempt_at: None,
+            held: false,
             current_master: None,
             stats: GroupStats::default(),
         }
@@ -178,6 +181,36 @@ impl Vrrp {
         }
     }
 
+    /// Whether the sync group holds this group in Backup.
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    /// Holds the group in Backup (its sync group has a member that lost mastership to a
+    /// better router) or releases it. Held: a Master leaves at once (priority-0 advert so the
+    /// peer takes over after its Skew_Time, routes and VIPs removed) and a Backup neither
+    /// preempts nor takes over when its Master_Down_Timer expires (it re-arms). Released: the
+    /// normal rules again (a Backup that hears nobody takes over at its next expiry, a
+    /// preempting one at the next worse advert).
+    pub fn set_hold(&mut self, hold: bool, now: Instant, out: &mut Vec<Action>) {
+        if hold == self.held {
+            return;
+        }
+        self.held = hold;
+        if hold && self.state == State::Master {
+            self.adver_timer = None;
+            self.preempt_at = None;
+            self.master_adver_interval = self.params.advert_interval;
+            self.master_down_timer = Some(now + self.master_down_interval());
+            self.master_left = false;
+            self.current_master = None;
+            self.transition(State::Backup, TransitionReason::SyncGroup, now, out);
+            self.send_advert(0, out);
+            out.push(Action::RemoveRoutes);
+            out.push(Action::RemoveVips);
+        }
+    }
+
     /// Leaves Master or Backup for `to` (Initialize or Fault): timers stopped; from Master, a
     /// priority-0 advert and the routes and VIPs removed.
     fn leave(&mut self, to: State, reason: TransitionReason, now: Instant, out: &mut Vec<Action>) {
@@ -221,6 +254,12 @@ impl Vrrp {
                     next = self.next_advert_after(now);
                 }
                 self.adver_timer = Some(next);
+            }
+            State::Backup if self.held => {
+                // Held by the sync group: keep listening, never take over alone.
+                if self.master_down_timer.is_some_and(|d| d <= now) {
+                    self.master_down_timer = Some(now + self.master_down_interval());
+                }
             }
             State::Backup => {
                 if self.master_down_timer.is_some_and(|d| d <= now) {
@@ -326,7 +365,7 @@ impl Vrrp {
             return;
         }
         self.current_master = Some(adv.src);
-        let worse = self.params.preempt && adv.priority < self.params.priority;
+        let worse = self.params.preempt && !self.held && adv.priority < self.params.priority;
         if !worse {
             // A Master as good as us: a later worse one starts its own preempt_delay.
             self.preempt_at = None;

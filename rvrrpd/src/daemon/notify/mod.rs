@@ -336,6 +336,7 @@ pub fn reason_word(reason: &TransitionReason) -> &'static str {
         TransitionReason::Shutdown => "shutdown",
         TransitionReason::Fault => "fault",
         TransitionReason::FaultCleared => "fault-cleared",
+        TransitionReason::SyncGroup => "sync-group",
     }
 }
 

@@ -73,5 +73,6 @@ mod backup;
 mod fault;
 mod master;
 mod priority;
+mod sync;
 mod timers;
 mod validity;
