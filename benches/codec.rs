@@ -160,6 +160,7 @@ impl Case {
             advert_interval: interval,
             primary_addr: self.backup,
             advert_phase: None,
+            preempt_delay: Duration::ZERO,
         });
         let mut out = Vec::new();
         vrrp.startup(now, &mut out);

@@ -212,6 +212,11 @@ fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
         advert_slots: rvrrpd::daemon::plan::DEFAULT_ADVERT_SLOTS,
         name: format!("bench-{i}"),
         notify: Default::default(),
+        preempt_delay: std::time::Duration::ZERO,
+        garp_master_delay: std::time::Duration::ZERO,
+        garp_master_refresh: std::time::Duration::ZERO,
+        garp_master_refresh_repeat: 1,
+        garp_lower_prio_repeat: 0,
     }
 }
 

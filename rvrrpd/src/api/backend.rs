@@ -58,19 +58,29 @@ pub enum GroupState {
     Backup,
     /// Master.
     Master,
+    /// Fault: its interface is down or a tracked object without a weight failed (keepalived's
+    /// FAULT); silent until it clears, then Backup.
+    Fault,
 }
 
 impl GroupState {
     /// Every state, in the order of the metrics output.
-    pub const ALL: [GroupState; 4] = [Self::Down, Self::Init, Self::Backup, Self::Master];
+    pub const ALL: [GroupState; 5] = [
+        Self::Down,
+        Self::Init,
+        Self::Backup,
+        Self::Master,
+        Self::Fault,
+    ];
 
-    /// `Down`, `Init`, `Backup` or `Master`.
+    /// `Down`, `Init`, `Backup`, `Master` or `Fault`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Down => "Down",
             Self::Init => "Init",
             Self::Backup => "Backup",
             Self::Master => "Master",
+            Self::Fault => "Fault",
         }
     }
 }
@@ -127,6 +137,27 @@ pub struct GroupView {
     pub master: Option<IpAddr>,
     /// Counters.
     pub counters: GroupCounters,
+    /// The configured priority (`priority` is what tracking makes of it).
+    pub configured_priority: u8,
+    /// What the group tracks and what each object does to it now (its own interface first).
+    pub tracking: Vec<TrackedView>,
+}
+
+/// A tracked object as one group sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedView {
+    /// `interface`, `script` or `file`.
+    pub kind: &'static str,
+    /// Interface name, or the `[[track_script]]` / `[[track_file]]` name.
+    pub name: String,
+    /// The weight the group applies.
+    pub weight: i32,
+    /// Reversed direction.
+    pub reverse: bool,
+    /// It puts the group in Fault now.
+    pub fault: bool,
+    /// What it adds to the priority now.
+    pub delta: i64,
 }
 
 impl GroupView {

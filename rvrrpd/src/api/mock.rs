@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 
 use super::backend::{
     Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram, InterfaceView,
-    MetricsView, RouteView, WriteError, WriteOp, WriteOutcome,
+    MetricsView, RouteView, TrackedView, WriteError, WriteOp, WriteOutcome,
 };
 use crate::config::{Config, Format, ProtocolVersion, VRouter};
 
@@ -343,5 +343,14 @@ fn group_from_vrouter(vr: &VRouter) -> GroupView {
         skew_time: skew,
         master: None,
         counters: GroupCounters::default(),
+        configured_priority: vr.priority.get(),
+        tracking: vec![TrackedView {
+            kind: "interface",
+            name: vr.interface.as_str().to_string(),
+            weight: 0,
+            reverse: false,
+            fault: false,
+            delta: 0,
+        }],
     }
 }

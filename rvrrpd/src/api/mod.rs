@@ -23,7 +23,7 @@ pub mod watch;
 
 pub use backend::{
     Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram, InterfaceView,
-    MetricsView, RouteView, WriteError, WriteOp, WriteOutcome,
+    MetricsView, RouteView, TrackedView, WriteError, WriteOp, WriteOutcome,
 };
 pub use error::ApiError;
 pub use events::TransitionView;

@@ -85,6 +85,27 @@ pub struct VrrpDetail {
     pub masterdown_interval: f64,
     /// Skew_Time, seconds.
     pub skew_time: f64,
+    /// The configured priority (addition; `priority` includes tracking).
+    pub configured_priority: u8,
+    /// Tracked objects and their current effect (addition).
+    pub tracking: Vec<TrackedJson>,
+}
+
+/// A tracked object in `VrrpDetail.tracking`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedJson {
+    /// `interface`, `script` or `file`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Weight applied by this group.
+    pub weight: i32,
+    /// Reversed direction.
+    pub reverse: bool,
+    /// Puts the group in Fault now.
+    pub fault: bool,
+    /// Added to the priority now.
+    pub delta: i64,
 }
 
 /// The summary of a group.
@@ -115,6 +136,19 @@ pub fn detail(g: &GroupView) -> VrrpDetail {
         advert_interval: g.advert_interval.as_secs_f64(),
         masterdown_interval: g.masterdown_interval.as_secs_f64(),
         skew_time: g.skew_time.as_secs_f64(),
+        configured_priority: g.configured_priority,
+        tracking: g
+            .tracking
+            .iter()
+            .map(|t| TrackedJson {
+                kind: t.kind.to_string(),
+                name: t.name.clone(),
+                weight: t.weight,
+                reverse: t.reverse,
+                fault: t.fault,
+                delta: t.delta,
+            })
+            .collect(),
     }
 }
 

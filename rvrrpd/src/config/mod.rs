@@ -17,11 +17,15 @@ mod protocols;
 mod secret;
 pub(crate) mod serde_util;
 mod timers;
+mod tracking;
 mod validate;
+mod validate_tracking;
 mod vrouter;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tracking_tests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -39,6 +43,7 @@ pub use notify::{
 pub use protocols::{Netmask, Protocols, StaticRoute};
 pub use secret::Secret;
 pub use timers::{AdvertInterval, GarpInterval, Timers};
+pub use tracking::{TrackFile, TrackRef, TrackScript};
 pub use vrouter::{
     GarpRepeat, IfName, IfType, NetDriver, Priority, ProtocolVersion, VRouter, Vrid,
 };
@@ -190,6 +195,22 @@ pub struct Config {
         deserialize_with = "serde_util::or_default"
     )]
     pub vrouters: Vec<VRouter>,
+    /// `[[track_script]]`: commands whose exit status vrouters track.
+    #[serde(
+        rename = "track_script",
+        default,
+        deserialize_with = "serde_util::or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_scripts: Vec<TrackScript>,
+    /// `[[track_file]]`: files holding a weight, watched with inotify.
+    #[serde(
+        rename = "track_file",
+        default,
+        deserialize_with = "serde_util::or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_files: Vec<TrackFile>,
     /// `[protocols]`.
     #[serde(default, deserialize_with = "serde_util::or_default")]
     pub protocols: Protocols,
@@ -222,6 +243,8 @@ impl Default for Config {
             notify_timeout: NotifyTimeout::default(),
             notify_max_running: NotifyMaxRunning::default(),
             vrouters: Vec::new(),
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
             protocols: Protocols::default(),
             api: None,
             warnings: Vec::new(),

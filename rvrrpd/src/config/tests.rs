@@ -9,7 +9,7 @@ use super::*;
 const FILE: &str = "/etc/rvrrpd/rvrrpd.conf";
 const HASH: &str = "5b2cb61c38b3ad1d2eb83ee09b0e8c5f3bb2e5f3b0e1b4e0e3f84e1d8a6c2b7a";
 
-fn toml(text: &str) -> Result<Config, ConfigError> {
+pub(super) fn toml(text: &str) -> Result<Config, ConfigError> {
     Config::from_str(text, Some(Format::Toml), FILE)
 }
 
@@ -20,7 +20,7 @@ fn json(text: &str) -> Result<Config, ConfigError> {
 /// Asserts `result` is an error whose message contains the file, `directive`, `line N` (when
 /// given) and every one of `words`; returns the message.
 #[track_caller]
-fn assert_rejected(
+pub(super) fn assert_rejected(
     result: Result<Config, ConfigError>,
     directive: &str,
     line: Option<usize>,

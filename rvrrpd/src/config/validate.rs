@@ -15,7 +15,7 @@ use super::{
 };
 
 /// Builds located errors and warnings for one configuration text.
-struct Context<'a> {
+pub(super) struct Context<'a> {
     origin: &'a str,
     locator: &'a Locator,
     warnings: Vec<ConfigWarning>,
@@ -23,7 +23,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// An error about `directive`, on the line of `directive` (or of its nearest parent).
-    fn error(&self, directive: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, directive: &str, message: impl Into<String>) -> ConfigError {
         self.error_at(directive, directive, message)
     }
 
@@ -37,7 +37,7 @@ impl Context<'_> {
         }
     }
 
-    fn warn(&mut self, directive: &str, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, directive: &str, message: impl Into<String>) {
         self.warnings.push(ConfigWarning {
             directive: directive.to_string(),
             line: self.locator.line_of_path(directive),
@@ -65,6 +65,7 @@ pub(super) fn validate(
     }
     vrouter_uniqueness(&config.vrouters, &ctx)?;
     vrouter_names(&config.vrouters, &ctx)?;
+    super::validate_tracking::tracking(config, &mut ctx)?;
     static_routes(config, &ctx)?;
     config.warnings = ctx.warnings;
     Ok(())
@@ -279,6 +280,25 @@ fn single_vrouter(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<()
     }
 
     authentication(vr, p, ctx)?;
+
+    for (name, value, max) in [
+        ("preempt_delay", vr.preempt_delay, 1000.0),
+        ("garp_master_delay", vr.garp_master_delay, 1000.0),
+        ("garp_master_refresh", vr.garp_master_refresh, 86_400.0),
+    ] {
+        if !(value.is_finite() && (0.0..=max).contains(&value)) {
+            return Err(ctx.error(
+                &format!("{p}.{name}"),
+                value_error(value, format_args!("is out of range (0–{max} seconds)")),
+            ));
+        }
+    }
+    if vr.garp_master_refresh_repeat == 0 {
+        return Err(ctx.error(
+            &format!("{p}.garp_master_refresh_repeat"),
+            "= 0 is out of range (1–255)",
+        ));
+    }
 
     // Interface handling.
     if vr.iftype == IfType::Macvlan {

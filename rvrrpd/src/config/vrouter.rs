@@ -11,6 +11,7 @@ use super::notify::NotifyScript;
 use super::secret::Secret;
 use super::serde_util::{default_true, or_default, or_true, string_enum, value_error};
 use super::timers::{GarpInterval, Timers};
+use super::tracking::TrackRef;
 use crate::auth::AuthType;
 use crate::wire::V3Checksum;
 
@@ -71,8 +72,9 @@ pub struct VRouter {
     /// Extension: VRRPv3-over-IPv4 checksum form (default `pseudo-header`).
     #[serde(default, deserialize_with = "or_default")]
     pub v3_checksum: V3Checksum,
-    /// Extension: gratuitous ARPs / unsolicited NAs sent on becoming master (default 5).
-    #[serde(default, deserialize_with = "or_default")]
+    /// Extension: gratuitous ARPs / unsolicited NAs sent on becoming master (default 5;
+    /// keepalived's name `garp_master_repeat` is accepted).
+    #[serde(default, deserialize_with = "or_default", alias = "garp_master_repeat")]
     pub garp_repeat: GarpRepeat,
     /// Extension: delay between those announcements, seconds (default 1).
     #[serde(default, deserialize_with = "or_default")]
@@ -93,9 +95,68 @@ pub struct VRouter {
     /// `INSTANCE <name> <state> <priority>` appended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifyScript>,
+    /// Extension (keepalived's): a second burst of `garp_repeat` announcements this many
+    /// seconds after becoming Master (0–1000; default 0: none, the first burst is already
+    /// spread over `garp_repeat` × `garp_interval`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub garp_master_delay: f64,
+    /// Extension (keepalived's): announce again every this many seconds while Master
+    /// (0–86400; default 0: never).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub garp_master_refresh: f64,
+    /// Extension (keepalived's): announcements per refresh (1–255, default 1).
+    #[serde(default = "one_u8")]
+    pub garp_master_refresh_repeat: u8,
+    /// Extension (keepalived's): announcements a Master sends when it hears a lower-priority
+    /// advert (0–255, default 0: none).
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub garp_lower_prio_repeat: u8,
+    /// Extension (keepalived's `preempt_delay`): seconds a preempting Backup waits, from the
+    /// first advert of a worse Master, before it preempts (0–1000, default 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preempt_delay: f64,
+    /// Interfaces whose link state changes the priority (weighted) or puts the group in Fault
+    /// (unweighted). The group's own interface is always tracked, unweighted.
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_interface: Vec<TrackRef>,
+    /// `[[track_script]]` names (optionally with a weight for this vrouter).
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_script: Vec<TrackRef>,
+    /// `[[track_file]]` names (optionally with a weight for this vrouter).
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_file: Vec<TrackRef>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+fn is_zero_u8(v: &u8) -> bool {
+    *v == 0
+}
+
+fn one_u8() -> u8 {
+    1
 }
 
 impl VRouter {
+    /// `preempt_delay` as a duration (validated: 0–1000 s).
+    pub fn preempt_delay(&self) -> Duration {
+        Duration::try_from_secs_f64(self.preempt_delay).unwrap_or_default()
+    }
+
     /// Advertisement interval as a duration.
     pub fn advert_interval(&self) -> Duration {
         self.timers.advert.as_duration()

@@ -15,7 +15,7 @@ use super::plan::GroupSpec;
 use super::status::{LatenessHistogram, StatusBoard, LATENESS_BOUNDS_US};
 use crate::api::backend::{
     format_mac, Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram,
-    InterfaceView, MetricsView, RouteView, WriteError, WriteOp, WriteOutcome,
+    InterfaceView, MetricsView, RouteView, TrackedView, WriteError, WriteOp, WriteOutcome,
 };
 use crate::config::Config;
 use crate::fsm::State;
@@ -53,6 +53,8 @@ pub struct Shared {
     pub started: StdInstant,
     /// Every transition, for `GET /events` (the control plane's notifier sends).
     pub transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
+    /// Tracking of each group (refreshed by the control plane when an outcome changes).
+    pub tracking: RwLock<BTreeMap<usize, Vec<TrackedView>>>,
 }
 
 impl Shared {
@@ -65,6 +67,7 @@ impl Shared {
             (_, State::Initialize) => GroupState::Init,
             (_, State::Backup) => GroupState::Backup,
             (_, State::Master) => GroupState::Master,
+            (_, State::Fault) => GroupState::Fault,
         };
         GroupView {
             group: spec.vrid,
@@ -104,6 +107,14 @@ impl Shared {
                 discarded: snap.discarded,
                 last_transition: snap.last_transition,
             },
+            configured_priority: spec.priority,
+            tracking: self
+                .tracking
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&spec.index)
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 

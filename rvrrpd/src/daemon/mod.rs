@@ -18,6 +18,8 @@ pub mod status;
 #[cfg(target_os = "linux")]
 pub mod sys;
 #[cfg(target_os = "linux")]
+pub mod tracking;
+#[cfg(target_os = "linux")]
 pub mod worker;
 
 use std::path::PathBuf;
@@ -71,6 +73,9 @@ pub enum DaemonError {
     /// The client API could not start.
     #[error("client API: {0}")]
     Api(String),
+    /// Link, script or file tracking could not start.
+    #[error("tracking: {0}")]
+    Tracking(String),
 }
 
 /// Installs logging with the original's debug levels (no timestamp directives).

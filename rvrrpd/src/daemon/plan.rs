@@ -86,6 +86,16 @@ pub struct GroupSpec {
     pub name: String,
     /// Its notify scripts.
     pub notify: crate::daemon::notify::GroupNotify,
+    /// `preempt_delay`.
+    pub preempt_delay: Duration,
+    /// Second burst of `garp_repeat` announcements this long after becoming Master (0: none).
+    pub garp_master_delay: Duration,
+    /// Announce again every so often while Master (0: never).
+    pub garp_master_refresh: Duration,
+    /// Announcements per refresh.
+    pub garp_master_refresh_repeat: u32,
+    /// Announcements when a Master hears a lower-priority advert (0: none).
+    pub garp_lower_prio_repeat: u32,
 }
 
 /// Most phase slots per advertisement interval when the configuration sets none: 50 ms slots
@@ -300,10 +310,20 @@ fn resolve_one(
         garp_repeat: u32::from(vr.garp_repeat.get()),
         garp_interval: vr.garp_interval(),
         advert_slots,
+        preempt_delay: vr.preempt_delay(),
+        garp_master_delay: secs(vr.garp_master_delay),
+        garp_master_refresh: secs(vr.garp_master_refresh),
+        garp_master_refresh_repeat: u32::from(vr.garp_master_refresh_repeat),
+        garp_lower_prio_repeat: u32::from(vr.garp_lower_prio_repeat),
         ifname,
         name: vr.name().into_owned(),
         notify: crate::daemon::notify::GroupNotify::from_vrouter(vr),
     })
+}
+
+/// Validated seconds as a duration.
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or_default()
 }
 
 /// The authentication key of a vrouter (the config has already checked the secret's length).

@@ -12,6 +12,10 @@ pub enum State {
     Backup,
     /// Forwarding for the virtual addresses and sending adverts.
     Master,
+    /// Not usable: the group's interface is down or a tracked object without a weight
+    /// failed. Silent (no adverts, no timers, no VIPs) until the fault clears, then Backup.
+    /// Not an RFC state: keepalived's FAULT, which operators of both expect.
+    Fault,
 }
 
 /// The fields of a received, already validated advert that the state machine needs.
@@ -47,6 +51,10 @@ pub enum TransitionReason {
     },
     /// `shutdown` was called.
     Shutdown,
+    /// A fault was raised (own interface down, an unweighted tracked object failed).
+    Fault,
+    /// Every fault cleared: Fault → Backup.
+    FaultCleared,
 }
 
 /// Why an advert was discarded.
@@ -55,7 +63,7 @@ pub enum DiscardReason {
     /// The advert is our own (source = our primary address), e.g. looped back multicast.
     /// Counted but never reported as an action.
     OwnAdvert,
-    /// The group is in Initialize.
+    /// The group is in Initialize or Fault.
     NotRunning,
     /// v2 only (RFC 3768 §7.1): the advert's interval differs from ours.
     IntervalMismatch {

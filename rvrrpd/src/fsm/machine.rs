@@ -24,7 +24,9 @@ pub const OWNER_PRIORITY: u8 = 255;
 /// * becoming Master: `Transition, AddVips, SendAdvert, Announce, InstallRoutes`;
 /// * Master → Backup: `Transition, RemoveRoutes, RemoveVips`;
 /// * shutdown from Master: `Transition, SendAdvert{priority: 0}, RemoveRoutes, RemoveVips`
-///   (the priority-0 advert goes first so Backups start their Skew_Time as early as possible).
+///   (the priority-0 advert goes first so Backups start their Skew_Time as early as possible);
+/// * Master → Fault: the same as shutdown, ending in Fault (the advert may not get out when
+///   the interface is down; it costs nothing to try).
 #[derive(Debug, Clone)]
 pub struct Vrrp {
     params: GroupParams,
@@ -36,6 +38,10 @@ pub struct Vrrp {
     master_down_timer: Option<Instant>,
     /// The running Master_Down_Timer was set to Skew_Time by a priority-0 advert.
     master_left: bool,
+    /// A fault is raised (see [`Vrrp::set_fault`]); in Initialize it applies at startup.
+    faulted: bool,
+    /// With `preempt_delay`: when the pending preemption of a worse Master may happen.
+    preempt_at: Option<Instant>,
     current_master: Option<IpAddr>,
     stats: GroupStats,
 }
@@ -52,6 +58,8 @@ impl Vrrp {
             adver_timer: None,
             master_down_timer: None,
             master_left: false,
+            faulted: false,
+            preempt_at: None,
             current_master: None,
             stats: GroupStats::default(),
         }
@@ -126,29 +134,60 @@ impl Vrrp {
         if self.state != State::Initialize {
             return;
         }
-        if self.params.priority == OWNER_PRIORITY {
+        if self.faulted {
+            self.transition(State::Fault, TransitionReason::Fault, now, out);
+        } else if self.params.priority == OWNER_PRIORITY {
             self.become_master(now, TransitionReason::AddressOwner, out);
         } else {
-            self.master_adver_interval = self.params.advert_interval;
-            self.master_down_timer = Some(now + self.master_down_interval());
-            self.master_left = false;
-            self.current_master = None;
-            self.transition(State::Backup, TransitionReason::Startup, now, out);
+            self.enter_backup(now, TransitionReason::Startup, out);
         }
     }
 
     /// Shutdown event: from Master, a priority-0 advert and removal of VIPs and routes; from
-    /// Backup, just back to Initialize. No-op in Initialize.
+    /// Backup or Fault, just back to Initialize. No-op in Initialize.
     pub fn shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let from = self.state;
-        if from == State::Initialize {
+        if self.state != State::Initialize {
+            self.leave(State::Initialize, TransitionReason::Shutdown, now, out);
+        }
+    }
+
+    /// Whether a fault is raised (the group is, or will start, in Fault).
+    pub fn faulted(&self) -> bool {
+        self.faulted
+    }
+
+    /// Raises or clears the fault: the group's interface went down or came back, an
+    /// unweighted tracked object failed or recovered (the caller aggregates its causes).
+    ///
+    /// * raised: Master → Fault as a shutdown (priority-0 advert, routes and VIPs removed),
+    ///   Backup → Fault (timers stopped); in Initialize it applies at startup;
+    /// * cleared: Fault → Backup with a fresh Master_Down_Timer (as at startup: the group
+    ///   listens for a Master before it takes over; an owner or a preempting better router
+    ///   gets mastership back by the normal election). In Initialize the flag just drops.
+    pub fn set_fault(&mut self, fault: bool, now: Instant, out: &mut Vec<Action>) {
+        if fault == self.faulted {
             return;
         }
+        self.faulted = fault;
+        match (fault, self.state) {
+            (true, State::Master | State::Backup) => {
+                self.leave(State::Fault, TransitionReason::Fault, now, out)
+            }
+            (false, State::Fault) => self.enter_backup(now, TransitionReason::FaultCleared, out),
+            _ => {}
+        }
+    }
+
+    /// Leaves Master or Backup for `to` (Initialize or Fault): timers stopped; from Master, a
+    /// priority-0 advert and the routes and VIPs removed.
+    fn leave(&mut self, to: State, reason: TransitionReason, now: Instant, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.preempt_at = None;
         self.adver_timer = None;
         self.master_down_timer = None;
         self.master_left = false;
         self.current_master = None;
-        self.transition(State::Initialize, TransitionReason::Shutdown, now, out);
+        self.transition(to, reason, now, out);
         if from == State::Master {
             self.send_advert(0, out);
             out.push(Action::RemoveRoutes);
@@ -156,10 +195,19 @@ impl Vrrp {
         }
     }
 
+    /// Initialize or Fault → Backup, waiting Master_Down_Interval for a Master.
+    fn enter_backup(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.master_adver_interval = self.params.advert_interval;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.master_left = false;
+        self.current_master = None;
+        self.transition(State::Backup, reason, now, out);
+    }
+
     /// Fires whatever timer is due at `now` (deadline <= now); no-op otherwise.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Action>) {
         match self.state {
-            State::Initialize => {}
+            State::Initialize | State::Fault => {}
             State::Master => {
                 let Some(deadline) = self.adver_timer.filter(|&d| d <= now) else {
                     return;
@@ -199,7 +247,7 @@ impl Vrrp {
         }
         let theirs = timing::from_centis(adv.max_advert_int_cs);
         match self.state {
-            State::Initialize => self.discard(DiscardReason::NotRunning, out),
+            State::Initialize | State::Fault => self.discard(DiscardReason::NotRunning, out),
             State::Backup => self.backup_advert(adv, theirs, now, out),
             State::Master => self.master_advert(adv, theirs, now, out),
         }
@@ -214,7 +262,7 @@ impl Vrrp {
     ///   on, the Master's next adverts are discarded and we take over when the
     ///   Master_Down_Timer (set by its last accepted advert) expires: plain RFC behaviour, no
     ///   shortcut.
-    /// * Initialize: stored for the next startup.
+    /// * Initialize, Fault: stored for the next startup or return to Backup.
     pub fn set_priority(
         &mut self,
         priority: u8,
@@ -278,13 +326,33 @@ impl Vrrp {
             return;
         }
         self.current_master = Some(adv.src);
-        if !self.params.preempt || adv.priority >= self.params.priority {
+        let worse = self.params.preempt && adv.priority < self.params.priority;
+        if !worse {
+            // A Master as good as us: a later worse one starts its own preempt_delay.
+            self.preempt_at = None;
+        }
+        let delayed = worse
+            && !self.params.preempt_delay.is_zero()
+            && now
+                < *self
+                    .preempt_at
+                    .get_or_insert(now + self.params.preempt_delay);
+        if !worse || delayed {
             if self.params.version == Version::V3 {
                 self.master_adver_interval = theirs;
             }
             self.master_down_timer = Some(now + self.master_down_interval());
             self.master_left = false;
         } else {
+            // Fast preemption: the Master says it is worse than us (its priority fell, by
+            // tracking or by hand, or ours rose). RFC 5798 §6.4.2 would discard and wait for
+            // the Master_Down_Timer its last accepted advert set (up to three intervals); we
+            // wait Skew_Time instead, as for a priority-0 advert, so the best preempting Backup
+            // still speaks first and the others hear it before their own timer runs out.
+            let soon = now + self.skew_time();
+            if self.master_down_timer.is_none_or(|d| d > soon) {
+                self.master_down_timer = Some(soon);
+            }
             self.discard(
                 DiscardReason::LowerPriority {
                     theirs: adv.priority,
@@ -366,6 +434,7 @@ impl Vrrp {
     }
 
     fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.preempt_at = None;
         self.master_down_timer = None;
         self.master_left = false;
         self.master_adver_interval = self.params.advert_interval;

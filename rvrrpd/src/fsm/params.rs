@@ -69,6 +69,10 @@ pub struct GroupParams {
     /// adverts (and the peers' Master_Down deadlines) over the interval instead of sending
     /// them all in one burst. `None`: one interval after the out-of-cadence advert.
     pub advert_phase: Option<Duration>,
+    /// keepalived's `preempt_delay`: a preempting Backup that hears a worse Master waits this
+    /// long (from the first such advert) before preempting it, accepting its adverts
+    /// meanwhile. Zero: preempt at once.
+    pub preempt_delay: Duration,
 }
 
 /// Why a [`GroupParams`] is not acceptable.

@@ -37,6 +37,7 @@ impl Wire {
                     advert_interval: interval,
                     primary_addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last_octet)),
                     advert_phase: None,
+                    preempt_delay: Duration::ZERO,
                 }),
                 up: false,
                 log: Vec::new(),
@@ -207,10 +208,15 @@ fn returning_higher_priority_router_preempts() {
     w.start(0);
     w.run_until(ms(2_000));
     assert_eq!(w.masters(), vec![0]);
-    // A starts in Backup, discards B's lower-priority adverts and takes over at its own MDI.
-    assert_eq!(
-        w.became_master_at(0),
-        Some(ms(1_000) + Duration::from_micros(321_875))
+    // A starts in Backup, discards B's first lower-priority advert and takes over Skew_Time
+    // (56 × 100 ms / 256 = 21 875 µs) after it: within one interval plus Skew_Time of its
+    // start, well before its Master_Down_Interval (321 875 µs).
+    let took_over = w.became_master_at(0).expect("A became Master");
+    let skew_a = Duration::from_micros(21_875);
+    assert!(took_over > ms(1_000) + skew_a, "{took_over:?}");
+    assert!(
+        took_over <= ms(1_100) + Duration::from_micros(50) + skew_a,
+        "{took_over:?}"
     );
     assert_eq!(w.routers[1].m.state(), State::Backup);
 }

@@ -34,6 +34,8 @@ pub mod iface;
 #[cfg(target_os = "linux")]
 pub mod ioctl;
 #[cfg(target_os = "linux")]
+pub mod link_events;
+#[cfg(target_os = "linux")]
 pub mod netlink;
 #[cfg(target_os = "linux")]
 pub mod netns;

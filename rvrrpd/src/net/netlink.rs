@@ -49,6 +49,8 @@ pub struct LinkInfo {
     pub mac: Option<[u8; 6]>,
     /// `IFF_UP`.
     pub up: bool,
+    /// `IFF_RUNNING`: up with its carrier (operationally up).
+    pub running: bool,
     /// Link kind (`macvlan`, `veth`, ...), if any.
     pub kind: Option<String>,
     /// Parent link (`IFLA_LINK`), for macvlan/vlan.
@@ -593,12 +595,13 @@ fn route_from_message(m: &RouteMessage) -> Ipv4Route {
     r
 }
 
-fn link_info(m: LinkMessage) -> LinkInfo {
+pub(crate) fn link_info(m: LinkMessage) -> LinkInfo {
     let mut l = LinkInfo {
         index: m.header.index,
         name: String::new(),
         mac: None,
         up: m.header.flags.contains(&LinkFlag::Up),
+        running: m.header.flags.contains(&LinkFlag::Running),
         kind: None,
         parent: None,
     };

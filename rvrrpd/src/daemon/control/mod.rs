@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::daemon::api_backend::{ApiRequest, DaemonBackend, Shared};
 use crate::daemon::plan::{self, GroupSpec, NetDrv};
 use crate::daemon::status::{LatenessHistogram, StatusBoard};
+use crate::daemon::tracking::Tracking;
 use crate::daemon::worker::WorkerEvent;
 use crate::daemon::DaemonError;
 use crate::net::driver::NetDriver;
@@ -64,6 +65,8 @@ pub struct Control {
     quiet_ticks: u8,
     /// Scripts, FIFO and the API's transition stream (started by `run`).
     notifier: Option<crate::daemon::notify::Notifier>,
+    /// Link, script and file tracking (started by `run`).
+    tracking: Option<Tracking>,
 }
 
 impl Control {
@@ -129,6 +132,7 @@ impl Control {
             fast_path_counters: RwLock::new(Vec::new()),
             started: std::time::Instant::now(),
             transitions: crate::api::events::channel(),
+            tracking: RwLock::new(BTreeMap::new()),
         });
         let mut control = Control {
             shared,
@@ -146,6 +150,7 @@ impl Control {
             heap_churn: 0,
             quiet_ticks: 0,
             notifier: None,
+            tracking: None,
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -169,6 +174,9 @@ impl Control {
     /// Starts the workers and the API, runs until a termination signal, then shuts down.
     pub async fn run(mut self) -> Result<(), DaemonError> {
         let (ev_tx, mut ev_rx) = unbounded_channel();
+        let groups = self.specs().len();
+        // Tracking first: a group whose interface is down starts in Fault, one whose script
+        // is failing starts with its tracked priority.
         let config = self
             .shared
             .config
@@ -179,7 +187,17 @@ impl Control {
             &config,
             self.shared.transitions.clone(),
         ));
-        let groups = self.specs().len();
+        let specs: Vec<Arc<GroupSpec>> = self.specs().values().cloned().collect();
+        let mut tracking = match Tracking::start(&config, &specs).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.final_cleanup().await;
+                return Err(DaemonError::Tracking(e));
+            }
+        };
+        let mut track_rx = tracking.take_events();
+        self.tracking = Some(tracking);
+        self.publish_tracking(specs.iter().map(|s| s.index));
         for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
             if let Err(e) = self.spawn_worker(id, shard, ring, &ev_tx) {
@@ -247,6 +265,11 @@ impl Control {
                     Some(ev) => self.handle_event(ev).await,
                     None => break,
                 },
+                Some(ev) = async { match track_rx.as_mut() { Some(rx) => rx.recv().await, None => None } } => {
+                    let updates = self.tracking.as_mut().map(|t| t.handle(ev)).unwrap_or_default();
+                    self.publish_tracking(updates.iter().map(|u| u.0));
+                    self.send_tracking(updates);
+                }
                 req = api_rx.recv() => {
                     if let Some(req) = req {
                         let result = self.write(req.op.clone(), &req.user, &ev_tx, &mut ev_rx).await;
@@ -264,6 +287,9 @@ impl Control {
         // Writes arriving from now on are refused; the event streams stay open until the
         // workers' last transitions (STOP) are out.
         drop(api_rx);
+        if let Some(t) = self.tracking.as_mut() {
+            t.stop();
+        }
         self.stop_workers(&mut ev_rx).await;
         let _ = api_stop.send(());
         if let Some(task) = api_task {

@@ -47,6 +47,16 @@ impl Control {
         ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
     ) -> Result<(), DaemonError> {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        // The initial tracking outcomes, applied before the worker starts its groups.
+        if let Some(t) = self.tracking.as_ref() {
+            let updates: Vec<_> = shard
+                .iter()
+                .filter_map(|s| t.outcome(s.index).map(|o| (s.index, o)))
+                .collect();
+            if !updates.is_empty() {
+                let _ = cmd_tx.send(WorkerCmd::Track { updates });
+            }
+        }
         let wake = Arc::new(EventFd::new().map_err(|e| DaemonError::Io("eventfd".into(), e))?);
         let links = WorkerLinks {
             events: ev_tx.clone(),
@@ -84,6 +94,36 @@ impl Control {
             groups,
         });
         Ok(())
+    }
+
+    /// Copies the tracking of `groups` where the API reads it.
+    pub(super) fn publish_tracking(&self, groups: impl Iterator<Item = usize>) {
+        let Some(t) = self.tracking.as_ref() else {
+            return;
+        };
+        let mut views = self
+            .shared
+            .tracking
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for g in groups {
+            views.insert(g, t.views(g));
+        }
+    }
+
+    /// Sends tracking outcomes to the workers owning their groups, one command per worker.
+    pub(super) fn send_tracking(&self, updates: Vec<(usize, crate::track::Outcome)>) {
+        let mut per_worker: std::collections::BTreeMap<usize, Vec<_>> = Default::default();
+        for (group, outcome) in updates {
+            if let Some(&w) = self.owner.get(&group) {
+                per_worker.entry(w).or_default().push((group, outcome));
+            }
+        }
+        for (w, updates) in per_worker {
+            if let Some(h) = self.workers.get(w) {
+                h.send(WorkerCmd::Track { updates });
+            }
+        }
     }
 
     /// Sends `make(reply)` to the worker owning group `id` and waits for its answer.

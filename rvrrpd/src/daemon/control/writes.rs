@@ -36,13 +36,25 @@ impl Control {
             } => {
                 let id = find(*group, interface)?;
                 let p = priority.get();
+                // With tracking, `p` is the configured priority; the worker advertises it
+                // with the tracked objects' weights applied.
+                let advertised = self
+                    .tracking
+                    .as_mut()
+                    .and_then(|t| t.set_base(id, p))
+                    .map_or(p, |o| o.priority);
                 self.ask(id, |reply| WorkerCmd::SetPriority {
                     group: id,
-                    priority: p,
+                    priority: advertised,
                     reply,
                 })
                 .await?;
-                return Ok(self.outcome(id, format!("priority set to {p} by {user}")));
+                let note = if advertised == p {
+                    String::new()
+                } else {
+                    format!(" (advertised {advertised} with tracking)")
+                };
+                return Ok(self.outcome(id, format!("priority set to {p} by {user}{note}")));
             }
             WriteOp::SetPreemption {
                 group,
@@ -182,6 +194,12 @@ impl Control {
             Ok(()) => {
                 self.next_id += 1;
                 self.workers[w].groups += 1;
+                let spec = self.spec(id);
+                if let (Some(t), Some(spec)) = (self.tracking.as_mut(), spec) {
+                    let outcome = t.add_group(&spec, vr);
+                    self.send_tracking(vec![(id, outcome)]);
+                    self.publish_tracking(std::iter::once(id));
+                }
                 *self
                     .shared
                     .config
@@ -214,6 +232,14 @@ impl Control {
             .ok_or_else(|| WriteError::NotFound(format!("group id {id}")))?;
         self.ask(id, |reply| WorkerCmd::RemoveGroup { group: id, reply })
             .await?;
+        if let Some(t) = self.tracking.as_mut() {
+            t.remove_group(id);
+        }
+        self.shared
+            .tracking
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         // The group's last changes (VIPs and routes removed) before its spec goes.
         self.drain_events(ev_rx).await;
         if let Some(w) = self.owner.remove(&id) {

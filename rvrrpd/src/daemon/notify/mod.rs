@@ -8,7 +8,7 @@
 //!   transition order, killed after `notify_timeout`, failures logged.
 //!
 //! The mapping from a protocol state to keepalived's notify word is [`kind_of`], the one
-//! place a new state (Fault) adds an arm.
+//! place a new state adds an arm (Fault is `FAULT`; leaving it is reported as the state entered).
 
 pub mod fifo;
 pub mod runner;
@@ -60,11 +60,13 @@ impl Kind {
     }
 }
 
-/// The notify kind of a transition into `state`. Initialize is only entered by stopping.
+/// The notify kind of a transition into `state` (the one place mapping states to words).
+/// Initialize is only entered by stopping.
 pub fn kind_of(state: State) -> Kind {
     match state {
         State::Master => Kind::Master,
         State::Backup => Kind::Backup,
+        State::Fault => Kind::Fault,
         State::Initialize => Kind::Stop,
     }
 }
@@ -75,6 +77,7 @@ pub fn api_state(state: State) -> GroupState {
         State::Initialize => GroupState::Init,
         State::Backup => GroupState::Backup,
         State::Master => GroupState::Master,
+        State::Fault => GroupState::Fault,
     }
 }
 
@@ -332,6 +335,8 @@ pub fn reason_word(reason: &TransitionReason) -> &'static str {
         TransitionReason::MasterLeft => "master-left",
         TransitionReason::Preempted { .. } => "preempted",
         TransitionReason::Shutdown => "shutdown",
+        TransitionReason::Fault => "fault",
+        TransitionReason::FaultCleared => "fault-cleared",
     }
 }
 
@@ -347,6 +352,7 @@ mod tests {
         assert_eq!(kind_of(State::Master).word(), "MASTER");
         assert_eq!(kind_of(State::Backup).word(), "BACKUP");
         assert_eq!(kind_of(State::Initialize).word(), "STOP");
+        assert_eq!(kind_of(State::Fault).word(), "FAULT");
         assert_eq!(Kind::Fault.word(), "FAULT");
         assert_eq!(Kind::Fault.directive(), "notify_fault");
         assert_eq!(kind_of(State::Initialize).directive(), "notify_stop");

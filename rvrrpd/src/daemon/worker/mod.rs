@@ -71,6 +71,13 @@ pub enum WorkerCmd {
         /// Done.
         reply: Option<Reply>,
     },
+    /// Tracking outcomes (priority, Fault) of groups of this worker, from the control plane's
+    /// tracker (interfaces, scripts, files). Sent before the worker starts for the initial
+    /// state, then whenever an outcome changes.
+    Track {
+        /// (group id, outcome).
+        updates: Vec<(usize, crate::track::Outcome)>,
+    },
     /// Stop a group (priority-0 advert if Master) and forget it.
     RemoveGroup {
         /// Group id.

@@ -22,6 +22,9 @@ pub(super) enum TimerKey {
     Fsm(usize),
     /// The next gratuitous ARP / NA repetition.
     Announce(usize),
+    /// A later burst while Master: the second one (`garp_master_delay`) or a refresh
+    /// (`garp_master_refresh`).
+    AnnounceLater(usize),
 }
 
 /// Per-group runtime state inside a worker.
@@ -33,6 +36,11 @@ pub(super) struct Group {
     pub(super) fsm_timer: Option<TimerId>,
     pub(super) announce_timer: Option<TimerId>,
     pub(super) announce_left: u32,
+    /// The timer of the next later burst, and whether it is the second one (else a refresh).
+    pub(super) later_timer: Option<TimerId>,
+    pub(super) second_burst_due: bool,
+    /// Announcement rounds sent (each: one GARP / NA per VIP).
+    pub(super) announcements: u64,
     pub(super) slot: Slot,
     pub(super) auth_failures: u64,
     pub(super) malformed: u64,
@@ -104,6 +112,9 @@ impl Shard {
             fsm_timer: None,
             announce_timer: None,
             announce_left: 0,
+            later_timer: None,
+            second_burst_due: false,
+            announcements: 0,
             slot: self.status.slot(spec.index),
             auth_failures: 0,
             malformed: 0,
@@ -163,6 +174,9 @@ impl Shard {
         self.apply_actions(g, now);
         if let Some(group) = self.groups[g].as_mut() {
             if let Some(id) = group.announce_timer.take() {
+                self.wheel.cancel(id);
+            }
+            if let Some(id) = group.later_timer.take() {
                 self.wheel.cancel(id);
             }
         }
@@ -230,6 +244,41 @@ impl Shard {
         r.map_err(|e| e.to_string())
     }
 
+    /// Applies a tracking outcome: the priority (never an owner's) and the Fault state. A
+    /// fault is raised before the priority changes (no advert with the new priority from a
+    /// group going silent) and cleared after (it comes back with the new one).
+    pub(super) fn track(&mut self, id: usize, outcome: crate::track::Outcome, now: Instant) {
+        let Ok((g, group, actions)) = self.group_mut(id) else {
+            return;
+        };
+        if outcome.fault && !group.fsm.faulted() {
+            info!(
+                "vrouter {} on {}: fault raised by tracking",
+                group.spec.vrid, group.spec.ifname
+            );
+            group.fsm.set_fault(true, now, actions);
+        }
+        if !group.spec.owner && outcome.priority != group.fsm.priority() {
+            info!(
+                "vrouter {} on {}: priority {} → {} (tracking)",
+                group.spec.vrid,
+                group.spec.ifname,
+                group.fsm.priority(),
+                outcome.priority
+            );
+            // 1–254 by construction: set_priority cannot fail.
+            let _ = group.fsm.set_priority(outcome.priority, now, actions);
+        }
+        if !outcome.fault && group.fsm.faulted() {
+            info!(
+                "vrouter {} on {}: fault cleared",
+                group.spec.vrid, group.spec.ifname
+            );
+            group.fsm.set_fault(false, now, actions);
+        }
+        self.apply_actions(g, now);
+    }
+
     pub(super) fn set_preempt(&mut self, id: usize, preempt: bool) -> Result<(), String> {
         let (g, group, _) = self.group_mut(id)?;
         group.fsm.set_preempt(preempt);
@@ -288,6 +337,12 @@ impl Shard {
                     group.fsm.handle_timeout(now, &mut self.actions);
                     self.apply_actions(g, now);
                 }
+                TimerKey::AnnounceLater(g) => {
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.later_timer = None;
+                        self.announce_later(g, now);
+                    }
+                }
                 TimerKey::Announce(g) => {
                     if let Some(group) = self.groups[g].as_mut() {
                         group.announce_timer = None;
@@ -327,11 +382,31 @@ impl Shard {
                         if let Some(id) = group.announce_timer.take() {
                             self.wheel.cancel(id);
                         }
+                        if let Some(id) = group.later_timer.take() {
+                            self.wheel.cancel(id);
+                        }
+                        // keepalived's second burst, then periodic refreshes.
+                        let (delay, refresh) =
+                            (group.spec.garp_master_delay, group.spec.garp_master_refresh);
+                        let next = if !delay.is_zero() {
+                            group.second_burst_due = true;
+                            Some(now + delay)
+                        } else {
+                            group.second_burst_due = false;
+                            (!refresh.is_zero()).then(|| now + refresh)
+                        };
+                        if let Some(at) = next {
+                            group.later_timer =
+                                Some(self.wheel.insert(at, TimerKey::AnnounceLater(g)));
+                        }
                     }
                     // Sent after the turn's adverts are out (see `flush`).
                     self.deferred.push((g, Deferred::Announce(now)));
                 }
                 Action::Discarded { reason } => {
+                    if let crate::fsm::DiscardReason::LowerPriority { .. } = reason {
+                        self.lower_priority_heard(g, now);
+                    }
                     if let Some(group) = self.groups[g].as_mut() {
                         group.log_discard(now, format_args!("{reason:?}"));
                     }
@@ -432,6 +507,7 @@ fn group_params(spec: &GroupSpec) -> GroupParams {
         advert_interval: spec.interval,
         primary_addr: spec.primary,
         advert_phase: Some(advert_phase(spec.index, spec.interval, spec.advert_slots)),
+        preempt_delay: spec.preempt_delay,
     }
 }
 

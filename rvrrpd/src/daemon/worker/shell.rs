@@ -212,6 +212,14 @@ impl Worker {
 
     /// Runs until a `Shutdown` command has been handled.
     pub fn run(mut self) {
+        // Commands queued before the thread started (the initial tracking outcomes: a group
+        // whose interface is down starts in Fault) apply before the groups start.
+        while let Ok(cmd) = self.cmds.try_recv() {
+            if let WorkerCmd::Shutdown = cmd {
+                return self.shard.shutdown(now());
+            }
+            self.command(cmd);
+        }
         self.shard.startup(now());
         let mut tokens = Vec::with_capacity(64);
         let mut armed: Option<u64> = None;
@@ -286,6 +294,12 @@ impl Worker {
                 (reply, r)
             }
             WorkerCmd::RemoveGroup { group, reply } => (reply, self.remove_group(group, now)),
+            WorkerCmd::Track { updates } => {
+                for (group, outcome) in updates {
+                    self.shard.track(group, outcome, now);
+                }
+                (None, Ok(()))
+            }
         };
         if let Err(e) = &result {
             warn!("worker {}: {e}", self.id);

@@ -45,6 +45,11 @@ fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
         advert_slots: crate::daemon::plan::DEFAULT_ADVERT_SLOTS,
         name: format!("eth0-{}", index + 1),
         notify: Default::default(),
+        preempt_delay: std::time::Duration::ZERO,
+        garp_master_delay: std::time::Duration::ZERO,
+        garp_master_refresh: std::time::Duration::ZERO,
+        garp_master_refresh_repeat: 1,
+        garp_lower_prio_repeat: 0,
     }
 }
 
@@ -279,4 +284,74 @@ fn each_transition_is_reported_once_and_a_handover_as_master_to_backup() {
             (State::Backup, State::Initialize, "shutdown"),
         ]
     );
+}
+
+/// Announcement rounds of the shard's only group at the end of each step of `ms` ms.
+fn announce_times(a: &mut Shard, t: &mut Instant, ms: u64) -> Vec<u64> {
+    let start = *t;
+    let mut seen = a.groups[0].as_ref().map_or(0, |g| g.announcements);
+    let mut times = Vec::new();
+    for _ in 0..ms {
+        *t += Duration::from_millis(1);
+        a.fire_timers(*t);
+        a.drain_outbox();
+        let n = a.groups[0].as_ref().map_or(0, |g| g.announcements);
+        for _ in seen..n {
+            times.push((*t - start).as_millis() as u64);
+        }
+        seen = n;
+    }
+    times
+}
+
+#[test]
+fn second_burst_and_refreshes_follow_becoming_master() {
+    let mut sp = spec(0, 1, 200);
+    sp.garp_repeat = 2;
+    sp.garp_master_delay = Duration::from_secs(5);
+    sp.garp_master_refresh = Duration::from_secs(10);
+    sp.garp_master_refresh_repeat = 1;
+    let (mut a, _ea) = shard(0, sp);
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    // Alone: Master after Master_Down_Interval (≈ 322 ms); then the bursts.
+    let times = announce_times(&mut a, &mut t, 26_000);
+    assert_eq!(a.state(0), Some(State::Master));
+    let took_over = times[0];
+    let rel: Vec<u64> = times.iter().map(|x| x - took_over).collect();
+    // First burst at 0 and 1 s, the second at 5 and 6 s, refreshes at 15 and 25 s.
+    assert_eq!(
+        rel,
+        vec![0, 1_000, 5_000, 6_000, 15_000, 25_000],
+        "{times:?}"
+    );
+}
+
+#[test]
+fn a_master_hearing_a_lower_priority_advert_announces_again() {
+    let mut sa = spec(0, 1, 200);
+    sa.garp_lower_prio_repeat = 3;
+    let (mut a, _ea) = shard(0, sa);
+    let mut sb = spec(1, 2, 100);
+    sb.preempt = false;
+    let (mut b, _eb) = shard(1, sb);
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    run(&mut a, &mut b, &mut t, 1_000);
+    assert_eq!(a.state(0), Some(State::Master));
+    let before = a.groups[0].as_ref().map_or(0, |g| g.announcements);
+    // B is forced to Master (a split brain): its adverts reach A, which announces 3 times.
+    b.startup(t);
+    for _ in 0..2_000 {
+        t += Duration::from_millis(1);
+        b.fire_timers(t);
+        if b.state(0) == Some(State::Master) {
+            break;
+        }
+    }
+    assert_eq!(b.state(0), Some(State::Master));
+    deliver(&mut b, &mut a, t);
+    let times = announce_times(&mut a, &mut t, 3_000);
+    let after = a.groups[0].as_ref().map_or(0, |g| g.announcements);
+    assert_eq!(after - before, 3, "{times:?}");
 }

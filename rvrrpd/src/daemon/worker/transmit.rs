@@ -128,6 +128,54 @@ impl Shard {
             .push((spec.ifindex, start..self.out_bytes.len()));
     }
 
+    /// A later burst is due: keepalived's second burst (`garp_master_delay` after becoming
+    /// Master, `garp_repeat` announcements) or a refresh (`garp_master_refresh_repeat`
+    /// announcements every `garp_master_refresh`), which reschedules itself.
+    pub(super) fn announce_later(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        if group.fsm.state() != State::Master {
+            return;
+        }
+        let count = if std::mem::take(&mut group.second_burst_due) {
+            group.spec.garp_repeat
+        } else {
+            group.spec.garp_master_refresh_repeat
+        };
+        let refresh = group.spec.garp_master_refresh;
+        if !refresh.is_zero() {
+            group.later_timer = Some(self.wheel.insert(now + refresh, TimerKey::AnnounceLater(g)));
+        }
+        self.start_burst(g, count, now);
+    }
+
+    /// A Master heard a lower-priority advert (someone else believes it is Master): with
+    /// `garp_lower_prio_repeat`, announce again so the segment's caches point back at us
+    /// (not while a burst is already running).
+    pub(super) fn lower_priority_heard(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_ref() else {
+            return;
+        };
+        let count = group.spec.garp_lower_prio_repeat;
+        if count == 0 || group.fsm.state() != State::Master || group.announce_left > 0 {
+            return;
+        }
+        self.start_burst(g, count, now);
+    }
+
+    /// Starts a burst of `count` announcements, `garp_interval` apart, unless one runs.
+    fn start_burst(&mut self, g: usize, count: u32, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        if count == 0 || group.announce_left > 0 {
+            return;
+        }
+        group.announce_left = count;
+        self.deferred.push((g, Deferred::Announce(now)));
+    }
+
     /// Sends one round of gratuitous ARP / unsolicited NA and schedules the next.
     pub(super) fn announce(&mut self, g: usize, now: Instant) {
         let Some(group) = self.groups[g].as_mut() else {
@@ -137,6 +185,7 @@ impl Shard {
             return;
         }
         group.announce_left -= 1;
+        group.announcements += 1;
         let spec = &group.spec;
         let frames: Vec<Vec<u8>> = spec
             .vips

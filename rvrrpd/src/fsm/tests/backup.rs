@@ -154,11 +154,24 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
             }
         }]
     );
-    // Timer untouched: we take over at the original deadline.
-    assert_eq!(m.poll_timeout(), Some(t(360_937)));
+    // Fast preemption: Skew_Time (156 × 100 ms / 256 = 60 937 µs) after the worse advert,
+    // not the Master_Down_Timer of the start (360 937 µs).
+    assert_eq!(m.poll_timeout(), Some(t(160_937)));
     out.clear();
-    m.handle_timeout(t(360_937), &mut out);
+    m.handle_timeout(t(160_937), &mut out);
     assert_eq!(m.state(), State::Master);
+}
+
+#[test]
+fn fast_preemption_never_delays_an_earlier_timer() {
+    let mut m = v3(100);
+    let mut out = Vec::new();
+    m.startup(t(0), &mut out);
+    // A priority-0 advert set the timer to Skew_Time; a worse advert just after keeps it.
+    m.on_advert(&adv(HIGH, 0, 10), t(100_000), &mut out);
+    assert_eq!(m.poll_timeout(), Some(t(160_937)));
+    m.on_advert(&adv(HIGH, 50, 10), t(150_000), &mut out);
+    assert_eq!(m.poll_timeout(), Some(t(160_937)));
 }
 
 #[test]
@@ -201,7 +214,8 @@ fn set_preempt_applies_from_next_advert() {
     out.clear();
     m.on_advert(&adv(HIGH, 50, 10), t(200_000), &mut out);
     assert_eq!(m.stats().discarded.lower_priority, 1);
-    assert_eq!(m.poll_timeout(), Some(t(460_937)));
+    // Preempting now: Skew_Time after the worse advert.
+    assert_eq!(m.poll_timeout(), Some(t(260_937)));
 }
 
 #[test]
@@ -232,4 +246,57 @@ fn shutdown_from_initialize_is_noop() {
     let mut out = Vec::new();
     m.shutdown(t(0), &mut out);
     assert!(out.is_empty());
+}
+
+fn delayed_v3(priority: u8, delay_ms: u64) -> Vrrp {
+    let mut p = params(Version::V3, priority, Duration::from_millis(100));
+    p.preempt_delay = Duration::from_millis(delay_ms);
+    Vrrp::new(p)
+}
+
+#[test]
+fn preempt_delay_accepts_a_worse_master_until_it_has_passed() {
+    let mut m = delayed_v3(100, 500);
+    let mut out = Vec::new();
+    m.startup(t(0), &mut out);
+    out.clear();
+    // The worse Master's adverts are accepted (timer reset) for 500 ms from the first one.
+    for k in 0..5 {
+        let at = 100_000 + k * 100_000;
+        m.on_advert(&adv(HIGH, 50, 10), t(at), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(m.poll_timeout(), Some(t(at + 360_937)));
+    }
+    // At 600 ms the delay (from 100 ms) has passed: discarded, Skew_Time to take over.
+    m.on_advert(&adv(HIGH, 50, 10), t(600_000), &mut out);
+    assert_eq!(m.stats().discarded.lower_priority, 1);
+    assert_eq!(m.poll_timeout(), Some(t(660_937)));
+    m.handle_timeout(t(660_937), &mut out);
+    assert_eq!(m.state(), State::Master);
+}
+
+#[test]
+fn preempt_delay_restarts_after_a_better_master() {
+    let mut m = delayed_v3(100, 500);
+    let mut out = Vec::new();
+    m.startup(t(0), &mut out);
+    m.on_advert(&adv(HIGH, 50, 10), t(100_000), &mut out);
+    // A better Master in between cancels the pending preemption...
+    m.on_advert(&adv(HIGH, 200, 10), t(400_000), &mut out);
+    // ...so a worse one at 700 ms starts a new delay (until 1.2 s).
+    m.on_advert(&adv(HIGH, 50, 10), t(700_000), &mut out);
+    m.on_advert(&adv(HIGH, 50, 10), t(1_100_000), &mut out);
+    assert_eq!(m.stats().discarded.lower_priority, 0);
+    m.on_advert(&adv(HIGH, 50, 10), t(1_200_000), &mut out);
+    assert_eq!(m.stats().discarded.lower_priority, 1);
+}
+
+#[test]
+fn preempt_delay_does_not_delay_a_master_down_takeover() {
+    let mut m = delayed_v3(100, 5_000);
+    let mut out = Vec::new();
+    m.startup(t(0), &mut out);
+    // No Master at all: Master_Down_Interval, as without the delay.
+    m.handle_timeout(t(360_937), &mut out);
+    assert_eq!(m.state(), State::Master);
 }

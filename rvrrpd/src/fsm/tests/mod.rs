@@ -20,6 +20,7 @@ fn params(version: Version, priority: u8, interval: Duration) -> GroupParams {
         advert_interval: interval,
         primary_addr: ME,
         advert_phase: None,
+        preempt_delay: Duration::ZERO,
     }
 }
 
@@ -69,6 +70,7 @@ fn master_v3(priority: u8) -> (Vrrp, Instant) {
 }
 
 mod backup;
+mod fault;
 mod master;
 mod priority;
 mod timers;

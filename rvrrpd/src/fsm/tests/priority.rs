@@ -37,7 +37,7 @@ fn set_priority_same_or_zero() {
 }
 
 #[test]
-fn set_priority_as_backup_takes_over_at_master_down_timer() {
+fn set_priority_as_backup_takes_over_skew_time_after_the_next_advert() {
     let mut m = v3(100);
     let mut out = Vec::new();
     m.startup(t(0), &mut out);
@@ -50,9 +50,9 @@ fn set_priority_as_backup_takes_over_at_master_down_timer() {
     // The Master's next advert is now discarded (preempt, 150 < 200)...
     m.on_advert(&adv(HIGH, 150, 10), t(200_000), &mut out);
     assert_eq!(m.stats().discarded.lower_priority, 1);
-    assert_eq!(m.poll_timeout(), Some(t(460_937)));
-    // ...and we take over when the timer expires.
-    m.handle_timeout(t(460_937), &mut out);
+    // ...and we take over after our Skew_Time (56 × 100 ms / 256 = 21 875 µs).
+    assert_eq!(m.poll_timeout(), Some(t(221_875)));
+    m.handle_timeout(t(221_875), &mut out);
     assert_eq!(m.state(), State::Master);
     // The new priority is used in our adverts and Skew_Time.
     assert!(out.contains(&Action::SendAdvert { priority: 200 }));
