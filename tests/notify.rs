@@ -3,7 +3,8 @@
 //! `notify_fifo` read by `cat`, `rvrrpctl --watch` on the event stream; a failover (SIGTERM to
 //! the Master, by PID) and a return. Every transition gives exactly one line per script, with
 //! keepalived's arguments and FIFO format; a `notify_master` that outlives `notify_timeout` is
-//! killed and logged while that router's adverts stay on schedule.
+//! killed and logged while that router's adverts stay on schedule; a link down and up gives
+//! `notify_fault` then `notify_backup`.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -142,6 +143,10 @@ fn notify_scripts_fifo_and_event_stream_see_each_transition_once() {
                 "notify_stop = \"{record} {} stop\"",
                 log.display()
             ))
+            .line(&format!(
+                "notify_fault = \"{record} {} fault\"",
+                log.display()
+            ))
             .line(&format!("notify = \"{record} {} notify\"", log.display()));
         if is_r1 {
             v = v.line(&format!("name = \"{name}\""));
@@ -274,6 +279,14 @@ fn notify_scripts_fifo_and_event_stream_see_each_transition_once() {
     wait_lines(&r2.log, 6, Duration::from_secs(20), &[&p1, &p2]);
     wait_lines(&r1.log, 10, Duration::from_secs(20), &[&p1, &p2]);
 
+    // r2's link goes down (its switch port unplugged): Backup -> Fault; back: Fault -> Backup.
+    lab.unplug(n2).unwrap_or_else(|e| panic!("unplug: {e}"));
+    wait_lines(&r2.log, 8, Duration::from_secs(10), &[&p2]);
+    lab.plug(n2).unwrap_or_else(|e| panic!("plug: {e}"));
+    wait_lines(&r2.log, 10, Duration::from_secs(10), &[&p2]);
+    // r2 hears r1 again and stays Backup.
+    std::thread::sleep(Duration::from_secs_f64(4.0 * INTERVAL));
+
     // r2's adverts as Master, while its script hung and was killed, stayed on schedule: the
     // first one after the takeover goes on the group's phase, one to two intervals later (see
     // the election tests), every later one an interval after the previous.
@@ -309,6 +322,8 @@ fn notify_scripts_fifo_and_event_stream_see_each_transition_once() {
         ("BACKUP", 100),
         ("MASTER", 100),
         ("BACKUP", 100),
+        ("FAULT", 100),
+        ("BACKUP", 100),
         ("STOP", 100),
     ]
     .iter()
@@ -336,7 +351,7 @@ fn notify_scripts_fifo_and_event_stream_see_each_transition_once() {
         ),
         (
             r2,
-            ["BACKUP", "MASTER", "BACKUP", "STOP"]
+            ["BACKUP", "MASTER", "BACKUP", "FAULT", "BACKUP", "STOP"]
                 .iter()
                 .map(|w| fifo_line(r2.name, w, 100))
                 .collect(),
@@ -365,6 +380,8 @@ fn notify_scripts_fifo_and_event_stream_see_each_transition_once() {
     let want: Vec<(String, String, String)> = [
         ("MASTER", "master-left"),
         ("BACKUP", "preempted"),
+        ("FAULT", "fault"),
+        ("BACKUP", "fault-cleared"),
         ("STOP", "shutdown"),
     ]
     .iter()

@@ -46,7 +46,8 @@ pub struct TransitionView {
     pub notify: String,
     /// Priority at the transition.
     pub priority: u8,
-    /// Why: `startup`, `address-owner`, `master-down`, `master-left`, `preempted`, `shutdown`.
+    /// Why: `startup`, `address-owner`, `master-down`, `master-left`, `preempted`, `shutdown`,
+    /// `fault`, `fault-cleared`.
     pub reason: String,
     /// Unix time of the transition, seconds.
     pub time: f64,

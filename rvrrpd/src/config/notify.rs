@@ -84,68 +84,21 @@ pub enum SplitError {
     Control(char),
 }
 
-/// Splits a command line as keepalived does: words separated by blanks; `'...'` quotes
-/// literally, `"..."` quotes with `\"` and `\\` escapes, and outside quotes a backslash
-/// escapes the next character. Quotes may join parts of one word (`a"b c"d` is `ab cd`).
+/// Splits a command line as keepalived does, with the same rules as `[[track_script]]`
+/// ([`crate::track::command::split`]): words separated by blanks, `'...'` and `"..."` quote
+/// (a backslash escapes the next character, except inside single quotes); quotes may join
+/// parts of one word (`a"b c"d` is `ab cd`). Control characters other than tabs are refused.
 pub fn split_argv(line: &str) -> Result<Vec<String>, SplitError> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(SplitError::UnterminatedQuote('\'')),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(SplitError::UnterminatedQuote('"')),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(SplitError::UnterminatedQuote('"')),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                Some(c) => {
-                    in_word = true;
-                    word.push(c);
-                }
-                None => return Err(SplitError::TrailingBackslash),
-            },
-            c if c.is_control() => return Err(SplitError::Control(c)),
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
+    use crate::track::command::{split, CommandError};
+    if let Some(c) = line.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(SplitError::Control(c));
     }
-    if in_word {
-        words.push(word);
+    match split(line) {
+        Ok(words) => Ok(words),
+        Err(CommandError::Empty) => Ok(Vec::new()),
+        Err(CommandError::Unterminated(q)) => Err(SplitError::UnterminatedQuote(q)),
+        Err(CommandError::TrailingBackslash) => Err(SplitError::TrailingBackslash),
     }
-    Ok(words)
 }
 
 /// Checks that `program` is a regular file that `user` (uid, gid; `None` = root, the daemon)
@@ -233,21 +186,7 @@ impl ScriptUser {
 }
 
 fn lookup_user(name: &str) -> Option<(u32, u32)> {
-    let name = std::ffi::CString::new(name).ok()?;
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call and `buf` outlives the use of `pwd`.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    (rc == 0 && !result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid))
+    crate::sysuser::lookup(name).map(|ids| (ids.uid, ids.gid))
 }
 
 fn lookup_group(name: &str) -> Option<u32> {
@@ -372,7 +311,7 @@ mod tests {
         assert_eq!(split("/bin/x 'a b' \"c d\""), ["/bin/x", "a b", "c d"]);
         assert_eq!(
             split(r#"/bin/x "a \"q\" \\ \n""#),
-            ["/bin/x", r#"a "q" \ \n"#]
+            ["/bin/x", r#"a "q" \ n"#]
         );
         assert_eq!(split(r"/bin/x a\ b \'"), ["/bin/x", "a b", "'"]);
         assert_eq!(split(r#"/bin/x a"b c"d ''"#), ["/bin/x", "ab cd", ""]);
