@@ -43,7 +43,7 @@ pub use notify::{
 pub use protocols::{Netmask, Protocols, StaticRoute};
 pub use secret::Secret;
 pub use timers::{AdvertInterval, GarpInterval, Timers};
-pub use tracking::{TrackFile, TrackRef, TrackScript};
+pub use tracking::{SyncGroup, TrackFile, TrackRef, TrackScript};
 pub use vrouter::{
     GarpRepeat, IfName, IfType, NetDriver, Priority, ProtocolVersion, VRouter, Vrid,
 };
@@ -203,6 +203,14 @@ pub struct Config {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub track_scripts: Vec<TrackScript>,
+    /// `[[sync_group]]`: vrouters that change state together.
+    #[serde(
+        rename = "sync_group",
+        default,
+        deserialize_with = "serde_util::or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub sync_groups: Vec<SyncGroup>,
     /// `[[track_file]]`: files holding a weight, watched with inotify.
     #[serde(
         rename = "track_file",
@@ -245,6 +253,7 @@ impl Default for Config {
             vrouters: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            sync_groups: Vec::new(),
             protocols: Protocols::default(),
             api: None,
             warnings: Vec::new(),

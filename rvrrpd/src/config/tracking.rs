@@ -84,6 +84,19 @@ pub struct TrackFile {
     pub init: Option<i64>,
 }
 
+/// One `[[sync_group]]`: vrouters that change state together (keepalived's
+/// `vrrp_sync_group`): a Fault in one puts all in Fault, a member preempted by a better router
+/// makes the others leave Master too (and holds them in Backup until it is Master again), and
+/// the members' tracking weights apply to all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncGroup {
+    /// The group's name (for logs). Required, unique.
+    pub name: String,
+    /// The members, by vrouter `name` (default `<interface>-<group>`). Required.
+    pub vrouters: Vec<String>,
+}
+
 /// A vrouter's reference to a tracked object: `"name"`, or `{ name = "...", weight = N,
 /// reverse = BOOL }` to override the object's weight (and direction) for this vrouter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

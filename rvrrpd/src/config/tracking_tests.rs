@@ -231,3 +231,35 @@ fn announcement_directives() {
         );
     }
 }
+
+#[test]
+fn sync_groups_name_existing_vrouters_once() {
+    let two = format!("{GROUP}[[vrouter]]\ngroup = 2\ninterface = \"eth1\"\nvip = \"10.0.1.1\"\n");
+    let ok = toml(&format!(
+        "{two}[[sync_group]]\nname = \"gw\"\nvrouters = [\"eth0-1\", \"eth1-2\"]\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok.sync_groups[0].vrouters, ["eth0-1", "eth1-2"]);
+    assert_rejected(
+        toml(&format!(
+            "{two}[[sync_group]]\nname = \"gw\"\nvrouters = [\"eth0-1\", \"eth9-2\"]\n"
+        )),
+        "sync_group[0].vrouters[1]",
+        None,
+        &["\"eth9-2\" names no vrouter", "eth0-1, eth1-2"],
+    );
+    assert_rejected(
+        toml(&format!("{two}[[sync_group]]\nname = \"a\"\nvrouters = [\"eth0-1\"]\n[[sync_group]]\nname = \"b\"\nvrouters = [\"eth0-1\", \"eth1-2\"]\n")),
+        "sync_group[1].vrouters[0]",
+        None,
+        &["already in sync_group[0]"],
+    );
+    assert_rejected(
+        toml(&format!(
+            "{two}[[sync_group]]\nname = \"gw\"\nvrouters = []\n"
+        )),
+        "sync_group[0].vrouters",
+        None,
+        &["is empty"],
+    );
+}

@@ -84,6 +84,7 @@ pub(super) fn tracking(config: &Config, ctx: &mut Context<'_>) -> Result<(), Con
             references(r, &vr.track_file[..j], FILE_WEIGHT_RANGE, &at, ctx)?;
         }
     }
+    sync_groups(config, ctx)?;
     for (i, s) in config.track_scripts.iter().enumerate() {
         if !config
             .vrouters
@@ -94,6 +95,53 @@ pub(super) fn tracking(config: &Config, ctx: &mut Context<'_>) -> Result<(), Con
                 &format!("track_script[{i}]"),
                 format!("{:?} is tracked by no vrouter: it will not run", s.name),
             );
+        }
+    }
+    Ok(())
+}
+
+fn sync_groups(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
+    names(
+        config.sync_groups.iter().map(|g| g.name.as_str()),
+        "sync_group",
+        ctx,
+    )?;
+    let vrouters: HashMap<String, usize> = config
+        .vrouters
+        .iter()
+        .enumerate()
+        .map(|(i, vr)| (vr.name().into_owned(), i))
+        .collect();
+    let mut member_of: HashMap<&str, usize> = HashMap::new();
+    for (i, g) in config.sync_groups.iter().enumerate() {
+        let p = format!("sync_group[{i}].vrouters");
+        if g.vrouters.is_empty() {
+            return Err(ctx.error(&p, "is empty: a sync group needs its member vrouters"));
+        }
+        for (j, name) in g.vrouters.iter().enumerate() {
+            let at = format!("{p}[{j}]");
+            if !vrouters.contains_key(name) {
+                let mut known: Vec<&str> = vrouters.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                return Err(ctx.error(
+                    &at,
+                    value_error(
+                        format_args!("{name:?}"),
+                        format_args!("names no vrouter (vrouter names: {})", known.join(", ")),
+                    ),
+                ));
+            }
+            if let Some(other) = member_of.insert(name.as_str(), i) {
+                let what = if other == i {
+                    "twice in this sync group".to_string()
+                } else {
+                    format!("already in sync_group[{other}]: a vrouter belongs to one sync group")
+                };
+                return Err(ctx.error(&at, format!("lists {name:?} {what}")));
+            }
+        }
+        if g.vrouters.len() == 1 {
+            ctx.warn(&p, "has a single member: the sync group changes nothing");
         }
     }
     Ok(())

@@ -12,6 +12,7 @@
 
 mod fast_path;
 mod reload;
+mod sync;
 mod system;
 mod workers;
 mod writes;
@@ -72,6 +73,8 @@ pub struct Control {
     new_track_rx: Option<tokio::sync::mpsc::UnboundedReceiver<crate::daemon::tracking::TrackEvent>>,
     /// The configuration file, for reloads.
     config_source: Option<ConfigSource>,
+    /// `[[sync_group]]`s.
+    sync: sync::SyncGroups,
     /// Scripts, FIFO and the API's transition stream (started by `run`).
     notifier: Option<crate::daemon::notify::Notifier>,
 }
@@ -159,6 +162,7 @@ impl Control {
             tracking: None,
             new_track_rx: None,
             config_source: None,
+            sync: sync::SyncGroups::default(),
             notifier: None,
         };
         control.cleanup_leftovers().await;
@@ -218,6 +222,8 @@ impl Control {
         };
         let mut track_rx = tracking.take_events();
         self.tracking = Some(tracking);
+        self.sync =
+            sync::SyncGroups::build(&config, specs.iter().map(|s| (s.index, s.name.as_str())));
         self.publish_tracking(specs.iter().map(|s| s.index));
         for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
@@ -347,6 +353,7 @@ impl Control {
 
     /// Hands a transition to the notifier, with the group's name and scripts.
     fn notify(&mut self, t: &crate::daemon::notify::Transition) {
+        self.sync_transition(t);
         let Some(spec) = self.spec(t.group) else {
             return;
         };

@@ -51,7 +51,8 @@ impl Control {
         if let Some(t) = self.tracking.as_ref() {
             let updates: Vec<_> = shard
                 .iter()
-                .filter_map(|s| t.outcome(s.index).map(|o| (s.index, o)))
+                .filter_map(|s| t.outcome(s.index).map(|_| s.index))
+                .filter_map(|g| self.effective_outcome(g).map(|o| (g, o)))
                 .collect();
             if !updates.is_empty() {
                 let _ = cmd_tx.send(WorkerCmd::Track { updates });
@@ -113,6 +114,7 @@ impl Control {
 
     /// Sends tracking outcomes to the workers owning their groups, one command per worker.
     pub(super) fn send_tracking(&self, updates: Vec<(usize, crate::track::Outcome)>) {
+        let updates = self.with_sync_members(updates);
         let mut per_worker: std::collections::BTreeMap<usize, Vec<_>> = Default::default();
         for (group, outcome) in updates {
             if let Some(&w) = self.owner.get(&group) {

@@ -78,6 +78,11 @@ pub enum WorkerCmd {
         /// (group id, outcome).
         updates: Vec<(usize, crate::track::Outcome)>,
     },
+    /// Sync-group holds: (group id, held) — see [`crate::fsm::Vrrp::set_hold`].
+    SetHold {
+        /// (group id, held).
+        updates: Vec<(usize, bool)>,
+    },
     /// Stop a group (priority-0 advert if Master) and forget it.
     RemoveGroup {
         /// Group id.

@@ -279,6 +279,15 @@ impl Shard {
         self.apply_actions(g, now);
     }
 
+    /// Holds or releases a group for its sync group.
+    pub(super) fn set_hold(&mut self, id: usize, hold: bool, now: Instant) {
+        let Ok((g, group, actions)) = self.group_mut(id) else {
+            return;
+        };
+        group.fsm.set_hold(hold, now, actions);
+        self.apply_actions(g, now);
+    }
+
     pub(super) fn set_preempt(&mut self, id: usize, preempt: bool) -> Result<(), String> {
         let (g, group, _) = self.group_mut(id)?;
         group.fsm.set_preempt(preempt);

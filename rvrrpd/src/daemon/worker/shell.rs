@@ -294,6 +294,12 @@ impl Worker {
                 (reply, r)
             }
             WorkerCmd::RemoveGroup { group, reply } => (reply, self.remove_group(group, now)),
+            WorkerCmd::SetHold { updates } => {
+                for (group, hold) in updates {
+                    self.shard.set_hold(group, hold, now);
+                }
+                (None, Ok(()))
+            }
             WorkerCmd::Track { updates } => {
                 for (group, outcome) in updates {
                     self.shard.track(group, outcome, now);
