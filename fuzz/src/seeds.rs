@@ -451,8 +451,9 @@ fn api_seeds(out: &mut Vec<Seed>) {
         out.push(("api", name.into(), crate::api::encode(&steps)));
     }
     // api/login.rs tests: the bodies of every form, accepted and refused.
-    let bodies: [&[u8]; 14] = [
+    let bodies: [&[u8]; 15] = [
         b"user=admin passwd=banana",
+        b"user=u&passwd=p%26s%3Ds%20w%25rd",
         b"user=admin passwd=a&b=c%41",
         b"user=admin&passwd=ban%20a+na",
         b"password=x&user=op",
