@@ -73,6 +73,25 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Removes what the calling cargo (stable, via the `xtask` alias) exports that would pin a
+/// nightly child to stable or leak host flags and target dirs into it.
+pub fn clear_cargo_env(cmd: &mut Command) {
+    for var in [
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO",
+        "CARGO_MANIFEST_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+}
+
 /// Path of the object `build` produces.
 pub fn object_path(root: &Path, release: bool) -> PathBuf {
     root.join("target/bpf")
@@ -81,12 +100,23 @@ pub fn object_path(root: &Path, release: bool) -> PathBuf {
         .join("rvrrpd-ebpf")
 }
 
-/// Installs the toolchain if needed, builds the eBPF object and returns its path.
-pub fn build(root: &Path, release: bool) -> Result<PathBuf> {
+/// Runs scripts/setup-ebpf.sh (a no-op when all is in place) and reads what it recorded.
+fn setup(root: &Path) -> Result<Toolchain> {
     let setup = root.join("scripts/setup-ebpf.sh");
     run(Command::new("bash").arg(&setup))
         .context("installing the eBPF toolchain (scripts/setup-ebpf.sh)")?;
-    let tc = read_toolchain(&prefix())?;
+    read_toolchain(&prefix())
+}
+
+/// Installs the pinned nightly if needed and returns its rustup name (for `cargo +NAME`);
+/// `cargo xtask fuzz` builds the fuzz targets with it.
+pub fn nightly(root: &Path) -> Result<String> {
+    Ok(setup(root)?.toolchain)
+}
+
+/// Installs the toolchain if needed, builds the eBPF object and returns its path.
+pub fn build(root: &Path, release: bool) -> Result<PathBuf> {
+    let tc = setup(root)?;
 
     let linker_dir = tc
         .bpf_linker
@@ -107,22 +137,7 @@ pub fn build(root: &Path, release: bool) -> Result<PathBuf> {
     if release {
         cmd.arg("--release");
     }
-    // The calling cargo (stable, via the `xtask` alias) exports variables that would pin the
-    // child to stable or leak host flags.
-    for var in [
-        "RUSTUP_TOOLCHAIN",
-        "RUSTC",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO",
-        "CARGO_MANIFEST_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
+    clear_cargo_env(&mut cmd);
     cmd.env("PATH", path).env(
         "CARGO_TARGET_BPFEL_UNKNOWN_NONE_RUSTFLAGS",
         "-C debuginfo=2 -C link-arg=--btf",

@@ -4,9 +4,11 @@
 //!   (unit, integration in network namespaces, interop with keepalived and FRR). `.ci/run` calls it.
 //! * `lab`   — builds rvrrpd and runs the failover demo in network namespaces.
 //! * `setup` — only the installation step.
+//! * `fuzz`  — the cargo-fuzz targets (`fuzz/`, docs/fuzzing.md).
 
 mod apiload;
 mod ebpf;
+mod fuzz;
 mod lab;
 mod scale;
 
@@ -118,6 +120,25 @@ enum Cmd {
         #[arg(long)]
         rvrrpd: Option<PathBuf>,
     },
+    /// Run the cargo-fuzz targets (pinned nightly, AddressSanitizer) one after another with
+    /// the checked-in seeds; a table of executions; fails on any crash.
+    Fuzz {
+        /// Time limit per target, in seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Execution limit per target.
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Only this target (repeatable): vrrp_codec, frames, config, api, timer_wheel.
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// Regenerate the checked-in seed corpora (fuzz/corpus) instead of fuzzing.
+        #[arg(long)]
+        seed: bool,
+        /// Sanitizer: address, or none where AddressSanitizer does not build.
+        #[arg(long, default_value = "address")]
+        sanitizer: String,
+    },
     /// Build the eBPF object (XDP demux + socket filter); prints its path on stdout.
     BuildEbpf {
         /// Optimised build (the path the daemon looks at by default).
@@ -208,6 +229,24 @@ fn main() -> Result<()> {
                 },
             )
         }
+        Cmd::Fuzz {
+            seconds,
+            runs,
+            targets,
+            seed,
+            sanitizer,
+        } => {
+            // Without a limit libFuzzer runs forever: default to a minute per target.
+            let seconds = seconds.or(if runs.is_none() { Some(60) } else { None });
+            let args = fuzz::Args {
+                seconds,
+                runs,
+                targets,
+                seed,
+                sanitizer,
+            };
+            fuzz::fuzz(&root, &args).map(|_| ())
+        }
         Cmd::BuildEbpf { release } => {
             println!("{}", ebpf::build(&root, release)?.display());
             Ok(())
@@ -248,6 +287,9 @@ fn require_root(what: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Seconds each fuzz target runs in `cargo xtask test`.
+const FUZZ_SECONDS_IN_TEST: u64 = 20;
 
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     require_root("cargo xtask test")?;
@@ -304,6 +346,15 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "--test",
             "scale_groups",
         ]))?;
+        // Every fuzz target briefly, from the checked-in seeds (docs/fuzzing.md).
+        let args = fuzz::Args {
+            seconds: Some(FUZZ_SECONDS_IN_TEST),
+            runs: None,
+            targets: Vec::new(),
+            seed: false,
+            sanitizer: "address".into(),
+        };
+        fuzz::fuzz(root, &args)?;
     }
     Ok(())
 }

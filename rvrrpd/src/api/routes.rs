@@ -24,10 +24,12 @@ use tracing::{debug, info, warn};
 
 use super::acl::IpNet;
 use super::backend::{Backend, WriteError, WriteOp};
+use super::error::ApiError;
+use super::server::ServerOptions;
 use super::session::{parse_cookies, unix_now, Session, Sessions};
 use super::views::{detail, summary, ProtocolsJson, VrrpDetail, VrrpSummary};
 use super::{events, login, metrics};
-use crate::config::{Config, Format, Priority, UserEntry, VRouter};
+use crate::config::{ApiConfig, Config, Format, Priority, UserEntry, VRouter};
 use crate::users::{self, Access};
 
 /// Largest accepted request body.
@@ -61,8 +63,38 @@ pub struct AppState {
 
 /// The body of every response: complete (`Full`) or streamed (`GET /events`).
 pub type ApiBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+impl AppState {
+    /// The request-handling state of a server for `cfg`, everything [`bind`] sets up besides
+    /// the socket: sessions keyed with `[api] secret`, the users, and the `/metrics`
+    /// allow-list of `options` followed by `[api] metrics_allow`. With [`handle`] it serves
+    /// requests without a socket (tests, fuzzing); `tls` only adds `Secure` to cookies.
+    ///
+    /// [`bind`]: super::bind
+    pub fn new(
+        cfg: &ApiConfig,
+        backend: Arc<dyn Backend>,
+        options: ServerOptions,
+        tls: bool,
+    ) -> Result<Self, ApiError> {
+        let mut metrics_allow = options.metrics_allow;
+        for entry in &cfg.metrics_allow {
+            metrics_allow.push(entry.parse::<IpNet>().map_err(ApiError::MetricsAllow)?);
+        }
+        Ok(AppState {
+            backend,
+            sessions: Sessions::new(cfg.secret.as_ref(), options.session, options.throttle),
+            users: cfg.users.clone().into(),
+            tls,
+            metrics_allow,
+            stop: tokio::sync::watch::channel(false).0,
+            event_streams: Arc::new(tokio::sync::Semaphore::new(super::events::MAX_STREAMS)),
+        })
+    }
+}
 
-/// Handles one request from `peer`.
+/// Handles one request from `peer`: the whole request path of the server (routing, login,
+/// sessions, writes) on any body type, so tests and fuzz targets can drive it without a
+/// socket (build the state with [`AppState::new`]).
 pub async fn handle<B>(
     state: Arc<AppState>,
     peer: IpAddr,
@@ -719,6 +751,54 @@ mod tests {
         );
         assert!(validate_vrouter(b"[1]").is_err());
         assert!(validate_vrouter(b"{").is_err());
+    }
+
+    /// The socket-free seam: `AppState::new` + `handle` serve a login, a read with its
+    /// cookies, and refuse the same read without them.
+    #[test]
+    fn app_state_serves_requests_without_a_socket() {
+        use crate::api::MockBackend;
+        let mock = Arc::new(MockBackend::sample());
+        let cfg = mock.config().api.clone().unwrap_or_default();
+        let options = ServerOptions::default().with_metrics_allow(["192.0.2.0/24"]);
+        let state = AppState::new(&cfg, mock, options.expect("allow-list"), false);
+        let state = Arc::new(state.expect("state"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let call = |method: Method, path: &str, cookie: Option<&str>, body: &'static str| {
+            let mut req = Request::builder().method(method).uri(path);
+            if let Some(cookie) = cookie {
+                req = req.header(header::COOKIE, cookie);
+            }
+            let req = req.body(Full::new(Bytes::from_static(body.as_bytes())));
+            let peer = IpAddr::from([198, 51, 100, 7]);
+            let resp = rt.block_on(handle(Arc::clone(&state), peer, req.expect("request")));
+            resp.unwrap_or_else(|never| match never {})
+        };
+        let login = call(Method::POST, "/auth", None, "user=admin passwd=banana");
+        assert_eq!(login.status(), StatusCode::OK);
+        let cookie: Vec<String> = login
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+            .collect();
+        let cookie = cookie.join("; ");
+        let read = call(Method::GET, "/run/vrrp", Some(&cookie), "");
+        assert_eq!(read.status(), StatusCode::OK);
+        let write = call(
+            Method::PUT,
+            "/run/vrrp/1/eth0/priority",
+            Some(&cookie),
+            "{\"priority\": 9}",
+        );
+        assert_eq!(write.status(), StatusCode::FORBIDDEN, "admin is read-only");
+        assert_eq!(
+            call(Method::GET, "/run/vrrp", None, "").status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
 
     #[test]

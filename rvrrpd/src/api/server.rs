@@ -25,7 +25,7 @@ use super::acl::IpNet;
 use super::backend::Backend;
 use super::error::ApiError;
 use super::routes::{self, AppState};
-use super::session::{SessionPolicy, Sessions, ThrottlePolicy};
+use super::session::{SessionPolicy, ThrottlePolicy};
 use crate::config::ApiConfig;
 
 /// How long a client may take to send a request's headers (also the keep-alive idle limit).
@@ -114,25 +114,14 @@ pub async fn bind(
         addr: cfg.host,
         source,
     })?;
-    let mut metrics_allow = options.metrics_allow;
-    for entry in &cfg.metrics_allow {
-        metrics_allow.push(entry.parse::<IpNet>().map_err(ApiError::MetricsAllow)?);
-    }
-    let state = Arc::new(AppState {
-        backend,
-        sessions: Sessions::new(cfg.secret.as_ref(), options.session, options.throttle),
-        users: cfg.users.clone().into(),
-        tls: tls.is_some(),
-        metrics_allow,
-        stop: watch::channel(false).0,
-        event_streams: Arc::new(Semaphore::new(crate::api::events::MAX_STREAMS)),
-    });
+    let max_connections = options.max_connections.max(1);
+    let state = Arc::new(AppState::new(cfg, backend, options, tls.is_some())?);
     Ok(Server {
         listener,
         local_addr,
         tls,
         state,
-        max_connections: options.max_connections.max(1),
+        max_connections,
     })
 }
 

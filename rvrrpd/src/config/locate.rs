@@ -308,13 +308,16 @@ impl Scanner<'_> {
                 }
             }
             _ => {
+                let start = self.pos;
                 while let Some(c) = self.peek() {
                     if matches!(c, b',' | b']' | b'}' | b'\n' | b'\r' | b'#') {
                         break;
                     }
                     self.pos += 1;
                 }
-                while self.pos > 0 && matches!(self.text[self.pos - 1], b' ' | b'\t') {
+                // Trailing blanks are not part of the value; the blanks before it are not
+                // either, and giving them back would scan the same text forever.
+                while self.pos > start && matches!(self.text[self.pos - 1], b' ' | b'\t') {
                     self.pos -= 1;
                 }
             }
@@ -395,6 +398,25 @@ timers = { advert = 3 }
         assert_eq!(loc.line_of_path("protocols.static[0].route"), Some(12));
         let offset = TOML.find("3 }").unwrap_or_default();
         assert_eq!(loc.path_at(offset), Some("vrouter[1].timers.advert"));
+    }
+
+    /// Found by the `config` fuzz target: a value that is only a closing `}` (or `]` in a
+    /// table) after blanks, as in `a = [ }`, made the scanner give the blanks back and scan
+    /// them again forever, growing its node list until memory ran out.
+    #[test]
+    fn malformed_text_is_scanned_in_bounded_time() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for text in ["a = [ }", "a = { b = [\t} }", "[[v]]\nx = [  }, 1]"] {
+                let nodes = Locator::new(text, Format::Toml).nodes.len();
+                let json = Locator::new(text, Format::Json).nodes.len();
+                let _ = tx.send(nodes.max(json));
+            }
+        });
+        for _ in 0..3 {
+            let nodes = rx.recv_timeout(std::time::Duration::from_secs(10));
+            assert!(nodes.is_ok_and(|n| n < 10), "scanner did not finish");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! never matches a newer one.
 
 mod bitmap;
+#[cfg(any(test, feature = "test-support"))]
+pub mod model;
 mod slab;
 mod wheel;
 

@@ -1,10 +1,11 @@
-//! Unit tests and property tests of the timing wheel against a `BTreeMap` reference.
+//! Unit tests of the timing wheel, and property tests against the reference model
+//! ([`super::model`]).
 
-use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use proptest::prelude::*;
 
+use super::model::{check, shape, Op};
 use super::*;
 use crate::time::Instant;
 
@@ -152,18 +153,22 @@ fn clear_makes_ids_stale() {
     assert_eq!(drain(&mut w, t(1_000)), Vec::<u64>::new());
 }
 
-/// One step of a random scenario.
-#[derive(Debug, Clone)]
-enum Op {
-    Insert(u64),
-    Cancel(usize),
-    Reschedule(usize, u64),
-    /// Advance by this many µs, draining with `advance`.
-    Advance(u64),
-    /// Advance, but pop only this many timers with `poll`.
-    PollSome(u64, usize),
-    /// Cancel an id that has fired (or been cancelled) before.
-    CancelStale(usize),
+/// Found by the reference model (`PollEarlier`): a poll at an earlier `now` than the last
+/// collection consumed the "merge early timers" flag without collecting them, so a timer
+/// inserted with a past deadline then fired after later ones.
+#[test]
+fn poll_at_an_earlier_now_keeps_later_order() {
+    let mut w = wheel(1000, 8);
+    w.insert(t(5_000), 1);
+    w.insert(t(3_000), 2);
+    assert_eq!(w.poll(t(6_000)).map(|(_, v)| v), Some(2));
+    w.insert(t(4_000), 3); // due within the batch already collected
+    assert_eq!(
+        w.poll(t(2_000)),
+        None,
+        "nothing is due at the earlier instant"
+    );
+    assert_eq!(drain(&mut w, t(10_000)), vec![3, 1]);
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -173,152 +178,44 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 0u64..60_000).prop_map(|(i, d)| Op::Reschedule(i, d)),
         2 => (0u64..8_000).prop_map(Op::Advance),
         1 => (0u64..8_000, 0usize..4).prop_map(|(d, n)| Op::PollSome(d, n)),
+        1 => (0u64..8_000).prop_map(Op::PollEarlier),
         1 => any::<usize>().prop_map(Op::CancelStale),
+        1 => (any::<usize>(), 0u64..60_000).prop_map(|(i, d)| Op::RescheduleStale(i, d)),
+        1 => prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()].prop_map(Op::InsertAt),
     ]
 }
 
-/// The reference: `(deadline, seq) → token`.
-#[derive(Default)]
-struct Reference {
-    map: BTreeMap<(u64, u64), u64>,
-    key: HashMap<u64, (u64, u64)>,
-    seq: u64,
-}
-
-impl Reference {
-    fn insert(&mut self, token: u64, deadline: u64) {
-        self.seq += 1;
-        self.map.insert((deadline, self.seq), token);
-        self.key.insert(token, (deadline, self.seq));
-    }
-    fn remove(&mut self, token: u64) -> bool {
-        match self.key.remove(&token) {
-            Some(k) => self.map.remove(&k).is_some(),
-            None => false,
-        }
-    }
-    fn pop_due(&mut self, now: u64) -> Option<(u64, u64)> {
-        let (&(d, s), _) = self.map.iter().next().filter(|(&(d, _), _)| d <= now)?;
-        let token = self.map.remove(&(d, s))?;
-        self.key.remove(&token);
-        Some((d, token))
-    }
-    fn earliest(&self) -> Option<u64> {
-        self.map.keys().next().map(|&(d, _)| d)
-    }
-}
-
+/// Runs a scenario against the reference model (the same checker the fuzz target drives).
 fn run(tick_us: u64, slots: usize, start: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let mut w = wheel(tick_us, slots);
-    let mut r = Reference::default();
-    let mut live: Vec<(TimerId, u64)> = Vec::new();
-    let mut dead: Vec<TimerId> = Vec::new();
-    let mut now = start;
-    let mut next_token = 0u64;
-    // Starting late exercises a cursor far from zero.
-    drain_checked(&mut w, &mut r, &mut live, &mut dead, now, usize::MAX)?;
-    for op in ops {
-        match op {
-            Op::Insert(d) => {
-                // Deadlines around now, some in the past.
-                let deadline = (now + d).saturating_sub(5_000);
-                next_token += 1;
-                let id = w.insert(Instant::from_micros(deadline), next_token);
-                r.insert(next_token, deadline);
-                live.push((id, next_token));
-            }
-            Op::Cancel(i) if !live.is_empty() => {
-                let (id, token) = live.swap_remove(i % live.len());
-                prop_assert_eq!(w.cancel(id), Some(token));
-                prop_assert!(r.remove(token));
-                dead.push(id);
-            }
-            Op::Reschedule(i, d) if !live.is_empty() => {
-                let (id, token) = live[i % live.len()];
-                let deadline = (now + d).saturating_sub(5_000);
-                prop_assert_eq!(w.reschedule(id, Instant::from_micros(deadline)), Ok(()));
-                prop_assert!(r.remove(token));
-                r.insert(token, deadline);
-            }
-            Op::CancelStale(i) if !dead.is_empty() => {
-                let id = dead[i % dead.len()];
-                prop_assert_eq!(w.cancel(id), None);
-                prop_assert!(!w.contains(id));
-            }
-            Op::Advance(dt) => {
-                now += dt;
-                drain_checked(&mut w, &mut r, &mut live, &mut dead, now, usize::MAX)?;
-            }
-            Op::PollSome(dt, n) => {
-                now += dt;
-                drain_checked(&mut w, &mut r, &mut live, &mut dead, now, n)?;
-            }
-            _ => {}
-        }
-        prop_assert_eq!(w.len(), r.map.len());
-        let nd = w.next_deadline().map(Instant::as_micros);
-        prop_assert_eq!(nd, r.earliest(), "next_deadline must be exact");
-    }
-    // Nothing lost: everything fires eventually.
-    now += 10_000_000;
-    drain_checked(&mut w, &mut r, &mut live, &mut dead, now, usize::MAX)?;
-    prop_assert!(w.is_empty());
-    prop_assert!(r.map.is_empty());
-    Ok(())
+    check(shape(tick_us, slots), start, &ops).map_err(|m| TestCaseError::fail(m.to_string()))
 }
 
-/// Pops up to `n` due timers from both and compares; with `n == usize::MAX` uses `advance`
-/// and checks that nothing due remains.
-fn drain_checked(
-    w: &mut TimingWheel<u64>,
-    r: &mut Reference,
-    live: &mut Vec<(TimerId, u64)>,
-    dead: &mut Vec<TimerId>,
-    now: u64,
-    n: usize,
-) -> Result<(), TestCaseError> {
-    let now_i = Instant::from_micros(now);
-    let mut fired: Vec<(TimerId, u64)> = Vec::new();
-    if n == usize::MAX {
-        w.advance(now_i, |id, v| fired.push((id, v)));
-    } else {
-        for _ in 0..n {
-            match w.poll(now_i) {
-                Some(x) => fired.push(x),
-                None => break,
-            }
-        }
-    }
-    for &(id, token) in &fired {
-        let expected = r.pop_due(now);
-        prop_assert_eq!(
-            expected.map(|(_, tk)| tk),
-            Some(token),
-            "order or set differs"
-        );
-        if let Some((d, _)) = expected {
-            prop_assert!(d <= now, "fired early");
-        }
-        let pos = live.iter().position(|&(_, tk)| tk == token);
-        prop_assert!(pos.is_some());
-        if let Some(p) = pos {
-            prop_assert_eq!(live[p].0, id);
-            live.swap_remove(p);
-        }
-        dead.push(id);
-    }
-    if n == usize::MAX {
-        prop_assert!(
-            r.earliest().is_none_or(|d| d > now),
-            "a due timer was not fired"
-        );
-    } else if fired.len() < n {
-        prop_assert!(
-            r.earliest().is_none_or(|d| d > now),
-            "a due timer was not polled"
-        );
-    }
-    Ok(())
+#[test]
+fn model_catches_nothing_on_the_unit_scenarios() {
+    // The hand-written scenarios above, replayed through the checker.
+    let ops = [
+        Op::Insert(10_500),
+        Op::Insert(10_200),
+        Op::Insert(35_000),
+        Op::Advance(5_199),
+        Op::Advance(1),
+        Op::Advance(8_800),
+        Op::PollEarlier(9_000),
+        Op::Clear,
+        Op::InsertAt(u64::MAX),
+        Op::InsertAt(0),
+        Op::CancelStale(0),
+        Op::RescheduleStale(1, 7),
+        Op::Advance(u64::MAX),
+    ];
+    assert_eq!(check(shape(1000, 16), 0, &ops), Ok(()));
+    assert_eq!(check(shape(1, 1), 123_456, &ops), Ok(()));
+}
+
+#[test]
+fn model_rejects_invalid_shapes() {
+    assert!(check(shape(0, 8), 0, &[]).is_err());
+    assert!(check(shape(1000, 12), 0, &[]).is_err());
 }
 
 proptest! {
@@ -342,5 +239,10 @@ proptest! {
     #[test]
     fn matches_reference_default_shape(start in 0u64..10_000_000, ops in proptest::collection::vec(op(), 1..120)) {
         run(1_000, 4096, start, ops)?;
+    }
+
+    #[test]
+    fn matches_reference_any_shape(tick in 1u64..5_000, slots_log2 in 0u32..13, start in any::<u64>(), ops in proptest::collection::vec(op(), 1..120)) {
+        run(tick, 1 << slots_log2, start, ops)?;
     }
 }

@@ -74,7 +74,8 @@ struct Entry<T> {
 ///   more than one revolution visits each slot once.
 /// * Entries fire when `deadline <= now`, never earlier; those of one batch (one collection
 ///   of due entries) fire in `(deadline, insertion order)` order. Deadlines in the past fire
-///   on the next `poll` / `advance`.
+///   on the next `poll` / `advance`. A `now` earlier than a previous call's fires nothing
+///   early and leaves the order of later calls intact.
 /// * [`next_deadline`](TimingWheel::next_deadline) is **exact**.
 #[derive(Debug, Clone)]
 pub struct TimingWheel<T> {
@@ -236,7 +237,9 @@ impl<T> TimingWheel<T> {
     pub fn poll(&mut self, now: Instant) -> Option<(TimerId, T)> {
         let mut collected = false;
         if self.dirty {
-            self.dirty = false;
+            // At an earlier `now` than the batch's, timers due between the two stay in their
+            // slots: keep merging until `now` catches up, or they would fire after later ones.
+            self.dirty = now < self.collected_at;
             self.collect(now);
             self.sort_ready();
             collected = true;

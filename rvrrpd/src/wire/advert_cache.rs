@@ -4,7 +4,7 @@
 
 use core::net::IpAddr;
 
-use super::frame::{advert_frame_len, emit_advert_frame};
+use super::frame::{advert_buffer_len, emit_advert_frame};
 use super::vrrp::{V3Checksum, Version, VrrpRepr};
 use super::WireError;
 use crate::auth::{AuthKey, AUTH_DATA_LEN};
@@ -124,7 +124,7 @@ impl AdvertCache {
         if !hit {
             self.built_for = None;
             let repr = params.to_repr();
-            self.frame.resize(advert_frame_len(&repr), 0);
+            self.frame.resize(advert_buffer_len(&repr, params.src), 0);
             let built = emit_advert_frame(
                 &mut self.frame,
                 &repr,
@@ -339,5 +339,30 @@ mod tests {
         let empty = AdvertParams { addrs: &[], ..p };
         assert_eq!(cache.frame(&empty), Err(WireError::ZeroCount));
         assert_eq!(cache.cached(), None);
+    }
+
+    /// Found by the `vrrp_codec` fuzz target: the cache sized its buffer by the addresses'
+    /// family instead of the source's, so an IPv6 source with IPv4 addresses failed as
+    /// "output buffer too small" instead of with the real error a fresh build reports.
+    #[test]
+    fn errors_are_those_of_a_fresh_build() {
+        let none = AuthKey::none();
+        let addrs = [ip("10.0.0.1")];
+        let p = AdvertParams {
+            version: Version::V2,
+            vrid: 1,
+            priority: 100,
+            interval: 1,
+            src: ip("fe80::1"),
+            addrs: &addrs,
+            auth: &none,
+            v3_checksum: V3Checksum::default(),
+        };
+        let fresh = advert_frame(&p.to_repr(), p.src, p.v3_checksum, p.auth);
+        assert_eq!(fresh, Err(WireError::V2OverIpv6));
+        assert_eq!(AdvertCache::new().frame(&p).map(<[u8]>::to_vec), fresh);
+        let empty = AdvertParams { addrs: &[], ..p };
+        let fresh = advert_frame(&empty.to_repr(), p.src, p.v3_checksum, p.auth);
+        assert_eq!(AdvertCache::new().frame(&empty).map(<[u8]>::to_vec), fresh);
     }
 }

@@ -124,6 +124,17 @@ pub fn advert_frame_len(repr: &VrrpRepr) -> usize {
     ethernet::HEADER_LEN + ip_len + repr.buffer_len()
 }
 
+/// The buffer [`emit_advert_frame`] needs for `repr` from `src_ip`: sized by the source's
+/// family, as the frame is, so that a repr whose addresses are of the other family fails
+/// with its own error rather than [`WireError::BufferTooSmall`].
+pub fn advert_buffer_len(repr: &VrrpRepr, src_ip: IpAddr) -> usize {
+    let ip_len = match src_ip {
+        IpAddr::V4(_) => ip::IPV4_HEADER_LEN,
+        IpAddr::V6(_) => ip::IPV6_HEADER_LEN,
+    };
+    ethernet::HEADER_LEN + ip_len + repr.buffer_len()
+}
+
 /// Builds the Ethernet frame of an advertisement from `src_ip` into `buf` and returns its
 /// length. The family is `src_ip`'s; the addresses of `repr` must be of the same family.
 pub fn emit_advert_frame(
@@ -187,11 +198,7 @@ pub fn advert_frame(
     v3_mode: V3Checksum,
     auth: &AuthKey,
 ) -> Result<Vec<u8>, WireError> {
-    let ip_len = match src_ip {
-        IpAddr::V4(_) => ip::IPV4_HEADER_LEN,
-        IpAddr::V6(_) => ip::IPV6_HEADER_LEN,
-    };
-    let mut buf = vec![0u8; ethernet::HEADER_LEN + ip_len + repr.buffer_len()];
+    let mut buf = vec![0u8; advert_buffer_len(repr, src_ip)];
     let n = emit_advert_frame(&mut buf, repr, src_ip, v3_mode, auth)?;
     buf.truncate(n);
     Ok(buf)
