@@ -8,7 +8,9 @@
 pub mod api_backend;
 #[cfg(target_os = "linux")]
 pub mod control;
+pub mod dump;
 pub mod logging;
+pub mod notify;
 pub mod pidfile;
 pub mod plan;
 #[cfg(target_os = "linux")]
@@ -94,13 +96,9 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     }
     let debug = opts.debug_override.unwrap_or(config.debug.get());
     init_logging(debug, Some(time_style(&config)));
-    let _pid = match opts.mode {
-        Mode::Daemon => Some(
-            pidfile::PidFile::create(&config.pid)
-                .map_err(|e| DaemonError::Io("pid file".into(), e))?,
-        ),
-        Mode::Foreground => None,
-    };
+    // Both modes: `rvrrpd --dump` finds the daemon through it (systemd runs `-m 1`).
+    let _pid =
+        pidfile::PidFile::create(&config.pid).map_err(|e| DaemonError::Io("pid file".into(), e))?;
     info!("configuration {} loaded", opts.config_path.display());
 
     let workers = opts
@@ -112,7 +110,10 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
         .map_err(|e| DaemonError::Io("starting the control-plane runtime".into(), e))?;
     rt.block_on(async move {
         let control = control::Control::prepare(config, specs, workers, opts.no_ebpf).await?;
-        control.run().await
+        control
+            .with_service(control::Service::from_env(opts.config_path))
+            .run()
+            .await
     })
 }
 

@@ -7,9 +7,11 @@
 //! - [`fast_path`]: loading the eBPF object, the XDP demux map and the rings;
 //! - [`workers`]: starting, asking and stopping the worker threads;
 //! - [`system`]: the kernel changes (VIPs, routes, macvlans, leftovers, final clean-up);
-//! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove).
+//! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove);
+//! - [`service`]: systemd notifications and the watchdog, the SIGUSR1 state dump.
 
 mod fast_path;
+mod service;
 mod system;
 mod workers;
 mod writes;
@@ -35,6 +37,8 @@ use crate::net::Ipv4Route;
 
 use fast_path::{setup_fast_path, FastSetup};
 use workers::{shard, WorkerHandle};
+
+pub use service::Service;
 
 /// The control plane's state.
 pub struct Control {
@@ -62,6 +66,8 @@ pub struct Control {
     /// since the last of them (see [`Control::trim_heap_when_quiet`]).
     heap_churn: u64,
     quiet_ticks: u8,
+    /// systemd notifications, the watchdog, the state dump.
+    service: Service,
 }
 
 impl Control {
@@ -142,6 +148,7 @@ impl Control {
             pending,
             heap_churn: 0,
             quiet_ticks: 0,
+            service: Service::disabled(),
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -223,17 +230,25 @@ impl Control {
         let mut term = sig(SignalKind::terminate(), "SIGTERM")?;
         let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
         let mut hup = sig(SignalKind::hangup(), "SIGHUP")?;
+        let mut usr1 = sig(SignalKind::user_defined1(), "SIGUSR1")?;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut watchdog = self.service.watchdog_timer();
+        self.notify_ready();
         loop {
             tokio::select! {
                 _ = tick.tick() => {
                     self.refresh_counters();
                     self.trim_heap_when_quiet();
+                    self.notify_status();
                 }
+                _ = service::tick(&mut watchdog) => self.watchdog_tick(),
                 _ = term.recv() => { info!("SIGTERM: leaving"); break; }
                 _ = int.recv() => { info!("SIGINT: leaving"); break; }
+                _ = usr1.recv() => self.dump_state(),
                 _ = hup.recv() => {
+                    self.notify_reloading();
                     warn!("SIGHUP: configuration reload is not supported; use the API or restart rvrrpd");
+                    self.notify_reloaded();
                 }
                 ev = ev_rx.recv() => match ev {
                     Some(ev) => self.handle_event(ev).await,
@@ -253,6 +268,7 @@ impl Control {
                 }
             }
         }
+        self.notify_stopping();
         let _ = api_stop.send(());
         if let Some(task) = api_task {
             let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
