@@ -1,5 +1,6 @@
 //! Running as a service: the sd_notify protocol as systemd sees it (READY, STATUS, WATCHDOG,
-//! RELOADING, STOPPING) on a socket of our own, the SIGUSR1 / `rvrrpd --dump` state dump, and
+//! RELOADING, STOPPING) on a socket of our own, the watchdog stopping while a worker thread is
+//! held in a ptrace stop, the SIGUSR1 / `rvrrpd --dump` state dump, and
 //! the systemd unit in conf/: verified by `systemd-analyze`, and its capability set proven
 //! sufficient by running the daemon with exactly that bounding set (what systemd applies)
 //! through `setpriv`. PID 1 here is not systemd, so nothing here needs a running systemd.
@@ -552,4 +553,138 @@ fn the_unit_capabilities_are_enough_for_the_fast_path() {
         kernel::snapshot(&r1.ns).expect("snapshot"),
         "namespace not restored"
     );
+}
+
+/// The thread ids of the daemon's worker threads (named `rvrrpd-w<N>`).
+fn worker_tids(pid: u32) -> Vec<i32> {
+    let mut tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("task list")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            comm.starts_with("rvrrpd-w")
+                .then(|| e.file_name().to_str()?.parse().ok())?
+        })
+        .collect();
+    tids.sort();
+    tids
+}
+
+/// One thread of the daemon held in a ptrace stop (the rest of the process runs on); detached
+/// on drop, also when the test fails. Only the thread that attached may detach: the test's.
+struct Stopped(i32);
+
+impl Stopped {
+    fn thread(tid: i32) -> Stopped {
+        let null = std::ptr::null_mut::<libc::c_void>();
+        // SAFETY: ptrace requests on a thread of a process this test spawned; SEIZE and
+        // INTERRUPT take no memory from us.
+        let rc = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, null, null) };
+        assert_eq!(
+            rc,
+            0,
+            "PTRACE_SEIZE {tid}: {}",
+            std::io::Error::last_os_error()
+        );
+        let s = Stopped(tid);
+        // SAFETY: as above.
+        let rc = unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, null, null) };
+        assert_eq!(
+            rc,
+            0,
+            "PTRACE_INTERRUPT {tid}: {}",
+            std::io::Error::last_os_error()
+        );
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status into our local.
+            let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
+            if r == tid {
+                assert!(libc::WIFSTOPPED(status), "thread {tid}: status {status:x}");
+                return s;
+            }
+            assert!(
+                Instant::now() < end,
+                "thread {tid} did not stop (waitpid {r})"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let null = std::ptr::null_mut::<libc::c_void>();
+        // SAFETY: detaching the thread this test attached; no memory is passed.
+        unsafe { libc::ptrace(libc::PTRACE_DETACH, self.0, null, null) };
+    }
+}
+
+fn pings(l: &Listener, from: usize) -> usize {
+    l.seen[from..]
+        .iter()
+        .filter(|(_, m)| m.lines().any(|x| x == "WATCHDOG=1"))
+        .count()
+}
+
+/// End to end: a worker thread that stops making progress (held in a ptrace stop, while the
+/// control plane runs on) stops the WATCHDOG=1 pings, and they resume when it runs again.
+#[test]
+fn a_stuck_worker_thread_stops_the_watchdog() {
+    let lab = lab(1);
+    let r1 = lab.router(1).clone();
+    let c = master(&lab, "w1", 25);
+    let file = lab.path("w1.toml");
+    c.write(&file).expect("write config");
+    let mut l = Listener::bind(lab.path("notify-w.sock"));
+    let env = [
+        "env".to_string(),
+        format!("NOTIFY_SOCKET={}", l.path.display()),
+        "WATCHDOG_USEC=400000".to_string(),
+    ];
+    let mut p = spawn_with(&lab, &r1.ns, "w1", &env, &file);
+    let ready = l.wait(
+        "READY=1",
+        0,
+        Duration::from_secs(15),
+        |m| m.lines().any(|x| x == "READY=1"),
+        &p,
+    );
+    l.collect(Duration::from_secs(1));
+    assert!(pings(&l, ready) >= 3, "healthy: {:?}", l.messages());
+    let tids = worker_tids(p.pid());
+    assert_eq!(tids.len(), 1, "one group, one worker: {tids:?}");
+
+    let stopped = Stopped::thread(tids[0]);
+    // A ping already checked may still go out; none after that.
+    l.collect(Duration::from_millis(300));
+    let from = l.seen.len();
+    l.collect(Duration::from_millis(1500));
+    let while_stuck = pings(&l, from);
+    drop(stopped);
+    assert_eq!(
+        while_stuck,
+        0,
+        "WATCHDOG=1 while the worker was stuck: {:?}",
+        l.messages()
+    );
+    assert!(p.is_running(), "the daemon died\n{}", p.tail(20));
+    let from = l.seen.len();
+    l.collect(Duration::from_millis(1500));
+    assert!(pings(&l, from) >= 3, "not resumed: {:?}", l.messages());
+    let log = p.output();
+    assert!(
+        log.contains("watchdog: worker(s) [0] did not run their loop"),
+        "stall not logged:\n{}",
+        p.tail(30)
+    );
+    assert!(
+        log.contains("every worker makes progress again"),
+        "{}",
+        p.tail(30)
+    );
+    p.signal(Signal::Term).expect("SIGTERM");
+    let st = p.wait_exit(Duration::from_secs(10)).expect("exit");
+    assert!(st.success(), "exit {st}\n{}", p.tail(20));
 }
