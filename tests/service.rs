@@ -181,7 +181,7 @@ fn notify_ready_status_watchdog_reload_and_stopping() {
         .map(|(t, _)| *t)
         .collect();
     assert!(
-        pings.len() >= 7,
+        pings.len() >= 6,
         "{} WATCHDOG=1 in 3 s at a 300 ms period: {:?}",
         pings.len(),
         l.messages()
@@ -192,7 +192,8 @@ fn notify_ready_status_watchdog_reload_and_stopping() {
         .max()
         .unwrap_or_default();
     assert!(
-        max_gap < Duration::from_micros(watchdog_usec * 3 / 4),
+        // systemd's criterion: no gap of a whole WATCHDOG_USEC.
+        max_gap < Duration::from_micros(watchdog_usec),
         "watchdog gap {max_gap:?} with WATCHDOG_USEC={watchdog_usec}"
     );
     // Status lines are not repeated while nothing changes.
