@@ -86,7 +86,8 @@ pub fn build(root: &Path, dev: bool) -> Result<PathBuf> {
     run(&mut b)?;
     let object = ebpf::build(root, true)?;
     let arch = arch()?;
-    let out = root.join("target/debian");
+    let target = target_dir(root);
+    let out = target.join("debian");
     let stage = out.join(format!("rvrrpd_{}_{arch}", version()));
     if stage.exists() {
         std::fs::remove_dir_all(&stage).with_context(|| format!("removing {}", stage.display()))?;
@@ -108,7 +109,7 @@ pub fn build(root: &Path, dev: bool) -> Result<PathBuf> {
     let mut glibc = None;
     let mut gcc_s = false;
     for (name, dest) in BINARIES {
-        let bin = root.join(format!("target/{profile}/{name}"));
+        let bin = target.join(format!("{profile}/{name}"));
         let data = std::fs::read(&bin).with_context(|| format!("reading {}", bin.display()))?;
         glibc = glibc.max(max_glibc(&data));
         gcc_s |= find(&data, b"libgcc_s.so.1");
@@ -216,6 +217,14 @@ pub fn build(root: &Path, dev: bool) -> Result<PathBuf> {
     }
     run(d.arg(&stage).arg(&deb))?;
     Ok(deb)
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the workspace) or `target/`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root.join(d),
+        _ => root.join("target"),
+    }
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
@@ -431,7 +440,7 @@ pub fn check(root: &Path, deb: &Path) -> Result<()> {
         || "rvrrpd/src/net/xdp.rs INSTALLED_OBJECT differs".into(),
     );
 
-    let scratch = root.join("target/debian/scratch-root");
+    let scratch = target_dir(root).join("debian/scratch-root");
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch)?;
     }
