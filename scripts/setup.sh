@@ -10,6 +10,13 @@ have keepalived || need_pkgs+=(keepalived)
 [ -x /usr/lib/frr/vrrpd ] || need_pkgs+=(frr)
 have tcpdump    || need_pkgs+=(tcpdump)
 have ping       || need_pkgs+=(iputils-ping)
+# tests/service.rs: systemd-analyze verify/security on conf/rvrrpd.service, setpriv for the
+# unit's capability set; cargo xtask deb: dpkg-deb, strip, and groff to lint the man pages.
+have systemd-analyze || need_pkgs+=(systemd)
+have setpriv    || need_pkgs+=(util-linux)
+have dpkg-deb   || need_pkgs+=(dpkg)
+have groff      || need_pkgs+=(groff-base)
+have strip      || need_pkgs+=(binutils)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -5,8 +5,11 @@
 //! * `lab`   — builds rvrrpd and runs the failover demo in network namespaces.
 //! * `setup` — only the installation step.
 //! * `fuzz`  — the cargo-fuzz targets (`fuzz/`, docs/fuzzing.md).
+//! * `man`, `completions` — man pages and shell completions under target/dist/.
+//! * `deb`   — the Debian package, target/debian/rvrrpd_<version>_<arch>.deb.
 
 mod apiload;
+mod dist;
 mod ebpf;
 mod fuzz;
 mod lab;
@@ -139,6 +142,17 @@ enum Cmd {
         #[arg(long, default_value = "address")]
         sanitizer: String,
     },
+    /// Write the man pages (rvrrpd.8, rvrrpctl.8, rvrrpd-pw.8, rvrrpd.conf.5) to target/dist/man.
+    Man,
+    /// Write bash, zsh and fish completions for the three binaries to target/dist/completions.
+    Completions,
+    /// Build the Debian package target/debian/rvrrpd_<version>_<arch>.deb (release binaries,
+    /// eBPF object, unit, configuration, man pages, completions) and check it.
+    Deb {
+        /// From the debug build with fast compression (what `cargo xtask test` checks).
+        #[arg(long)]
+        dev: bool,
+    },
     /// Build the eBPF object (XDP demux + socket filter); prints its path on stdout.
     BuildEbpf {
         /// Optimised build (the path the daemon looks at by default).
@@ -247,6 +261,24 @@ fn main() -> Result<()> {
             };
             fuzz::fuzz(&root, &args).map(|_| ())
         }
+        Cmd::Man => {
+            for f in dist::write_man(&root, &root.join("target/dist/man"))? {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
+        Cmd::Completions => {
+            for f in dist::write_completions(&root.join("target/dist/completions"))? {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
+        Cmd::Deb { dev } => {
+            let deb = dist::deb::build(&root, dev)?;
+            dist::deb::check(&root, &deb)?;
+            println!("{}", deb.display());
+            Ok(())
+        }
         Cmd::BuildEbpf { release } => {
             println!("{}", ebpf::build(&root, release)?.display());
             Ok(())
@@ -324,6 +356,10 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     }
     run(&mut t)?;
     if extra.is_empty() {
+        // The Debian package from the binaries just built, unpacked and run (bounded: no
+        // release build; dpkg-deb with gzip -1).
+        let deb = dist::deb::build(root, true)?;
+        dist::deb::check(root, &deb)?;
         // The same elections and failovers on the classic-BPF raw-socket path.
         run(cargo().current_dir(root).env("RVRRPD_NO_EBPF", "1").args([
             "test",

@@ -26,41 +26,8 @@ use super::views::VrrpSummary;
 /// Largest response accepted.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
-/// Command line of the operator client.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(about = "Show the virtual routers of a running rvrrpd through its client API")]
-pub struct ClientArgs {
-    /// API address: http://HOST:PORT, https://HOST:PORT or HOST:PORT (plain HTTP).
-    #[arg(short = 'H', long = "host", default_value = "http://127.0.0.1:7080")]
-    pub url: String,
-    /// API user name.
-    #[arg(short, long)]
-    pub user: String,
-    /// Password (default: $RVRRPD_PASSWORD, else prompt without echo).
-    #[arg(short, long)]
-    pub password: Option<String>,
-    /// PEM certificate (the server's or its CA) to trust for HTTPS.
-    #[arg(long)]
-    pub ca_cert: Option<PathBuf>,
-    /// Do not verify the server's certificate (HTTPS).
-    #[arg(short = 'k', long)]
-    pub insecure: bool,
-    /// Print the JSON of /run/vrrp instead of a table (with --watch: one JSON object per
-    /// transition and line).
-    #[arg(long)]
-    pub json: bool,
-    /// Reload the daemon's configuration file (POST /config/reload) and print what changed;
-    /// a file that fails validation is reported and the exit status is non-zero.
-    #[arg(long)]
-    pub reload: bool,
-    /// Instead of the table, print state transitions as they happen (GET /events) until
-    /// interrupted or the daemon stops.
-    #[arg(short, long)]
-    pub watch: bool,
-    /// With --watch: exit after this many transitions.
-    #[arg(long, requires = "watch")]
-    pub count: Option<u64>,
-}
+/// Command line of the operator client (defined with the other binaries' in [`crate::cli`]).
+pub use crate::cli::ClientArgs;
 
 /// A client failure.
 #[derive(Debug, thiserror::Error)]

@@ -10,35 +10,8 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
+use rvrrpd::cli::PwArgs as Args;
 use rvrrpd::users::{self, Access, Algorithm};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "rvrrpd-pw",
-    version,
-    about = "Generate a `users` entry for the rvrrpd client API ([api] users = [...])",
-    after_help = "Levels: 0 read-only (the original's only level), 1 read-write.\n\
-                  Algorithms: scrypt (default; $scrypt$ln=15,r=8,p=1) or sha256 (rVRRPd 0.1.3's format).\n\
-                  Giving the password on the command line leaves it in the shell history: \
-                  omit it to be prompted."
-)]
-struct Args {
-    /// USER [PASSWORD [ALGORITHM]], filling what the options left out.
-    #[arg(value_name = "ARGS", num_args = 0..=3)]
-    positional: Vec<String>,
-    /// User name: 1 to 64 ASCII letters or digits.
-    #[arg(short, long)]
-    user: Option<String>,
-    /// Password (prompted without echo when omitted).
-    #[arg(short, long)]
-    password: Option<String>,
-    /// Hash algorithm: scrypt (default) or sha256.
-    #[arg(short, long)]
-    algorithm: Option<String>,
-    /// Access level: 0 read-only (default), 1 read-write.
-    #[arg(short, long, default_value_t = 0)]
-    level: u8,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();

@@ -1,49 +1,12 @@
-//! The rvrrpd daemon: command line compatible with rVRRPd 0.1.3 (`-m`, `-c`, `-d`, `-g`, `-i`, `-v`).
+//! The rvrrpd daemon: command line compatible with rVRRPd 0.1.3 (`-m`, `-c`, `-d`, `-g`, `-i`, `-v`),
+//! defined in [`rvrrpd::cli::DaemonArgs`]; `--dump` asks the running daemon for its state.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser};
+use clap::Parser;
+use rvrrpd::cli::DaemonArgs as Cli;
 use rvrrpd::config::{Config, Format};
 use rvrrpd::daemon::{self, Mode, RunOptions};
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "rvrrpd",
-    about = "Fast, secure, standards-compliant VRRP daemon (RFC 3768 / RFC 5798)",
-    version,
-    disable_version_flag = true
-)]
-struct Cli {
-    /// Operating mode: 0 = sniffer (print every VRRP advert seen on -i IF), 1 = foreground, 2 = daemon.
-    #[arg(short = 'm', long = "mode", value_parser = clap::value_parser!(u8).range(0..=2))]
-    mode: Option<u8>,
-    /// Interface for the sniffer mode.
-    #[arg(short = 'i', long = "iface")]
-    iface: Option<String>,
-    /// Configuration file (default: /etc/rvrrpd/rvrrpd.conf, then /etc/rvrrpd.conf).
-    #[arg(short = 'c', long = "conf")]
-    conf: Option<PathBuf>,
-    /// Debug level: 0 info, 1 low, 2 medium, 3 high, 5 extensive (overrides the configuration).
-    #[arg(short = 'd', long = "debug", value_parser = clap::value_parser!(u8).range(0..=5))]
-    debug: Option<u8>,
-    /// Configuration format: toml (default) or json (also detected from the file).
-    #[arg(short = 'g', long = "cfg-format", value_parser = ["toml", "json"])]
-    cfg_format: Option<String>,
-    /// Validate the configuration and exit without touching the system.
-    #[arg(long = "check")]
-    check: bool,
-    /// Number of worker threads (default: one per core, at most one per group).
-    #[arg(long = "workers")]
-    workers: Option<usize>,
-    /// Do not load the eBPF/XDP fast path; receive on raw sockets with classic BPF filters
-    /// (also `RVRRPD_NO_EBPF=1`).
-    #[arg(long = "no-ebpf")]
-    no_ebpf: bool,
-    /// Print the version and exit.
-    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
-    version: Option<bool>,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -81,6 +44,18 @@ fn main() -> ExitCode {
     };
     for w in &config.warnings {
         eprintln!("rvrrpd: warning: {w}");
+    }
+    if cli.dump {
+        return match rvrrpd::daemon::dump::request(&config, rvrrpd::daemon::dump::DUMP_TIMEOUT) {
+            Ok(json) => {
+                print!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rvrrpd: --dump: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if cli.check {
         println!(

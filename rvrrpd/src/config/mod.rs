@@ -118,6 +118,9 @@ impl std::str::FromStr for Format {
     }
 }
 
+/// Default of the `dump_file` directive: the running-state dump written on SIGUSR1.
+pub const DEFAULT_DUMP_FILE: &str = "/run/rvrrpd/rvrrpd.json";
+
 /// The whole configuration.
 ///
 /// Serializing it (for the API) never outputs `auth_secret`, the `[api]` secret or password
@@ -149,6 +152,10 @@ pub struct Config {
         deserialize_with = "defaults::or_main_log"
     )]
     pub main_log: PathBuf,
+    /// Extension: where SIGUSR1 (`rvrrpd --dump`) writes the running state as JSON (default
+    /// [`DEFAULT_DUMP_FILE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump_file: Option<PathBuf>,
     /// Error log file in daemon mode; `None` (`"disabled"`, the default) means none.
     #[serde(
         default,
@@ -239,6 +246,7 @@ impl Default for Config {
             pid: defaults::pid(),
             working_dir: defaults::working_dir(),
             main_log: defaults::main_log(),
+            dump_file: None,
             error_log: None,
             client_api: None,
             workers: None,
@@ -296,6 +304,13 @@ impl Config {
     /// The `[[protocols.static]]` routes.
     pub fn static_routes(&self) -> &[StaticRoute] {
         &self.protocols.static_routes
+    }
+
+    /// Where SIGUSR1 writes the running state (`dump_file`, else [`DEFAULT_DUMP_FILE`]).
+    pub fn dump_path(&self) -> &Path {
+        self.dump_file
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_DUMP_FILE))
     }
 
     /// Whether the client API is enabled.

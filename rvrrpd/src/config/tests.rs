@@ -64,6 +64,10 @@ fn every_sample_in_conf_validates() {
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let path = entry.path();
+        // conf/ also holds the systemd unit (rvrrpd.service).
+        if path.extension().is_none_or(|e| e != "conf") {
+            continue;
+        }
         if let Err(error) = Config::load(&path, None) {
             panic!("{error}");
         }
@@ -708,3 +712,35 @@ fn workers_and_realtime_priority_are_range_checked() {
 }
 
 mod notify;
+#[test]
+fn dump_file_defaults_and_rejections() {
+    let c = toml("debug = 0\n").unwrap();
+    assert_eq!(c.dump_file, None);
+    assert_eq!(c.dump_path(), Path::new(DEFAULT_DUMP_FILE));
+    let c = toml("dump_file = \"/run/x/state.json\"\n").unwrap();
+    assert_eq!(c.dump_path(), Path::new("/run/x/state.json"));
+    // Not written back by the API's configuration view unless set.
+    assert!(!serde_json::to_string(&Config::default())
+        .unwrap()
+        .contains("dump_file"));
+    assert_rejected(
+        toml("debug = 0\ndump_file = \"state.json\"\n"),
+        "dump_file",
+        Some(2),
+        &["absolute"],
+    );
+    assert_rejected(toml("dump_file = \"\"\n"), "dump_file", Some(1), &["empty"]);
+    assert_rejected(
+        toml("dump_file = \"/run/rvrrpd/\"\n"),
+        "dump_file",
+        Some(1),
+        &["directory"],
+    );
+    assert_rejected(
+        toml("pid = \"/run/r.pid\"\ndump_file = \"/run/r.pid\"\n"),
+        "dump_file",
+        Some(2),
+        &["pid"],
+    );
+    assert_rejected(json("{\n  \"dump_file\": 3\n}"), "dump_file", Some(2), &[]);
+}

@@ -107,6 +107,9 @@ fn general(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
             return Err(ctx.error(name, "must not be empty"));
         }
     }
+    if let Some(dump) = &config.dump_file {
+        dump_file(dump, config, ctx)?;
+    }
     match (&config.client_api, &config.api) {
         (Some(api), None) => {
             return Err(ctx.error(
@@ -228,6 +231,41 @@ fn executable(
             ),
         )
     })
+}
+
+/// `dump_file`: an absolute path to a file, not one of the other files rvrrpd writes.
+fn dump_file(
+    dump: &std::path::Path,
+    config: &Config,
+    ctx: &Context<'_>,
+) -> Result<(), ConfigError> {
+    let shown = dump.display();
+    if dump.as_os_str().is_empty() {
+        return Err(ctx.error("dump_file", "must not be empty"));
+    }
+    if !dump.is_absolute() {
+        return Err(ctx.error(
+            "dump_file",
+            format!("= {shown:?} must be an absolute path (the daemon may run from any directory)"),
+        ));
+    }
+    if dump.as_os_str().as_encoded_bytes().ends_with(b"/") || dump.file_name().is_none() {
+        return Err(ctx.error(
+            "dump_file",
+            format!("= {shown:?} names a directory, not a file"),
+        ));
+    }
+    let others = [
+        ("pid", Some(&config.pid)),
+        ("main_log", Some(&config.main_log)),
+    ];
+    let error_log = config.error_log.as_ref().map(|p| ("error_log", Some(p)));
+    for (name, path) in others.into_iter().chain(error_log) {
+        if path.is_some_and(|p| p == dump) {
+            return Err(ctx.error("dump_file", format!("= {shown:?} is also the {name} file")));
+        }
+    }
+    Ok(())
 }
 
 fn single_vrouter(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<(), ConfigError> {

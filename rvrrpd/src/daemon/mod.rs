@@ -8,10 +8,13 @@
 pub mod api_backend;
 #[cfg(target_os = "linux")]
 pub mod control;
+pub mod dump;
 pub mod logging;
 pub mod notify;
 pub mod pidfile;
 pub mod plan;
+#[cfg(target_os = "linux")]
+pub mod sd_notify;
 #[cfg(target_os = "linux")]
 pub mod sniffer;
 pub mod status;
@@ -102,13 +105,9 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
     }
     let debug = opts.debug_override.unwrap_or(config.debug.get());
     init_logging(debug, Some(time_style(&config)));
-    let _pid = match opts.mode {
-        Mode::Daemon => Some(
-            pidfile::PidFile::create(&config.pid)
-                .map_err(|e| DaemonError::Io("pid file".into(), e))?,
-        ),
-        Mode::Foreground => None,
-    };
+    // Both modes: `rvrrpd --dump` finds the daemon through it (systemd runs `-m 1`).
+    let _pid =
+        pidfile::PidFile::create(&config.pid).map_err(|e| DaemonError::Io("pid file".into(), e))?;
     info!("configuration {} loaded", opts.config_path.display());
 
     let workers = opts
@@ -125,7 +124,10 @@ pub fn run(config: Config, opts: RunOptions) -> Result<(), DaemonError> {
                 path: opts.config_path.clone(),
                 format: opts.format,
             });
-        control.run().await
+        control
+            .with_service(control::Service::from_env(opts.config_path))
+            .run()
+            .await
     })
 }
 

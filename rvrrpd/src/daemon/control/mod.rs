@@ -8,10 +8,12 @@
 //! - [`workers`]: starting, asking and stopping the worker threads;
 //! - [`system`]: the kernel changes (VIPs, routes, macvlans, leftovers, final clean-up);
 //! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove);
-//! - [`reload`]: live reload of the configuration file (SIGHUP, the API).
+//! - [`reload`]: live reload of the configuration file (SIGHUP, the API);
+//! - [`service`]: systemd notifications and the watchdog, the SIGUSR1 state dump.
 
 mod fast_path;
 mod reload;
+mod service;
 mod sync;
 mod system;
 mod workers;
@@ -40,6 +42,8 @@ use crate::net::Ipv4Route;
 use fast_path::{setup_fast_path, FastSetup};
 pub use reload::{ConfigSource, ReloadSummary};
 use workers::{shard, WorkerHandle};
+
+pub use service::Service;
 
 /// The control plane's state.
 pub struct Control {
@@ -77,6 +81,8 @@ pub struct Control {
     sync: sync::SyncGroups,
     /// Scripts, FIFO and the API's transition stream (started by `run`).
     notifier: Option<crate::daemon::notify::Notifier>,
+    /// systemd notifications, the watchdog, the state dump.
+    service: Service,
 }
 
 impl Control {
@@ -164,6 +170,7 @@ impl Control {
             config_source: None,
             sync: sync::SyncGroups::default(),
             notifier: None,
+            service: Service::disabled(),
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -276,16 +283,23 @@ impl Control {
         let mut term = sig(SignalKind::terminate(), "SIGTERM")?;
         let mut int = sig(SignalKind::interrupt(), "SIGINT")?;
         let mut hup = sig(SignalKind::hangup(), "SIGHUP")?;
+        let mut usr1 = sig(SignalKind::user_defined1(), "SIGUSR1")?;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut watchdog = self.service.watchdog_timer();
+        self.notify_ready();
         loop {
             tokio::select! {
                 _ = tick.tick() => {
                     self.refresh_counters();
                     self.trim_heap_when_quiet();
+                    self.notify_status();
                 }
+                _ = service::tick(&mut watchdog) => self.watchdog_tick(),
                 _ = term.recv() => { info!("SIGTERM: leaving"); break; }
                 _ = int.recv() => { info!("SIGINT: leaving"); break; }
+                _ = usr1.recv() => self.dump_state(),
                 _ = hup.recv() => {
+                    self.notify_reloading();
                     info!("SIGHUP: reloading the configuration");
                     if let Err(e) = self.reload(&ev_tx, &mut ev_rx).await {
                         warn!("reload refused, nothing changed: {e}");
@@ -293,6 +307,7 @@ impl Control {
                     if let Some(rx) = self.new_track_rx.take() {
                         track_rx = Some(rx);
                     }
+                    self.notify_reloaded();
                 }
                 ev = ev_rx.recv() => match ev {
                     Some(ev) => self.handle_event(ev).await,
@@ -320,6 +335,7 @@ impl Control {
                 }
             }
         }
+        self.notify_stopping();
         // Writes arriving from now on are refused; the event streams stay open until the
         // workers' last transitions (STOP) are out.
         drop(api_rx);

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::api::backend::WriteError;
 use crate::daemon::plan::GroupSpec;
 use crate::daemon::sys::EventFd;
-use crate::daemon::worker::{Reply, Worker, WorkerCmd, WorkerEvent, WorkerLinks};
+use crate::daemon::worker::{Heartbeat, Reply, Worker, WorkerCmd, WorkerEvent, WorkerLinks};
 use crate::daemon::DaemonError;
 use crate::net::xdp::WorkerRing;
 
@@ -29,6 +29,8 @@ pub(super) struct WorkerHandle {
     pub(super) wake: Arc<EventFd>,
     pub(super) thread: Option<std::thread::JoinHandle<()>>,
     pub(super) groups: usize,
+    /// The worker's loop heartbeat (see [`crate::daemon::notify::stalled_workers`]).
+    pub(super) heartbeat: Arc<Heartbeat>,
 }
 
 impl WorkerHandle {
@@ -81,6 +83,7 @@ impl Control {
         };
         let worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring, sock_filter)
             .map_err(DaemonError::Worker)?;
+        let heartbeat = worker.heartbeat();
         let thread = std::thread::Builder::new()
             .name(format!("rvrrpd-w{id}"))
             .spawn(move || {
@@ -93,6 +96,7 @@ impl Control {
             wake,
             thread: Some(thread),
             groups,
+            heartbeat,
         });
         Ok(())
     }

@@ -19,6 +19,7 @@ mod shell;
 mod tests;
 mod transmit;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -157,4 +158,22 @@ pub struct WorkerLinks {
     pub status: Arc<StatusBoard>,
     /// Timer lateness, shared by all workers.
     pub lateness: Arc<LatenessHistogram>,
+}
+
+/// A worker's sign of life for the watchdog: the CLOCK_MONOTONIC time (µs) at the top of its
+/// last loop iteration. The worker stores, the control plane loads; nothing else is ordered
+/// by it, so relaxed atomics suffice.
+#[derive(Debug, Default)]
+pub struct Heartbeat(AtomicU64);
+
+impl Heartbeat {
+    /// Records a loop iteration at `micros`.
+    pub fn beat(&self, micros: u64) {
+        self.0.store(micros, Ordering::Relaxed);
+    }
+
+    /// The last iteration's time (0: never ran).
+    pub fn last(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 use tracing::warn;
 
-use super::{GroupSpec, Shard, WorkerCmd, WorkerError, WorkerLinks};
+use super::{GroupSpec, Heartbeat, Shard, WorkerCmd, WorkerError, WorkerLinks};
 use crate::daemon::sys::{monotonic_micros, Epoll, EventFd, TimerFd};
 use crate::net::rx::{RxConfig, RxSocket};
 use crate::net::tx::TxSocket;
@@ -34,6 +34,8 @@ pub struct Worker {
     pub(super) wake: Arc<EventFd>,
     pub(super) cmds: Receiver<WorkerCmd>,
     pub(super) shard: Shard,
+    /// Stored at the top of every loop iteration, read by the control plane's watchdog.
+    pub(super) heartbeat: Arc<Heartbeat>,
 }
 
 impl Worker {
@@ -78,6 +80,7 @@ impl Worker {
             wake,
             cmds,
             shard: Shard::new(id, links),
+            heartbeat: Arc::new(Heartbeat::default()),
         };
         // All groups first, then one socket per (interface, family) with its whole VRID set:
         // starting thousands of groups must not re-filter a socket thousands of times.
@@ -210,6 +213,11 @@ impl Worker {
         Ok(())
     }
 
+    /// The worker's heartbeat, for the control plane's watchdog (take it before `run`).
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
+    }
+
     /// Runs until a `Shutdown` command has been handled.
     pub fn run(mut self) {
         // Commands queued before the thread started (the initial tracking outcomes: a group
@@ -224,6 +232,9 @@ impl Worker {
         let mut tokens = Vec::with_capacity(64);
         let mut armed: Option<u64> = None;
         loop {
+            // One relaxed store per turn: a wake-up from the control plane (an empty command
+            // batch) makes a healthy worker beat within microseconds.
+            self.heartbeat.beat(monotonic_micros());
             // Adverts that arrived before a deadline must be seen before its timer fires.
             self.drain_ring();
             self.shard.fire_timers(now());
