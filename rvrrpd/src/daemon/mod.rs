@@ -14,7 +14,7 @@ pub mod notify;
 pub mod pidfile;
 pub mod plan;
 #[cfg(target_os = "linux")]
-pub mod sd_notify;
+pub mod systemd;
 #[cfg(target_os = "linux")]
 pub mod sniffer;
 pub mod status;

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use crate::api::backend::GroupView;
 use crate::daemon::api_backend::DaemonBackend;
 use crate::daemon::dump;
-use crate::daemon::sd_notify::{status_line, Notifier as SdNotifier, Watchdog};
+use crate::daemon::systemd::{status_line, Notifier as SdNotifier, Watchdog};
 use crate::daemon::sys::monotonic_micros;
 
 use super::Control;
