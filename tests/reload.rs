@@ -20,12 +20,6 @@ use rvrrpd_lab::config::rvrrpd::VRouter;
 use rvrrpd_lab::scale::{self, groups, Group, ScaleTopo, Side};
 use rvrrpd_lab::{kernel, wait_until, Lab, Signal};
 
-fn held(topo: &ScaleTopo, side: Side, vips: &HashSet<IpAddr>) -> usize {
-    kernel::addresses(topo.ns(side), None)
-        .map(|a| a.iter().filter(|a| vips.contains(&a.addr)).count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn reload_of_a_thousand_groups_keeps_the_unchanged_ones_on_schedule() {
     const GROUPS: usize = 1000;
@@ -49,7 +43,7 @@ fn reload_of_a_thousand_groups_keeps_the_unchanged_ones_on_schedule() {
         "A Master of every group",
         Duration::from_secs(30),
         Duration::from_millis(250),
-        || held(&topo, Side::A, &vips(0..GROUPS)) == GROUPS,
+        || topo.held(Side::A, &vips(0..GROUPS)) == GROUPS,
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", a.tail(10)));
     let mut cap = topo
@@ -89,8 +83,8 @@ fn reload_of_a_thousand_groups_keeps_the_unchanged_ones_on_schedule() {
         Duration::from_secs(10),
         Duration::from_millis(100),
         || {
-            held(&topo, Side::A, &vips(ADDED)) == ADDED.len()
-                && held(&topo, Side::A, &vips(REMOVED)) == 0
+            topo.held(Side::A, &vips(ADDED)) == ADDED.len()
+                && topo.held(Side::A, &vips(REMOVED)) == 0
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", a.tail(20)));

@@ -12,18 +12,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::daemon;
-use rvrrpd_lab::kernel;
 use rvrrpd_lab::scale::{self, groups, ScaleTopo, Side};
 use rvrrpd_lab::{wait_until, Signal};
 
 const GROUPS: usize = 1000;
-
-/// The VIPs of the topology held in `side`'s namespace.
-fn held(topo: &ScaleTopo, side: Side, vips: &HashSet<IpAddr>) -> usize {
-    kernel::addresses(topo.ns(side), None)
-        .map(|a| a.iter().filter(|a| vips.contains(&a.addr)).count())
-        .unwrap_or(0)
-}
 
 #[test]
 fn thousand_groups_converge_with_one_master_each_and_fail_over() {
@@ -41,13 +33,13 @@ fn thousand_groups_converge_with_one_master_each_and_fail_over() {
         "A Master of every group",
         Duration::from_secs(30),
         Duration::from_millis(250),
-        || held(&topo, Side::A, &vips) == GROUPS && held(&topo, Side::B, &vips) == 0,
+        || topo.held(Side::A, &vips) == GROUPS && topo.held(Side::B, &vips) == 0,
     );
     if let Err(e) = converged {
         panic!(
             "{e}: A holds {}, B holds {} of {GROUPS} VIPs\n{}\n{}",
-            held(&topo, Side::A, &vips),
-            held(&topo, Side::B, &vips),
+            topo.held(Side::A, &vips),
+            topo.held(Side::B, &vips),
             a.tail(10),
             b.tail(10)
         );
@@ -55,13 +47,13 @@ fn thousand_groups_converge_with_one_master_each_and_fail_over() {
     // Stable: a few more advert intervals change nothing.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        held(&topo, Side::A, &vips),
+        topo.held(Side::A, &vips),
         GROUPS,
         "A lost groups\n{}",
         a.tail(10)
     );
     assert_eq!(
-        held(&topo, Side::B, &vips),
+        topo.held(Side::B, &vips),
         0,
         "B took groups\n{}",
         b.tail(10)
@@ -81,12 +73,12 @@ fn thousand_groups_converge_with_one_master_each_and_fail_over() {
         "B Master of every group",
         Duration::from_secs(15),
         Duration::from_millis(250),
-        || held(&topo, Side::B, &vips) == GROUPS,
+        || topo.held(Side::B, &vips) == GROUPS,
     );
     if let Err(e) = failed_over {
         panic!(
             "{e}: B holds {} of {GROUPS}\n{}",
-            held(&topo, Side::B, &vips),
+            topo.held(Side::B, &vips),
             b.tail(20)
         );
     }

@@ -15,18 +15,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::*;
-use rvrrpd_lab::kernel;
+use rvrrpd_lab::config::rvrrpd::RvrrpdConf;
 use rvrrpd_lab::scale::{self, Group, ScaleTopo, Side};
 use rvrrpd_lab::{wait_until, Signal};
 
 /// Groups on two different links of the topology: link 0 VRID 1 and link 1 VRID 1.
 const MEMBERS: [usize; 2] = [0, 250];
-
-fn held(topo: &ScaleTopo, side: Side, vips: &HashSet<IpAddr>) -> usize {
-    kernel::addresses(topo.ns(side), None)
-        .map(|a| a.iter().filter(|a| vips.contains(&a.addr)).count())
-        .unwrap_or(0)
-}
 
 fn wait_holder(
     topo: &ScaleTopo,
@@ -43,13 +37,13 @@ fn wait_holder(
         what,
         Duration::from_secs(10),
         Duration::from_millis(50),
-        || held(topo, side, vips) == vips.len() && held(topo, other, vips) == 0,
+        || topo.held(side, vips) == vips.len() && topo.held(other, vips) == 0,
     )
     .unwrap_or_else(|e| {
         panic!(
             "{e}: {side:?} holds {}, {other:?} {}\n{}",
-            held(topo, side, vips),
-            held(topo, other, vips),
+            topo.held(side, vips),
+            topo.held(other, vips),
             logs.iter()
                 .map(|p| p.tail(15))
                 .collect::<Vec<_>>()
@@ -59,7 +53,7 @@ fn wait_holder(
 }
 
 /// rvrrpd configuration of `side` with the two member groups only (v3, 0.2 s adverts).
-fn conf(topo: &ScaleTopo, side: Side, name: &str, first_priority: Option<u8>) -> String {
+fn conf(topo: &ScaleTopo, side: Side, name: &str, first_priority: Option<u8>) -> RvrrpdConf {
     let all = scale::rvrrpd_conf(topo.dir(), name, side, MEMBERS[1] + 1, 3, 0.2);
     let mut c = all.clone();
     c.vrouters = MEMBERS.iter().map(|&i| all.vrouters[i].clone()).collect();
@@ -80,7 +74,7 @@ fn conf(topo: &ScaleTopo, side: Side, name: &str, first_priority: Option<u8>) ->
             names.join(", ")
         );
     }
-    c.to_toml()
+    c
 }
 
 #[test]
@@ -97,24 +91,22 @@ fn a_sync_group_fails_over_and_comes_back_together() {
         .iter()
         .map(|&i| IpAddr::V4(Group::nth(i).vip()))
         .collect();
-    let a_file = topo.path("a.toml");
+    // The daemons read a.toml / b.toml, which the reloads below rewrite.
     let b_file = topo.path("b.toml");
-    std::fs::write(&a_file, conf(&topo, Side::A, "a", None)).expect("a.toml");
-    std::fs::write(&b_file, conf(&topo, Side::B, "b", None)).expect("b.toml");
-    let start = |side, name: &str, file: &std::path::Path| {
-        let argv = vec![
-            bin.to_string_lossy().into_owned(),
-            "-m".into(),
-            "1".into(),
-            "-c".into(),
-            file.to_string_lossy().into_owned(),
-            "-d".into(),
-            "1".into(),
-        ];
-        topo.spawn(side, name, &argv).expect("spawning rvrrpd")
+    let spawn = |side, name: &str| {
+        scale::spawn_rvrrpd(
+            &topo,
+            side,
+            &bin,
+            name,
+            &conf(&topo, side, name, None),
+            "",
+            &[],
+        )
+        .expect("spawning rvrrpd")
     };
-    let mut a = start(Side::A, "a", &a_file);
-    let mut b = start(Side::B, "b", &b_file);
+    let mut a = spawn(Side::A, "a");
+    let mut b = spawn(Side::B, "b");
     wait_holder(&topo, Side::A, &vips, "A Master of both members", &[&a, &b]);
 
     // 1. The tracked link of the second member goes down: both members go to Fault.
@@ -138,7 +130,7 @@ fn a_sync_group_fails_over_and_comes_back_together() {
 
     // 2. B's first group gets priority 250 (reload): B preempts it, and A's second member
     //    leaves Master with it and stays Backup.
-    std::fs::write(&b_file, conf(&topo, Side::B, "b", Some(250))).expect("b.toml");
+    std::fs::write(&b_file, conf(&topo, Side::B, "b", Some(250)).to_toml()).expect("b.toml");
     b.signal(Signal::Hup).expect("SIGHUP B");
     wait_holder(
         &topo,
@@ -149,7 +141,7 @@ fn a_sync_group_fails_over_and_comes_back_together() {
     );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
-        held(&topo, Side::B, &vips),
+        topo.held(Side::B, &vips),
         2,
         "A took a member back while the other is preempted\n{}",
         a.tail(20)
@@ -158,7 +150,7 @@ fn a_sync_group_fails_over_and_comes_back_together() {
 
     // 3. Back to 100: A preempts the first member, the sync group is released, and A takes
     //    the second one too.
-    std::fs::write(&b_file, conf(&topo, Side::B, "b", None)).expect("b.toml");
+    std::fs::write(&b_file, conf(&topo, Side::B, "b", None).to_toml()).expect("b.toml");
     b.signal(Signal::Hup).expect("SIGHUP B");
     wait_holder(
         &topo,

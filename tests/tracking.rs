@@ -320,13 +320,6 @@ fn weighted_interface_and_track_file_move_mastership() {
     );
 }
 
-/// The VIPs of `topo` held in `side`'s namespace.
-fn held(topo: &ScaleTopo, side: Side, vips: &HashSet<IpAddr>) -> usize {
-    kernel::addresses(topo.ns(side), None)
-        .map(|a| a.iter().filter(|a| vips.contains(&a.addr)).count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_thousand_groups_share_one_script_run() {
     const GROUPS: usize = 1000;
@@ -352,7 +345,7 @@ fn a_thousand_groups_share_one_script_run() {
         "A Master of every group",
         Duration::from_secs(30),
         Duration::from_millis(250),
-        || held(&topo, Side::A, &vips) == GROUPS && held(&topo, Side::B, &vips) == 0,
+        || topo.held(Side::A, &vips) == GROUPS && topo.held(Side::B, &vips) == 0,
     )
     .unwrap_or_else(|e| panic!("{e}\n{}\n{}", a.tail(10), b.tail(10)));
 
@@ -379,13 +372,13 @@ fn a_thousand_groups_share_one_script_run() {
         "B Master of every group",
         Duration::from_secs(10),
         Duration::from_millis(100),
-        || held(&topo, Side::B, &vips) == GROUPS && held(&topo, Side::A, &vips) == 0,
+        || topo.held(Side::B, &vips) == GROUPS && topo.held(Side::A, &vips) == 0,
     )
     .unwrap_or_else(|e| {
         panic!(
             "{e}: A holds {}, B holds {}\n{}\n{}",
-            held(&topo, Side::A, &vips),
-            held(&topo, Side::B, &vips),
+            topo.held(Side::A, &vips),
+            topo.held(Side::B, &vips),
             a.tail(10),
             b.tail(10)
         )

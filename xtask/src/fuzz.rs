@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::ebpf;
+use crate::{ebpf, run};
 
 /// Every fuzz target, in the order they run.
 pub const TARGETS: [&str; 5] = ["vrrp_codec", "frames", "config", "api", "timer_wheel"];
@@ -59,15 +59,6 @@ fn nightly_cargo(toolchain: &str) -> Command {
     ebpf::clear_cargo_env(&mut cmd);
     cmd.arg(format!("+{toolchain}"));
     cmd
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    eprintln!("xtask: running {cmd:?}");
-    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed with {status}");
-    }
-    Ok(())
 }
 
 /// Installs cargo-fuzz unless `cargo +NIGHTLY fuzz` already works.

@@ -14,12 +14,12 @@ pub mod notify;
 pub mod pidfile;
 pub mod plan;
 #[cfg(target_os = "linux")]
-pub mod systemd;
-#[cfg(target_os = "linux")]
 pub mod sniffer;
 pub mod status;
 #[cfg(target_os = "linux")]
 pub mod sys;
+#[cfg(target_os = "linux")]
+pub mod systemd;
 #[cfg(target_os = "linux")]
 pub mod tracking;
 #[cfg(target_os = "linux")]

@@ -177,6 +177,13 @@ impl ScaleTopo {
         ip(self.ns(side), &["-batch", &file.to_string_lossy()]).map(|_| ())
     }
 
+    /// How many of `vips` are assigned in `side`'s namespace.
+    pub fn held(&self, side: Side, vips: &std::collections::HashSet<std::net::IpAddr>) -> usize {
+        crate::kernel::addresses(self.ns(side), None)
+            .map(|a| a.iter().filter(|a| vips.contains(&a.addr)).count())
+            .unwrap_or(0)
+    }
+
     /// The namespace of `side`.
     pub fn ns(&self, side: Side) -> &str {
         match side {

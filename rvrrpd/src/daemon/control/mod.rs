@@ -189,6 +189,15 @@ impl Control {
         self
     }
 
+    /// The configuration in force.
+    fn config(&self) -> Arc<Config> {
+        self.shared
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn specs(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<usize, Arc<GroupSpec>>> {
         self.shared.specs.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -200,12 +209,7 @@ impl Control {
     /// Starts the workers and the API, runs until a termination signal, then shuts down.
     pub async fn run(mut self) -> Result<(), DaemonError> {
         let (ev_tx, mut ev_rx) = unbounded_channel();
-        let config = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let config = self.config();
         self.notifier = Some(crate::daemon::notify::Notifier::new(
             &config,
             self.shared.transitions.clone(),
@@ -213,12 +217,6 @@ impl Control {
         let groups = self.specs().len();
         // Tracking first: a group whose interface is down starts in Fault, one whose script
         // is failing starts with its tracked priority.
-        let config = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         let specs: Vec<Arc<GroupSpec>> = self.specs().values().cloned().collect();
         let mut tracking = match Tracking::start(&config, &specs).await {
             Ok(t) => t,

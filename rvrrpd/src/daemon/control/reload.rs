@@ -131,12 +131,7 @@ impl Control {
         // Every interface of the new file must resolve before anything changes.
         crate::daemon::plan::resolve(&new, crate::daemon::lookup_interface)
             .map_err(|e| e.to_string())?;
-        let old = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let old = self.config();
         let mut summary = ReloadSummary {
             need_restart: restart_settings(&old, &new),
             ..ReloadSummary::default()

@@ -10,8 +10,8 @@ use tracing::{info, warn};
 use crate::api::backend::GroupView;
 use crate::daemon::api_backend::DaemonBackend;
 use crate::daemon::dump;
-use crate::daemon::systemd::{status_line, Notifier as SdNotifier, Watchdog};
 use crate::daemon::sys::monotonic_micros;
+use crate::daemon::systemd::{status_line, Notifier as SdNotifier, Watchdog};
 
 use super::Control;
 
@@ -124,12 +124,7 @@ impl Control {
 
     /// SIGUSR1: writes the running state to `dump_file`.
     pub(super) fn dump_state(&self) {
-        let config = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let config = self.config();
         let path = config.dump_path();
         // The dump only reads; writes queued here would go nowhere.
         let (requests, _) = unbounded_channel();

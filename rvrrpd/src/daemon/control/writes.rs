@@ -120,12 +120,7 @@ impl Control {
         ev_tx: &tokio::sync::mpsc::UnboundedSender<WorkerEvent>,
     ) -> Result<usize, WriteError> {
         // Validate the whole configuration with the new vrouter, as the file would be.
-        let config = self
-            .shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let config = self.config();
         if let Some(dup) = config.vrouters.iter().find(|o| {
             o.group == vr.group && o.interface == vr.interface && o.family() == vr.family()
         }) {
