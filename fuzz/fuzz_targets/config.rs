@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use libfuzzer_sys::fuzz_target;
 use rvrrpd::auth::{AuthKey, AuthType};
 use rvrrpd::config::{
-    AddressFamily, AuthType as ConfigAuth, Config, Format, IfType, NetDriver, ProtocolVersion,
+    AddressFamily, Config, Format, IfType, NetDriver, ProtocolVersion,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -92,13 +92,10 @@ fn accepted(mut config: Config) {
                 "authentication with VRRPv3"
             );
             let secret = vr.auth_secret_bytes().expect("auth_type without a secret");
-            // The daemon builds its key from these: it must be constructible.
-            let kind = match auth {
-                ConfigAuth::Rfc2338Simple => AuthType::Simple,
-                ConfigAuth::P0T8Sha256 => AuthType::P0Sha256,
-                ConfigAuth::P1T8Shake256 => AuthType::P1Shake256,
-            };
-            if let Err(e) = AuthKey::new(kind, secret) {
+            // The daemon builds its key from these (one AuthType from the file to the wire):
+            // it must be constructible, and never "no authentication".
+            assert_ne!(auth, AuthType::None, "auth_type parsed as none");
+            if let Err(e) = AuthKey::new(auth, secret.to_vec()) {
                 panic!("accepted secret makes no key: {e}");
             }
             if auth.is_proprietary() {
