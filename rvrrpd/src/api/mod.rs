@@ -20,6 +20,7 @@ pub mod server;
 pub mod session;
 pub mod views;
 pub mod watch;
+pub mod writes;
 
 pub use backend::{
     Backend, GlobalView, GroupCounters, GroupState, GroupView, Histogram, InterfaceView,
