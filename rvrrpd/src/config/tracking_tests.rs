@@ -263,3 +263,22 @@ fn sync_groups_name_existing_vrouters_once() {
         &["is empty"],
     );
 }
+
+/// Regression (fuzz target `config`): an `auth_secret` without `auth_type` is dropped with
+/// its warning, so the vrouter round-trips through the API's JSON unchanged.
+#[test]
+fn an_ignored_secret_is_dropped() {
+    let config = toml(&format!(
+        "{GROUP}auth_secret = \"secret\"\nrfc3768 = false\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let vr = &config.vrouters[0];
+    assert!(vr.auth_secret.is_none());
+    assert!(config
+        .warnings
+        .iter()
+        .any(|w| w.to_string().contains("auth_secret is ignored")));
+    let json = serde_json::to_vec(vr).unwrap_or_else(|e| panic!("{e}"));
+    let back = crate::api::routes::validate_vrouter(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(&back, vr);
+}

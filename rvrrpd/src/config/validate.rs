@@ -378,7 +378,9 @@ fn single_vrouter(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<()
 
 fn authentication(vr: &mut VRouter, p: &str, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
     let Some(auth) = vr.auth_type else {
-        if vr.auth_secret.is_some() {
+        if vr.auth_secret.take().is_some() {
+            // Dropped, not kept unused: what is ignored must not reappear (the secret is never
+            // serialized, so an API round trip of the vrouter would differ; found by fuzzing).
             ctx.warn(
                 &format!("{p}.auth_secret"),
                 "is ignored because auth_type is not set",
