@@ -7,7 +7,7 @@ use rvrrpd::timer::model::Op;
 use crate::{Reader, Writer};
 
 /// Operations read at most (the rest of a longer input is ignored).
-pub const MAX_OPS: usize = 200;
+pub const MAX_OPS: usize = 64;
 
 /// A decoded scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
