@@ -144,7 +144,8 @@ fn accepted(mut config: Config) {
 /// back, `POST /config/vrouter` accepts it as the same router.
 fn round_trip_through_api(vr: &rvrrpd::config::VRouter) {
     let mut value = serde_json::to_value(vr).expect("a vrouter serializes");
-    if let (Some(secret), Some(map)) = (vr.auth_secret_bytes(), value.as_object_mut()) {
+    let secret = vr.auth_secret.as_ref().map(rvrrpd::config::Secret::expose);
+    if let (Some(secret), Some(map)) = (secret, value.as_object_mut()) {
         let Ok(secret) = std::str::from_utf8(secret) else {
             return;
         };
