@@ -546,10 +546,9 @@ fn call(h: &Harness, state: &Arc<AppState>, mock: &MockBackend, model: &mut Mode
         // The server revokes the nonce of the cookies it validated: the last `nonce` value.
         let text = String::from_utf8_lossy(&sent);
         let nonce: Option<u64> = text
-            .split(';')
+            .rsplit(';')
             .filter_map(|p| p.split_once('='))
-            .filter(|(n, _)| n.trim() == "nonce")
-            .last()
+            .find(|(n, _)| n.trim() == "nonce")
             .and_then(|(_, v)| v.trim().trim_matches('"').parse().ok());
         model.revoked.extend(nonce);
     }
