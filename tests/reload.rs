@@ -177,6 +177,9 @@ fn a_bad_file_changes_nothing() {
     );
     let mut p1 = start(&lab, &r1, "r1", &good);
     let (r1_ip, _) = wait_sole_master(&lab, &cap, 91, false, &r1, 0.2, &[&p1]);
+    // Past the takeover (whose second advert may come up to two intervals after the first):
+    // from here on the gaps are the interval.
+    std::thread::sleep(Duration::from_secs(1));
     // The file the daemon reads is the one `start` wrote: break it (priority out of range).
     let path = lab.path("r1.toml");
     let text = std::fs::read_to_string(&path).expect("reading the config");
