@@ -81,7 +81,9 @@ fn link_down_puts_the_master_in_fault_and_it_returns_through_backup() {
         vrid,
         r1_ip,
         |_| true,
-        cut - 1.0,
+        // r1 was the sole sender for its last three intervals (wait_sole_master): a window of
+        // 0.5 s holds its last adverts and none of a Master before it.
+        cut - 0.5,
         Duration::from_secs(5),
         &procs,
     );
