@@ -263,63 +263,43 @@ fn weighted_interface_and_track_file_move_mastership() {
         "0"
     );
 
+    // `change` at `since` moves mastership `from` → `to` (within 3 s), after an advert of
+    // `from` with `lowered` priority when one is expected.
+    let moves = |from: IpAddr, to: IpAddr, lowered: Option<u8>, since: f64| {
+        if let Some(p) = lowered {
+            advert_with_priority(&cap, vrid, from, p, since, Duration::from_secs(3))
+                .unwrap_or_else(|| panic!("no advert with priority {p}\n{}", diag(&procs)));
+        }
+        wait_failover(
+            &cap,
+            vrid,
+            from,
+            |ip| ip == to,
+            since,
+            Duration::from_secs(3),
+            &procs,
+        );
+    };
     // up0 down: 150 − 60 = 90 < 100.
     let t0 = now();
     lab.exec(&r1.ns, &["ip", "link", "set", "up0", "down"])
         .expect("up0 down");
-    advert_with_priority(&cap, vrid, r1_ip, 90, t0, Duration::from_secs(3))
-        .unwrap_or_else(|| panic!("no advert with priority 90\n{}", diag(&procs)));
-    wait_failover(
-        &cap,
-        vrid,
-        r1_ip,
-        |ip| ip == r2_ip,
-        t0,
-        Duration::from_secs(3),
-        &procs,
-    );
+    moves(r1_ip, r2_ip, Some(90), t0);
     // up0 up again: 150, r1 preempts.
     let t1 = now();
     lab.exec(&r1.ns, &["ip", "link", "set", "up0", "up"])
-        .expect("dummy up");
-    wait_failover(
-        &cap,
-        vrid,
-        r2_ip,
-        |ip| ip == r1_ip,
-        t1,
-        Duration::from_secs(3),
-        &procs,
-    );
-
+        .expect("up0 up");
+    moves(r2_ip, r1_ip, None, t1);
     // The file says −70 (written by rename, as configuration tools do): 80 < 100.
     let t2 = now();
     let tmp = lab.path("r1-weight.tmp");
     std::fs::write(&tmp, "-70\n").expect("writing");
     std::fs::rename(&tmp, &weight_file).expect("renaming");
-    advert_with_priority(&cap, vrid, r1_ip, 80, t2, Duration::from_secs(3))
-        .unwrap_or_else(|| panic!("no advert with priority 80\n{}", diag(&procs)));
-    wait_failover(
-        &cap,
-        vrid,
-        r1_ip,
-        |ip| ip == r2_ip,
-        t2,
-        Duration::from_secs(3),
-        &procs,
-    );
+    moves(r1_ip, r2_ip, Some(80), t2);
     // Rewritten in place to 0: back to 150.
     let t3 = now();
     std::fs::write(&weight_file, "0\n").expect("writing");
-    wait_failover(
-        &cap,
-        vrid,
-        r2_ip,
-        |ip| ip == r1_ip,
-        t3,
-        Duration::from_secs(3),
-        &procs,
-    );
+    moves(r2_ip, r1_ip, None, t3);
 }
 
 #[test]
