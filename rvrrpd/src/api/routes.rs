@@ -113,18 +113,11 @@ where
         return Ok(full(handle_complete(state, peer, parts, body).await));
     }
     // `GET /events`: authenticated like every read, then streamed.
-    let cookies = parse_cookies(
-        parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let session = match state.sessions.validate(cookies, &state.users, unix_now()) {
+    let session = match session_of(&state, &parts.headers) {
         Ok(session) => session,
         Err(why) => {
             debug!(%peer, path = "/events", "API request refused: {why}");
-            return Ok(full(error(StatusCode::UNAUTHORIZED, &why.to_string())));
+            return Ok(full(error(StatusCode::UNAUTHORIZED, &why)));
         }
     };
     if parts.method != Method::GET {
@@ -183,21 +176,28 @@ where
         return metrics_response(&*state.backend);
     }
 
+    let session = match session_of(&state, &parts.headers) {
+        Ok(session) => session,
+        Err(why) => {
+            debug!(%peer, path = %raw_path, "API request refused: {why}");
+            return error(StatusCode::UNAUTHORIZED, &why);
+        }
+    };
+    route(&state, &session, method, &segs, body).await
+}
+
+/// The session the request's cookies carry, or why there is none.
+fn session_of(state: &AppState, headers: &hyper::HeaderMap) -> Result<Session, String> {
     let cookies = parse_cookies(
-        parts
-            .headers
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
-    let session = match state.sessions.validate(cookies, &state.users, unix_now()) {
-        Ok(session) => session,
-        Err(why) => {
-            debug!(%peer, path = %raw_path, "API request refused: {why}");
-            return error(StatusCode::UNAUTHORIZED, &why.to_string());
-        }
-    };
-    route(&state, &session, method, &segs, body).await
+    state
+        .sessions
+        .validate(cookies, &state.users, unix_now())
+        .map_err(|why| why.to_string())
 }
 
 async fn route<B>(

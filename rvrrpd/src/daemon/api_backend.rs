@@ -58,6 +58,14 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The view of one group, from its spec and its worker's latest snapshot.
     pub fn group_view(&self, spec: &GroupSpec) -> GroupView {
         let snap = self.status.get(spec.index).unwrap_or_default();
@@ -158,11 +166,7 @@ impl Backend for DaemonBackend {
     }
 
     fn config(&self) -> Arc<Config> {
-        self.shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.config()
     }
 
     fn interfaces(&self) -> Vec<InterfaceView> {

@@ -191,11 +191,7 @@ impl Control {
 
     /// The configuration in force.
     fn config(&self) -> Arc<Config> {
-        self.shared
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.config()
     }
 
     fn specs(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<usize, Arc<GroupSpec>>> {

@@ -264,7 +264,11 @@ impl Control {
         })
         .await
         .map_err(|e| e.to_string())?;
-        let outcome = self.tracking.as_mut().map(|t| t.add_group(&next, vr));
+        if let Some(t) = self.tracking.as_mut() {
+            t.add_group(&next, vr);
+        }
+        // With tracking and sync groups applied (the spec above holds the new base).
+        let outcome = self.effective_outcome(id);
         let priority = outcome.map_or(next.priority, |o| o.priority);
         if !spec.owner {
             self.ask(id, |reply| WorkerCmd::SetPriority {

@@ -50,15 +50,12 @@ impl Control {
     ) -> Result<(), DaemonError> {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         // The initial tracking outcomes, applied before the worker starts its groups.
-        if let Some(t) = self.tracking.as_ref() {
-            let updates: Vec<_> = shard
-                .iter()
-                .filter_map(|s| t.outcome(s.index).map(|_| s.index))
-                .filter_map(|g| self.effective_outcome(g).map(|o| (g, o)))
-                .collect();
-            if !updates.is_empty() {
-                let _ = cmd_tx.send(WorkerCmd::Track { updates });
-            }
+        let updates: Vec<_> = shard
+            .iter()
+            .filter_map(|s| self.effective_outcome(s.index).map(|o| (s.index, o)))
+            .collect();
+        if !updates.is_empty() {
+            let _ = cmd_tx.send(WorkerCmd::Track { updates });
         }
         let wake = Arc::new(EventFd::new().map_err(|e| DaemonError::Io("eventfd".into(), e))?);
         let links = WorkerLinks {

@@ -38,11 +38,10 @@ impl Control {
                 let p = priority.get();
                 // With tracking, `p` is the configured priority; the worker advertises it
                 // with the tracked objects' weights applied.
-                let advertised = self
-                    .tracking
-                    .as_mut()
-                    .and_then(|t| t.set_base(id, p))
-                    .map_or(p, |o| o.priority);
+                if let Some(t) = self.tracking.as_mut() {
+                    t.set_base(id, p);
+                }
+                let advertised = self.effective_outcome(id).map_or(p, |o| o.priority);
                 self.ask(id, |reply| WorkerCmd::SetPriority {
                     group: id,
                     priority: advertised,
