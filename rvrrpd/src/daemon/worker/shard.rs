@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
-use tracing::info;
+use tracing::{debug, info};
 
 use super::transmit::Deferred;
 use super::{GroupSpec, NetOp, WorkerEvent, WorkerLinks};
@@ -244,7 +244,9 @@ impl Shard {
         r.map_err(|e| e.to_string())
     }
 
-    /// Applies a tracking outcome: the priority (never an owner's) and the Fault state. A
+    /// Applies a tracking outcome: the priority (never an owner's) and the Fault state. Logged
+    /// at debug only: the control plane logs the tracked object's change once, and a thousand
+    /// groups sharing it must not write a thousand lines on the worker before their adverts. A
     /// fault is raised before the priority changes (no advert with the new priority from a
     /// group going silent) and cleared after (it comes back with the new one).
     pub(super) fn track(&mut self, id: usize, outcome: crate::track::Outcome, now: Instant) {
@@ -252,14 +254,14 @@ impl Shard {
             return;
         };
         if outcome.fault && !group.fsm.faulted() {
-            info!(
+            debug!(
                 "vrouter {} on {}: fault raised by tracking",
                 group.spec.vrid, group.spec.ifname
             );
             group.fsm.set_fault(true, now, actions);
         }
         if !group.spec.owner && outcome.priority != group.fsm.priority() {
-            info!(
+            debug!(
                 "vrouter {} on {}: priority {} → {} (tracking)",
                 group.spec.vrid,
                 group.spec.ifname,
@@ -270,7 +272,7 @@ impl Shard {
             let _ = group.fsm.set_priority(outcome.priority, now, actions);
         }
         if !outcome.fault && group.fsm.faulted() {
-            info!(
+            debug!(
                 "vrouter {} on {}: fault cleared",
                 group.spec.vrid, group.spec.ifname
             );
