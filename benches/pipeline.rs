@@ -215,6 +215,7 @@ fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
         garp_master_refresh: std::time::Duration::ZERO,
         garp_master_refresh_repeat: 1,
         garp_lower_prio_repeat: 0,
+        unicast: None,
         name: format!("bench-{i}"),
         notify: Default::default(),
     }

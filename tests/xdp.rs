@@ -372,3 +372,73 @@ fn probe_reports_a_reason_for_a_missing_interface() {
     let msg = err.to_string();
     assert!(msg.contains("rvrrpd-nonexistent0"), "{msg}");
 }
+
+/// Unicast groups (`FLAG_UNICAST`): both programs admit only the group's peers, each with at
+/// least its TTL; replacing the peers drops the old ones.
+#[test]
+fn test_run_admits_only_unicast_peers() {
+    use rvrrpd::net::xdp::FLAG_UNICAST;
+    let ns = TestNs::new("up");
+    object();
+    ns.run(move || {
+        let mut fp = load(1);
+        let lo = 1;
+        let src4 = IpAddr::V4(SRC4);
+        let other = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 77));
+        let groups = [
+            (5, FAMILY_V4, vec![src4], 255),
+            (6, FAMILY_V4, vec![other], 255),
+            (7, FAMILY_V6, vec![IpAddr::V6(SRC6)], 255),
+            (8, FAMILY_V4, vec![other, src4], 250),
+        ];
+        for (vrid, family, peers, min_ttl) in &groups {
+            let key = DemuxKey::new(lo, *vrid, *family);
+            fp.set_peers(key, peers, *min_ttl).expect("set_peers");
+            fp.set_group(key, 0, FLAG_UNICAST).expect("set_group");
+        }
+        let cases: [(&str, Vec<u8>, bool); 7] = [
+            ("peer", v2_frame(5), true),
+            ("not a peer", v2_frame(6), false),
+            ("peer, TTL 254 < 255", with_ttl(v2_frame(5), 254), false),
+            ("peer, TTL 252 ≥ 250", with_ttl(v2_frame(8), 252), true),
+            ("peer, TTL 249 < 250", with_ttl(v2_frame(8), 249), false),
+            ("IPv6 peer", v3_frame_v6(7), true),
+            (
+                "malformed and TTL 1",
+                with_ttl(with_version(v2_frame(5), 4), 1),
+                false,
+            ),
+        ];
+        for (what, frame, admitted) in &cases {
+            let xdp = fp.test_run(frame, lo).expect("test_run");
+            assert_eq!(xdp, XDP_DROP, "{what}: consumed or dropped");
+            let kept = fp
+                .test_run_socket_filter(frame, lo)
+                .expect("test_run_socket_filter");
+            assert_eq!(kept > 0, *admitted, "{what}: socket filter");
+        }
+        let delivered: Vec<u8> = drain_all(&mut fp, 0).iter().map(|e| e.vrid()).collect();
+        assert_eq!(delivered, [5, 8, 7], "the admitted adverts reach the ring");
+        let c = counters(&fp);
+        // Each refused frame went through both programs.
+        assert_eq!(c.get(Counter::UnknownPeer), 2, "{c}");
+        assert_eq!(c.get(Counter::BadTtl), 6, "{c}");
+        assert_eq!(
+            c.get(Counter::Malformed),
+            0,
+            "bad TTL is counted first: {c}"
+        );
+
+        // Replacing group 5's peers: the old one is gone, the new one admitted.
+        let key = DemuxKey::new(lo, 5, FAMILY_V4);
+        fp.set_peers(key, &[other], 255).expect("replace peers");
+        assert_eq!(fp.peers(key).expect("peers"), [(other, 255)]);
+        assert_eq!(fp.test_run_socket_filter(&v2_frame(5), lo).expect("run"), 0);
+        assert_eq!(counters(&fp).get(Counter::UnknownPeer), 3);
+        // Back to multicast: no peers, TTL 255 from anyone.
+        fp.set_group(key, 0, 0).expect("multicast");
+        fp.set_peers(key, &[], 255).expect("clear peers");
+        assert!(fp.peers(key).expect("peers").is_empty());
+        assert!(fp.test_run_socket_filter(&v2_frame(5), lo).expect("run") > 0);
+    });
+}

@@ -9,7 +9,8 @@
 //! The XDP program `vrrp_demux` looks up [`DemuxKey`] `(ifindex, vrid, family)` in the
 //! [`DEMUX_MAP`] hash map; the [`DemuxValue`] names the worker whose ring buffer
 //! ([`RING_MAP_NAMES`]`[worker]`) receives a [`VrrpEvent`] (or, for adverts of at most
-//! [`SMALL_VRRP_LEN`] bytes, a [`SmallVrrpEvent`]) for the advert.
+//! [`SMALL_VRRP_LEN`] bytes, a [`SmallVrrpEvent`]) for the advert. A unicast group
+//! ([`FLAG_UNICAST`]) admits only sources listed in [`PEERS_MAP`] ([`PeerKey`]).
 //! Counters live in the per-CPU array [`COUNTERS_MAP`], indexed by [`Counter`].
 #![no_std]
 
@@ -72,6 +73,18 @@ pub const MAX_VRRP_LEN: usize = VRRP_HEADER_LEN + 16 * 16 + VRRP_V2_AUTH_LEN;
 /// advert. Off by default: the event is consumed by user space and the stack is spared.
 pub const FLAG_PASS: u32 = 1 << 0;
 
+/// [`DemuxValue::flags`] bit: the group runs in unicast mode. Its adverts are accepted only
+/// from a source listed in [`PEERS_MAP`] for the group ([`PeerKey`]) with at least the TTL /
+/// hop limit stored there (else [`Counter::UnknownPeer`] / [`Counter::BadTtl`]); other groups
+/// require TTL 255.
+pub const FLAG_UNICAST: u32 = 1 << 1;
+
+/// Name of the `HashMap<PeerKey, u32>` of unicast peers (value: the lowest accepted TTL).
+pub const PEERS_MAP: &str = "PEERS";
+
+/// Capacity of the unicast peer map (peers across all unicast groups).
+pub const MAX_PEERS: u32 = 16 * 1024;
+
 /// Indices into the per-CPU counter array [`COUNTERS_MAP`].
 ///
 /// Only VRRP (IP protocol 112) packets are counted; other traffic is passed without touching
@@ -96,10 +109,13 @@ pub enum Counter {
     Truncated = 6,
     /// The demux map named a worker ≥ [`MAX_WORKERS`] (dropped).
     BadWorker = 7,
+    /// An advert of a unicast group ([`FLAG_UNICAST`]) from a source that is not one of its
+    /// peers (dropped).
+    UnknownPeer = 8,
 }
 
 /// Number of [`Counter`]s (length of the per-CPU array).
-pub const NUM_COUNTERS: u32 = 8;
+pub const NUM_COUNTERS: u32 = 9;
 
 impl Counter {
     /// Every counter, in index order.
@@ -112,6 +128,7 @@ impl Counter {
         Counter::RingbufFull,
         Counter::Truncated,
         Counter::BadWorker,
+        Counter::UnknownPeer,
     ];
 
     /// Stable snake_case name (for logs and metrics).
@@ -125,6 +142,7 @@ impl Counter {
             Counter::RingbufFull => "ringbuf_full",
             Counter::Truncated => "truncated",
             Counter::BadWorker => "bad_worker",
+            Counter::UnknownPeer => "unknown_peer",
         }
     }
 
@@ -156,6 +174,35 @@ impl DemuxKey {
             vrid,
             family,
             _pad: [0; 2],
+        }
+    }
+}
+
+/// Key of the unicast peer map: a group (as in [`DemuxKey`]) and one peer's address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PeerKey {
+    /// Interface index the group runs on.
+    pub ifindex: u32,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`].
+    pub family: u8,
+    /// Must be zero (the kernel hashes all 24 bytes).
+    pub _pad: [u8; 2],
+    /// The peer's address: IPv4 in the first 4 bytes (rest zero), or IPv6.
+    pub addr: [u8; 16],
+}
+
+impl PeerKey {
+    /// A key with zeroed padding.
+    pub const fn new(ifindex: u32, vrid: u8, family: u8, addr: [u8; 16]) -> Self {
+        Self {
+            ifindex,
+            vrid,
+            family,
+            _pad: [0; 2],
+            addr,
         }
     }
 }
@@ -320,6 +367,7 @@ impl VrrpEvent {
 // Layout guards: the kernel and user space must agree byte for byte.
 const _: () = assert!(core::mem::size_of::<DemuxKey>() == 8);
 const _: () = assert!(core::mem::size_of::<DemuxValue>() == 8);
+const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
 const _: () = assert!(core::mem::size_of::<VrrpEvent>() == VRRP_OFFSET + MAX_VRRP_LEN);
 const _: () = assert!(core::mem::size_of::<SmallVrrpEvent>() == VRRP_OFFSET + SMALL_VRRP_LEN);
 const _: () = assert!(core::mem::offset_of!(VrrpEvent, vrrp) == VRRP_OFFSET);
@@ -330,13 +378,15 @@ const _: () = assert!(core::mem::align_of::<VrrpEvent>() <= 8);
 const _: () = assert!(Counter::ALL.len() == NUM_COUNTERS as usize);
 const _: () = assert!(RING_BYTES.is_power_of_two() && RING_BYTES >= 4096);
 
-// SAFETY (all three): `#[repr(C)]`, only integer and byte-array fields, explicit padding
+// SAFETY (all four): `#[repr(C)]`, only integer and byte-array fields, explicit padding
 // fields and no implicit padding (checked by the size asserts above), so every bit pattern
 // is a valid value and the types can be copied to and from kernel memory.
 #[cfg(all(feature = "user", target_os = "linux"))]
 unsafe impl aya::Pod for DemuxKey {}
 #[cfg(all(feature = "user", target_os = "linux"))]
 unsafe impl aya::Pod for DemuxValue {}
+#[cfg(all(feature = "user", target_os = "linux"))]
+unsafe impl aya::Pod for PeerKey {}
 #[cfg(all(feature = "user", target_os = "linux"))]
 unsafe impl aya::Pod for VrrpEvent {}
 

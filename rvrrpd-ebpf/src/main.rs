@@ -2,7 +2,8 @@
 //!
 //! * `vrrp_demux` (XDP): VRRP adverts for a configured `(ifindex, VRID, family)` are copied
 //!   into the owning worker's ring buffer and dropped (or also passed, per group flag);
-//!   unknown VRIDs, malformed adverts and TTL ≠ 255 are counted and dropped; everything that
+//!   unknown VRIDs, malformed adverts, TTL ≠ 255 and, for unicast groups, sources that are
+//!   not their peers (or below the peer's TTL) are counted and dropped; everything that
 //!   is not IP protocol 112 is passed untouched, without touching any map. Frames with a VLAN
 //!   tag other than a priority tag (VLAN id 0) belong to a VLAN device, not to the groups of
 //!   the interface the program runs on (the demux key has no VLAN): passed untouched too.
@@ -31,9 +32,9 @@ use aya_ebpf::{
     EbpfContext,
 };
 use rvrrpd_common::{
-    Counter, DemuxKey, DemuxValue, SmallVrrpEvent, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS,
-    MAX_GROUPS, MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES, SMALL_VRRP_LEN, VRRP_HEADER_LEN,
-    VRRP_V2_AUTH_LEN,
+    Counter, DemuxKey, DemuxValue, PeerKey, SmallVrrpEvent, VrrpEvent, FAMILY_V4, FAMILY_V6,
+    FLAG_PASS, FLAG_UNICAST, MAX_GROUPS, MAX_PEERS, MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES,
+    SMALL_VRRP_LEN, VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
 };
 
 const ETH_HLEN: usize = 14;
@@ -55,6 +56,10 @@ const MAX_EXT_HEADERS: u32 = 4;
 
 #[map]
 static DEMUX: HashMap<DemuxKey, DemuxValue> = HashMap::with_max_entries(MAX_GROUPS, 0);
+
+/// Unicast peers of unicast groups; the value is the lowest TTL / hop limit accepted.
+#[map]
+static PEERS: HashMap<PeerKey, u32> = HashMap::with_max_entries(MAX_PEERS, 0);
 
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(NUM_COUNTERS, 0);
@@ -251,21 +256,25 @@ fn classify<R: L3Reader>(r: &R, version: u8) -> Verdict {
         }
         _ => return Verdict::NotVrrp,
     };
-    if ttl != 255 {
-        return Verdict::Bad(Counter::BadTtl);
-    }
+    // TTL ≠ 255 is only legal for a unicast group's peer (decided after the demux lookup);
+    // a packet that is also malformed counts as bad TTL, as before unicast existed.
+    let malformed = if ttl != 255 {
+        Verdict::Bad(Counter::BadTtl)
+    } else {
+        Verdict::Bad(Counter::Malformed)
+    };
     if ip_end < off + VRRP_HEADER_LEN as u32 {
-        return Verdict::Bad(Counter::Malformed);
+        return malformed;
     }
     // The frame must hold the whole IP packet: a truncated one is malformed whatever its VRID
     // (and the copy into the ring, which reads at most MAX_VRRP_LEN bytes, cannot tell for
     // longer adverts; the socket filter copies nothing).
     if r.load::<u8>(ip_end - 1).is_none() {
-        return Verdict::Bad(Counter::Malformed);
+        return malformed;
     }
     let len = ip_end - off;
     let Some(v) = r.load::<[u8; 8]>(off) else {
-        return Verdict::Bad(Counter::Malformed);
+        return malformed;
     };
     let version = v[0] >> 4;
     let kind = v[0] & 0x0f;
@@ -276,10 +285,10 @@ fn classify<R: L3Reader>(r: &R, version: u8) -> Verdict {
             VRRP_HEADER_LEN as u32 + v[3] as u32 * addr_len + VRRP_V2_AUTH_LEN as u32
         }
         3 => VRRP_HEADER_LEN as u32 + v[3] as u32 * addr_len,
-        _ => return Verdict::Bad(Counter::Malformed),
+        _ => return malformed,
     };
     if kind != 1 || vrid == 0 || len < min_len {
-        return Verdict::Bad(Counter::Malformed);
+        return malformed;
     }
     Verdict::Advert(Advert {
         family,
@@ -289,6 +298,36 @@ fn classify<R: L3Reader>(r: &R, version: u8) -> Verdict {
         len,
         src,
     })
+}
+
+/// The group an advert belongs to, if it may enter: multicast groups take TTL 255 only, a
+/// unicast group only its peers, each with at least the peer's TTL. `Err` is the counter of
+/// the drop.
+#[inline(always)]
+fn admit(adv: &Advert, ifindex: u32) -> Result<DemuxValue, Counter> {
+    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
+    // SAFETY: the value is copied out at once; user space updates entries atomically.
+    let Some(val) = (unsafe { DEMUX.get(key) }).copied() else {
+        return Err(if adv.ttl != 255 {
+            Counter::BadTtl
+        } else {
+            Counter::UnknownVrid
+        });
+    };
+    if val.flags & FLAG_UNICAST == 0 {
+        return if adv.ttl == 255 {
+            Ok(val)
+        } else {
+            Err(Counter::BadTtl)
+        };
+    }
+    let peer = PeerKey::new(ifindex, adv.vrid, adv.family, adv.src);
+    // SAFETY: as above.
+    match unsafe { PEERS.get(peer) }.copied() {
+        None => Err(Counter::UnknownPeer),
+        Some(min_ttl) if u32::from(adv.ttl) < min_ttl => Err(Counter::BadTtl),
+        Some(_) => Ok(val),
+    }
 }
 
 /// `min(len, MAX_VRRP_LEN)` in a form the verifier can bound to `[1, MAX_VRRP_LEN]`
@@ -441,11 +480,12 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
     };
     // SAFETY: ctx.ctx is the xdp_md the kernel handed us.
     let ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
-    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
-    // SAFETY: the value is copied out at once; user space updates entries atomically.
-    let Some(val) = (unsafe { DEMUX.get(key) }).copied() else {
-        count(Counter::UnknownVrid);
-        return xdp_action::XDP_DROP;
+    let val = match admit(&adv, ifindex) {
+        Ok(v) => v,
+        Err(c) => {
+            count(c);
+            return xdp_action::XDP_DROP;
+        }
     };
     // Short adverts (most) go into small records: three times as many fit in a ring.
     let delivered = if adv.len <= SMALL_VRRP_LEN as u32 {
@@ -493,10 +533,8 @@ pub fn vrrp_sock_filter(ctx: SkBuffContext) -> i64 {
     };
     // SAFETY: ctx.skb.skb is the __sk_buff the kernel handed us.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
-    // SAFETY: read-only lookup, copied out at once.
-    if unsafe { DEMUX.get(key) }.is_none() {
-        count(Counter::UnknownVrid);
+    if let Err(c) = admit(&adv, ifindex) {
+        count(c);
         return 0;
     }
     count(Counter::Passed);

@@ -20,12 +20,15 @@ mod timers;
 mod tracking;
 mod validate;
 mod validate_tracking;
+mod validate_unicast;
 mod vrouter;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tracking_tests;
+#[cfg(test)]
+mod unicast_tests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -44,6 +47,7 @@ pub use protocols::{Netmask, Protocols, StaticRoute};
 pub use secret::Secret;
 pub use timers::{AdvertInterval, GarpInterval, Timers};
 pub use tracking::{SyncGroup, TrackFile, TrackRef, TrackScript};
+pub use validate_unicast::MAX_UNICAST_PEERS;
 pub use vrouter::{
     GarpRepeat, IfName, IfType, NetDriver, Priority, ProtocolVersion, VRouter, Vrid,
 };

@@ -62,6 +62,7 @@ pub(super) fn validate(
     for (index, vrouter) in config.vrouters.iter_mut().enumerate() {
         single_vrouter(vrouter, &format!("vrouter[{index}]"), &mut ctx)?;
         notify_scripts(vrouter, &format!("vrouter[{index}]"), script_user, &ctx)?;
+        super::validate_unicast::unicast(vrouter, &format!("vrouter[{index}]"), &ctx)?;
     }
     vrouter_uniqueness(&config.vrouters, &ctx)?;
     super::validate_tracking::tracking(config, &mut ctx)?;

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,30 @@ pub struct VRouter {
     /// first advert of a worse Master, before it preempts (0–1000, default 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preempt_delay: f64,
+    /// Unicast mode (keepalived's `unicast_peer`): adverts go to each of these addresses
+    /// instead of the multicast group, and only adverts from them are accepted. Empty:
+    /// multicast (the RFC's mode).
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub unicast_peer: Vec<IpAddr>,
+    /// Unicast mode: source address of our adverts (keepalived's `unicast_src_ip`; default
+    /// the interface's primary IPv4 address, or its IPv6 link-local address).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "unicast_src_ip"
+    )]
+    pub unicast_src: Option<IpAddr>,
+    /// Unicast mode: TTL / hop limit of our adverts (1–255, default 255 as keepalived).
+    #[serde(default = "ttl_255", skip_serializing_if = "is_255")]
+    pub unicast_ttl: u8,
+    /// Unicast mode: the lowest TTL / hop limit accepted from a peer (1–255, default 255:
+    /// the RFC's rule, peers on the link only; lower it for peers behind routers).
+    #[serde(default = "ttl_255", skip_serializing_if = "is_255")]
+    pub unicast_min_ttl: u8,
     /// Interfaces whose link state changes the priority (weighted) or puts the group in Fault
     /// (unweighted). The group's own interface is always tracked, unweighted.
     #[serde(
@@ -151,6 +176,14 @@ fn one_u8() -> u8 {
     1
 }
 
+fn ttl_255() -> u8 {
+    255
+}
+
+fn is_255(v: &u8) -> bool {
+    *v == 255
+}
+
 impl VRouter {
     /// `preempt_delay` as a duration (validated: 0–1000 s).
     pub fn preempt_delay(&self) -> Duration {
@@ -191,6 +224,11 @@ impl VRouter {
             Some(name) => Cow::Borrowed(name.as_str()),
             None => Cow::Owned(format!("standby{}", self.group)),
         }
+    }
+
+    /// Whether the group runs in unicast mode (`unicast_peer` given).
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peer.is_empty()
     }
 
     /// Whether the virtual router works through a macvlan virtual interface.

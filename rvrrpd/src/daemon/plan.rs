@@ -92,10 +92,33 @@ pub struct GroupSpec {
     pub garp_master_refresh_repeat: u32,
     /// Announcements when a Master hears a lower-priority advert (0: none).
     pub garp_lower_prio_repeat: u32,
+    /// Unicast mode (`unicast_peer`); `None`: multicast.
+    pub unicast: Option<Box<UnicastSpec>>,
     /// The vrouter's name (keepalived's instance name).
     pub name: String,
     /// Its notify scripts.
     pub notify: crate::daemon::notify::GroupNotify,
+}
+
+/// A group's unicast mode: where its adverts go and whose it accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnicastSpec {
+    /// Source address of our adverts (`unicast_src`, default the group's `primary`); also
+    /// the destination a peer's adverts are checksummed for (VRRPv3 pseudo-header).
+    pub src: IpAddr,
+    /// The peers: each advert goes to every one; only theirs are accepted.
+    pub peers: Vec<IpAddr>,
+    /// TTL / hop limit of our adverts.
+    pub ttl: u8,
+    /// Lowest TTL / hop limit accepted from a peer.
+    pub min_ttl: u8,
+}
+
+impl GroupSpec {
+    /// Source address of the group's adverts: `unicast_src` in unicast mode, else `primary`.
+    pub fn advert_src(&self) -> IpAddr {
+        self.unicast.as_ref().map_or(self.primary, |u| u.src)
+    }
 }
 
 /// Most phase slots per advertisement interval when the configuration sets none: 50 ms slots
@@ -315,6 +338,14 @@ fn resolve_one(
         garp_master_refresh: secs(vr.garp_master_refresh),
         garp_master_refresh_repeat: u32::from(vr.garp_master_refresh_repeat),
         garp_lower_prio_repeat: u32::from(vr.garp_lower_prio_repeat),
+        unicast: vr.is_unicast().then(|| {
+            Box::new(UnicastSpec {
+                src: vr.unicast_src.unwrap_or(primary),
+                peers: vr.unicast_peer.clone(),
+                ttl: vr.unicast_ttl,
+                min_ttl: vr.unicast_min_ttl,
+            })
+        }),
         ifname,
         name: vr.name().into_owned(),
         notify: crate::daemon::notify::GroupNotify::from_vrouter(vr),

@@ -17,6 +17,7 @@
 //! be attached on Linux (`SO_ATTACH_FILTER`) or FreeBSD (`BIOCSETF`) alike.
 
 use std::fmt;
+use std::net::IpAddr;
 
 /// One classic BPF instruction; same layout as Linux `struct sock_filter` and BSD
 /// `struct bpf_insn`.
@@ -112,7 +113,7 @@ impl fmt::Display for Insn {
 pub enum CbpfError {
     /// The VRID set produced jumps longer than 255 instructions (cannot happen with
     /// VRIDs in 1..=255, kept as a guard).
-    #[error("socket filter for VRIDs {0:?} is too long")]
+    #[error("socket filter for VRIDs {0:?} is too long (jumps over 255 instructions, or more than 4096 instructions: too many unicast peers on one interface)")]
     TooLong(Vec<u8>),
 }
 
@@ -175,40 +176,100 @@ fn push_vrid_set(prog: &mut Vec<Insn>, vrids: &[u8]) -> Result<(), CbpfError> {
     Ok(())
 }
 
+/// Where a filter reads the IP source address of a packet.
+#[derive(Clone, Copy)]
+enum SrcAt {
+    /// IPv4 source word at this absolute offset (the data starts at the IPv4 header).
+    V4(u32),
+    /// IPv6 source (four words) at this offset from the network header (`SKF_NET_OFF`): an
+    /// `AF_INET6` raw socket's data starts at the VRRP message.
+    V6Net,
+}
+
+/// Linux `SKF_NET_OFF`: loads at `SKF_NET_OFF + k` read byte `k` of the network header.
+pub const SKF_NET_OFF: u32 = (-0x10_0000i32) as u32;
+
+/// The unicast groups of a socket: (VRID, peers). Adverts of such a VRID are accepted only
+/// from one of its peers.
+pub type UnicastPeers = [(u8, Vec<IpAddr>)];
+
+/// Appends, for every unicast VRID, "A (the VRID) is it → accept only from its peers", each
+/// block self-contained (its own returns) and skipped with `ja` otherwise, so no jump grows
+/// with the number of peers. A is left holding the VRID for the code that follows.
+fn push_peer_blocks(prog: &mut Vec<Insn>, peers: &UnicastPeers, src: SrcAt) {
+    for (vrid, list) in peers {
+        let mut block = Vec::new();
+        for peer in list {
+            match (src, peer) {
+                (SrcAt::V4(at), IpAddr::V4(a)) => {
+                    block.push(Insn::stmt(BPF_LD | BPF_W | BPF_ABS, at));
+                    block.push(Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, u32::from(*a), 0, 1));
+                    block.push(Insn::stmt(BPF_RET | BPF_K, ACCEPT));
+                }
+                (SrcAt::V6Net, IpAddr::V6(a)) => {
+                    let o = a.octets();
+                    for w in 0..4u8 {
+                        let i = usize::from(w) * 4;
+                        let word = u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+                        block.push(Insn::stmt(
+                            BPF_LD | BPF_W | BPF_ABS,
+                            SKF_NET_OFF + 8 + u32::from(w) * 4,
+                        ));
+                        // Mismatch: on to the next peer (past this peer's remaining loads,
+                        // compares and return).
+                        block.push(Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, word, 0, 7 - 2 * w));
+                    }
+                    block.push(Insn::stmt(BPF_RET | BPF_K, ACCEPT));
+                }
+                // A peer of the other family can never match (validation refuses them).
+                _ => {}
+            }
+        }
+        block.push(Insn::stmt(BPF_RET | BPF_K, 0));
+        // jeq #vrid → the block; else ja over it.
+        prog.push(Insn::jump(
+            BPF_JMP | BPF_JEQ | BPF_K,
+            u32::from(*vrid),
+            1,
+            0,
+        ));
+        prog.push(Insn::stmt(BPF_JMP | BPF_JA, block.len() as u32));
+        prog.extend(block);
+    }
+}
+
 /// Appends the VRRP header test, with the VRRP header at `X + 0` (`ind == true`) or at
-/// absolute offset 0 (`ind == false`); reject jumps to `reject_at` relative to the end.
-fn push_vrrp_checks(prog: &mut Vec<Insn>, vrids: &[u8], ind: bool) -> Result<(), CbpfError> {
+/// absolute offset 0 (`ind == false`). The first `ret #0` of the program is the one right
+/// after the version test (the IP header tests jump there).
+fn push_vrrp_checks(
+    prog: &mut Vec<Insn>,
+    vrids: &[u8],
+    peers: &UnicastPeers,
+    ind: bool,
+    src: SrcAt,
+) -> Result<(), CbpfError> {
     let mode = if ind { BPF_IND } else { BPF_ABS };
     // A = version/type byte. Accept 0x21 (v2) and 0x31 (v3).
     prog.push(Insn::stmt(BPF_LD | BPF_B | mode, 0));
-    prog.push(Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, 0x21, 1, 0));
-    // Not v2: is it v3? If not, jump to the reject instruction (computed below).
-    let v3_idx = prog.len();
-    prog.push(Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, 0x31, 0, 0));
+    prog.push(Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, 0x21, 2, 0));
+    prog.push(Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, 0x31, 1, 0));
+    prog.push(Insn::stmt(BPF_RET | BPF_K, 0));
     // A = VRID.
     prog.push(Insn::stmt(BPF_LD | BPF_B | mode, 1));
-    let set_start = prog.len();
+    push_peer_blocks(prog, peers, src);
     push_vrid_set(prog, vrids)?;
-    // Find the reject instruction ("ret #0") of the set block; when every VRID is
-    // accepted there is none: append one.
-    let reject_idx = match prog[set_start..]
-        .iter()
-        .position(|i| *i == Insn::stmt(BPF_RET | BPF_K, 0))
-    {
-        Some(p) => set_start + p,
-        None => {
-            prog.push(Insn::stmt(BPF_RET | BPF_K, 0));
-            prog.len() - 1
-        }
-    };
-    let off = reject_idx - v3_idx - 1;
-    prog[v3_idx].jf = u8::try_from(off).map_err(|_| CbpfError::TooLong(vrids.to_vec()))?;
+    if prog.len() > MAX_INSNS {
+        return Err(CbpfError::TooLong(vrids.to_vec()));
+    }
     Ok(())
 }
 
+/// Longest program the kernel accepts (`BPF_MAXINSNS`).
+pub const MAX_INSNS: usize = 4096;
+
 /// Filter for an `AF_INET` raw socket (data starts at the IPv4 header): IPv4, protocol
-/// 112, VRRP v2/v3 advertisement, VRID in `vrids`.
-pub fn vrrp_ipv4(vrids: &[u8]) -> Result<Vec<Insn>, CbpfError> {
+/// 112, VRRP v2/v3 advertisement, VRID in `vrids`; a unicast VRID only from its peers.
+pub fn vrrp_ipv4(vrids: &[u8], peers: &UnicastPeers) -> Result<Vec<Insn>, CbpfError> {
     let mut p = Vec::with_capacity(16 + vrids.len());
     // ldb [0]; and #0xf0; jeq #0x40, next, reject(placeholder: patched below)
     p.push(Insn::stmt(BPF_LD | BPF_B | BPF_ABS, 0));
@@ -221,7 +282,7 @@ pub fn vrrp_ipv4(vrids: &[u8]) -> Result<Vec<Insn>, CbpfError> {
     p.push(Insn::jump(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_VRRP, 0, 0));
     // ldxb 4*([0]&0xf)
     p.push(Insn::stmt(BPF_LDX | BPF_B | BPF_MSH, 0));
-    push_vrrp_checks(&mut p, vrids, true)?;
+    push_vrrp_checks(&mut p, vrids, peers, true, SrcAt::V4(12))?;
     let reject = reject_index(&p);
     for idx in [ver_idx, proto_idx] {
         p[idx].jf =
@@ -231,10 +292,11 @@ pub fn vrrp_ipv4(vrids: &[u8]) -> Result<Vec<Insn>, CbpfError> {
 }
 
 /// Filter for an `AF_INET6` raw socket (data starts at the VRRP message): VRRP v2/v3
-/// advertisement, VRID in `vrids`.
-pub fn vrrp_ipv6(vrids: &[u8]) -> Result<Vec<Insn>, CbpfError> {
+/// advertisement, VRID in `vrids`; a unicast VRID only from its peers (read through
+/// [`SKF_NET_OFF`]).
+pub fn vrrp_ipv6(vrids: &[u8], peers: &UnicastPeers) -> Result<Vec<Insn>, CbpfError> {
     let mut p = Vec::with_capacity(8 + vrids.len());
-    push_vrrp_checks(&mut p, vrids, false)?;
+    push_vrrp_checks(&mut p, vrids, peers, false, SrcAt::V6Net)?;
     Ok(p)
 }
 
@@ -278,11 +340,21 @@ pub type RunResult = Result<u32, &'static str>;
 /// out-of-bounds load ends the program with 0 (drop). Used by the unit tests and handy to
 /// check a program against captured bytes.
 pub fn run(prog: &[Insn], pkt: &[u8]) -> RunResult {
+    run_net(prog, pkt, pkt)
+}
+
+/// [`run`] for a socket whose data does not start at the network header (`AF_INET6` raw):
+/// loads at [`SKF_NET_OFF`]` + k` read byte `k` of `net`.
+pub fn run_net(prog: &[Insn], pkt: &[u8], net: &[u8]) -> RunResult {
     let (mut a, mut x) = (0u32, 0u32);
     let mut pc = 0usize;
     let load = |off: u64, size: usize| -> Option<u32> {
+        let (buf, off) = match off.checked_sub(u64::from(SKF_NET_OFF)) {
+            Some(rel) => (net, rel),
+            None => (pkt, off),
+        };
         let off = usize::try_from(off).ok()?;
-        let bytes = pkt.get(off..off.checked_add(size)?)?;
+        let bytes = buf.get(off..off.checked_add(size)?)?;
         Some(bytes.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
     };
     let mut steps = 0usize;
@@ -433,7 +505,7 @@ mod tests {
 
     #[test]
     fn ipv4_filter_accepts_and_rejects() {
-        let prog = vrrp_ipv4(&[1, 7, 42]).unwrap();
+        let prog = vrrp_ipv4(&[1, 7, 42], &[]).unwrap();
         validate(&prog).unwrap();
         let ok = |p: &[u8]| run(&prog, p).unwrap() > 0;
         for vrid in [1, 7, 42] {
@@ -479,11 +551,11 @@ mod tests {
             odd,
             (1..=255).collect(),
         ] {
-            for prog in [vrrp_ipv4(&set).unwrap(), vrrp_ipv6(&set).unwrap()] {
+            for prog in [vrrp_ipv4(&set, &[]).unwrap(), vrrp_ipv6(&set, &[]).unwrap()] {
                 validate(&prog).unwrap();
             }
-            let p4 = vrrp_ipv4(&set).unwrap();
-            let p6 = vrrp_ipv6(&set).unwrap();
+            let p4 = vrrp_ipv4(&set, &[]).unwrap();
+            let p6 = vrrp_ipv6(&set, &[]).unwrap();
             for vrid in 0..=255u8 {
                 let want = set.contains(&vrid);
                 let v = vrrp(3, 1, vrid);
@@ -497,7 +569,7 @@ mod tests {
 
     #[test]
     fn ipv6_filter() {
-        let prog = vrrp_ipv6(&[10, 11, 12, 200]).unwrap();
+        let prog = vrrp_ipv6(&[10, 11, 12, 200], &[]).unwrap();
         validate(&prog).unwrap();
         assert!(run(&prog, &vrrp(3, 1, 11)).unwrap() > 0);
         assert!(run(&prog, &vrrp(2, 1, 200)).unwrap() > 0);
@@ -518,5 +590,65 @@ mod tests {
         assert_eq!(run(&prog, &ether(0x86dd, &ipv6(58, &v))).unwrap(), 0);
         assert_eq!(run(&prog, &ether(0x0806, &[0; 28])).unwrap(), 0);
         assert_eq!(run(&prog, &[0; 10]).unwrap(), 0);
+    }
+
+    #[test]
+    fn unicast_vrids_only_from_their_peers() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        // VRID 7 is unicast with two peers (the packets' source 10.0.0.2 among them), VRID 8
+        // unicast with another peer; 9 is multicast.
+        let peers = vec![
+            (7, vec![ip("192.0.2.1"), ip("10.0.0.2")]),
+            (8, vec![ip("192.0.2.9")]),
+        ];
+        let prog = vrrp_ipv4(&[7, 8, 9], &peers).unwrap();
+        validate(&prog).unwrap();
+        let ok = |p: &[u8]| run(&prog, p).unwrap() > 0;
+        assert!(ok(&ipv4(0, 112, &vrrp(2, 1, 7))));
+        assert!(ok(&ipv4(4, 112, &vrrp(3, 1, 7))));
+        assert!(
+            !ok(&ipv4(0, 112, &vrrp(2, 1, 8))),
+            "10.0.0.2 is not 8's peer"
+        );
+        assert!(ok(&ipv4(0, 112, &vrrp(2, 1, 9))));
+        assert!(!ok(&ipv4(0, 112, &vrrp(2, 1, 10))));
+        assert!(!ok(&ipv4(0, 112, &vrrp(2, 2, 7))), "still only adverts");
+        let mut other = ipv4(0, 112, &vrrp(2, 1, 7));
+        other[15] = 3;
+        assert!(!ok(&other), "10.0.0.3 is no peer of 7");
+
+        // IPv6: the source is read from the network header (SKF_NET_OFF); every word counts.
+        let peers6 = vec![(7, vec![ip("fe80::9"), ip("fe80::1")])];
+        let prog = vrrp_ipv6(&[7, 9], &peers6).unwrap();
+        validate(&prog).unwrap();
+        let v = vrrp(3, 1, 7);
+        let net = ipv6(112, &v);
+        assert!(run_net(&prog, &v, &net).unwrap() > 0);
+        for word in 0..4 {
+            let mut n = net.clone();
+            n[8 + word * 4 + 3] ^= 0x40;
+            assert_eq!(run_net(&prog, &v, &n).unwrap(), 0, "word {word} differs");
+        }
+        assert!(run_net(&prog, &vrrp(3, 1, 9), &net).unwrap() > 0);
+
+        // Many peers: every jump stays short; the longest allowed set still fits.
+        let many: Vec<IpAddr> = (1..=64u16)
+            .map(|i| IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 1, i)))
+            .collect();
+        let groups: Vec<(u8, Vec<IpAddr>)> = (1..=6).map(|v| (v, many.clone())).collect();
+        let prog = vrrp_ipv6(&[1, 2, 3, 4, 5, 6], &groups).unwrap();
+        validate(&prog).unwrap();
+        let mut n = net.clone();
+        n[8..24].copy_from_slice(&match many[63] {
+            IpAddr::V6(a) => a.octets(),
+            IpAddr::V4(_) => unreachable!(),
+        });
+        assert!(run_net(&prog, &vrrp(3, 1, 6), &n).unwrap() > 0);
+        assert_eq!(run_net(&prog, &vrrp(3, 1, 6), &net).unwrap(), 0);
+        // Past the kernel's limit: an error naming it, not a program the kernel refuses.
+        let groups: Vec<(u8, Vec<IpAddr>)> = (1..=8).map(|v| (v, many.clone())).collect();
+        let vrids: Vec<u8> = (1..=8).collect();
+        let e = vrrp_ipv6(&vrids, &groups).unwrap_err();
+        assert!(e.to_string().contains("too many unicast peers"), "{e}");
     }
 }

@@ -10,6 +10,7 @@
 //! | [`iface`] | ifindex, MAC, up/down, addresses (`getifaddrs`) | blocking, cheap |
 //! | [`rx`] | raw VRRP receive sockets (one per interface and family) | nonblocking fd, epoll-able |
 //! | [`tx`] | AF_PACKET Ethernet frame transmit (`sendmmsg`) | blocking, cheap |
+//! | [`unicast_tx`] | raw IP transmit of unicast adverts to each peer (`sendmmsg`) | blocking, cheap |
 //! | [`sniff`] | AF_PACKET sniffer of IP protocol 112 (`-m 0`) | nonblocking fd |
 //! | [`netlink`] | `netdrv = "libnl"`: VIPs, macvlan, routes via rtnetlink | async (tokio) |
 //! | [`ioctl`] | `netdrv = "ioctl"`: destructive address swap, routes via ioctl | sync, fast |
@@ -49,6 +50,8 @@ pub mod sniff;
 mod sys;
 #[cfg(target_os = "linux")]
 pub mod tx;
+#[cfg(target_os = "linux")]
+pub mod unicast_tx;
 #[cfg(target_os = "linux")]
 pub mod xdp;
 

@@ -76,8 +76,8 @@ impl RxSocket {
         // 1. Filter first.
         if cfg.socket_filter {
             let prog = match cfg.family {
-                Family::Ipv4 => cbpf::vrrp_ipv4(&cfg.vrids),
-                Family::Ipv6 => cbpf::vrrp_ipv6(&cfg.vrids),
+                Family::Ipv4 => cbpf::vrrp_ipv4(&cfg.vrids, &cfg.peers),
+                Family::Ipv6 => cbpf::vrrp_ipv6(&cfg.vrids, &cfg.peers),
             }
             .map_err(|e| NetError::Invalid(e.to_string()))?;
             sock.attach_filter(&sys::to_sock_filter(&prog))
@@ -135,11 +135,12 @@ impl RxSocket {
         })
     }
 
-    /// Replaces the filter (e.g. after a reload changed the groups on this interface).
-    pub fn set_vrids(&self, vrids: &[u8]) -> NetResult<()> {
+    /// Replaces the filter (e.g. after a reload changed the groups on this interface):
+    /// `vrids` accepted, those in `peers` only from their unicast peers.
+    pub fn set_filter(&self, vrids: &[u8], peers: &cbpf::UnicastPeers) -> NetResult<()> {
         let prog = match self.family {
-            Family::Ipv4 => cbpf::vrrp_ipv4(vrids),
-            Family::Ipv6 => cbpf::vrrp_ipv6(vrids),
+            Family::Ipv4 => cbpf::vrrp_ipv4(vrids, peers),
+            Family::Ipv6 => cbpf::vrrp_ipv6(vrids, peers),
         }
         .map_err(|e| NetError::Invalid(e.to_string()))?;
         self.sock

@@ -165,6 +165,39 @@ pub(crate) fn sendmmsg_packet(
     Ok(sent as usize)
 }
 
+/// `sendmmsg(2)` of datagrams, each to its own address (a raw IP socket's unicast adverts).
+/// Returns how many the kernel took.
+pub(crate) fn sendmmsg_to(
+    fd: &impl AsRawFd,
+    datagrams: &[(&socket2::SockAddr, &[u8])],
+) -> io::Result<usize> {
+    if datagrams.is_empty() {
+        return Ok(0);
+    }
+    let mut iovs: Vec<libc::iovec> = datagrams
+        .iter()
+        .map(|(_, d)| libc::iovec {
+            iov_base: d.as_ptr() as *mut libc::c_void,
+            iov_len: d.len(),
+        })
+        .collect();
+    let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(datagrams.len());
+    for (iov, (addr, _)) in iovs.iter_mut().zip(datagrams) {
+        // SAFETY: msghdr/mmsghdr are plain old data; all-zero is valid.
+        let mut h: libc::mmsghdr = unsafe { zeroed() };
+        h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+        h.msg_hdr.msg_namelen = addr.len();
+        h.msg_hdr.msg_iov = iov;
+        h.msg_hdr.msg_iovlen = 1;
+        hdrs.push(h);
+    }
+    let n = libc::c_uint::try_from(hdrs.len()).unwrap_or(libc::c_uint::MAX);
+    // SAFETY: every header points into `iovs` and the callers' addresses, which live until the
+    // call returns; the kernel only reads them (the `*mut` is an artefact of the C API).
+    let sent = cvt(unsafe { libc::sendmmsg(fd.as_raw_fd(), hdrs.as_mut_ptr(), n, 0) })?;
+    Ok(sent as usize)
+}
+
 // ---------------------------------------------------------------- recvmmsg
 
 /// Metadata of one received datagram.

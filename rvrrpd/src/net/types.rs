@@ -146,6 +146,9 @@ pub struct RxConfig {
     pub family: Family,
     /// VRIDs accepted by the socket filter (groups configured on this interface).
     pub vrids: Vec<u8>,
+    /// Unicast groups among them, as (VRID, peers): the Linux kernel filter accepts their
+    /// adverts only from a peer (FreeBSD: the worker checks).
+    pub peers: Vec<(u8, Vec<std::net::IpAddr>)>,
     /// Filter on VRID (`socket_filter = true`, the default): a kernel filter on Linux, in user
     /// space on FreeBSD.
     pub socket_filter: bool,
@@ -162,6 +165,7 @@ impl RxConfig {
             iface: iface.into(),
             family,
             vrids: vrids.to_vec(),
+            peers: Vec::new(),
             socket_filter: true,
             batch: 32,
             rcvbuf: None,

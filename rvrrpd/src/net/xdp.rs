@@ -31,6 +31,8 @@
 //! No `unsafe` here: ring records are decoded with [`VrrpEvent::from_bytes`], privileges are
 //! read from `/proc/self/status`.
 
+mod peers;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -42,8 +44,8 @@ use aya::programs::{
 };
 use aya::{Ebpf, EbpfError, EbpfLoader};
 pub use rvrrpd_common::{
-    Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, MAX_VRRP_LEN,
-    MAX_WORKERS, NUM_COUNTERS, RING_BYTES,
+    Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, FLAG_UNICAST,
+    MAX_VRRP_LEN, MAX_WORKERS, NUM_COUNTERS, RING_BYTES,
 };
 use rvrrpd_common::{COUNTERS_MAP, DEMUX_MAP, RING_MAP_NAMES, SOCKET_FILTER_PROGRAM, XDP_PROGRAM};
 
@@ -601,7 +603,8 @@ impl FastPath {
     }
 
     /// Routes the group `key` to `worker` (insert or update, atomic for the kernel side).
-    /// `flags`: [`FLAG_PASS`] to also hand the advert to the kernel stack.
+    /// `flags`: [`FLAG_PASS`] to also hand the advert to the kernel stack, [`FLAG_UNICAST`]
+    /// to admit only its peers ([`set_peers`](Self::set_peers) first).
     pub fn set_group(&mut self, key: DemuxKey, worker: u32, flags: u32) -> XdpResult<()> {
         self.check_worker(worker)?;
         let key = DemuxKey::new(key.ifindex, key.vrid, key.family);

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod ip;
 pub mod ndisc;
 pub mod pcap;
+pub mod unicast;
 pub mod vrrp;
 
 pub use advert_cache::{AdvertCache, AdvertParams};

@@ -118,6 +118,19 @@ pub enum ChecksumKind {
     PseudoHeader,
 }
 
+impl ChecksumKind {
+    /// The checksum our adverts carry: plain for VRRPv2 and for VRRPv3/IPv4 in `plain` mode,
+    /// with the pseudo-header otherwise.
+    pub fn for_emit(version: Version, family: Family, v3_mode: V3Checksum) -> Self {
+        match (version, family, v3_mode) {
+            (Version::V2, ..) | (Version::V3, Family::Ipv4, V3Checksum::Plain) => {
+                ChecksumKind::Plain
+            }
+            (Version::V3, ..) => ChecksumKind::PseudoHeader,
+        }
+    }
+}
+
 impl From<ChecksumKind> for V3Checksum {
     fn from(kind: ChecksumKind) -> Self {
         match kind {
@@ -555,12 +568,7 @@ impl VrrpRepr {
                 IpAddr::V6(a) => chunk.copy_from_slice(&a.octets()),
             }
         }
-        let kind = match (self.version, family, v3_mode) {
-            (Version::V2, ..) | (Version::V3, Family::Ipv4, V3Checksum::Plain) => {
-                ChecksumKind::Plain
-            }
-            (Version::V3, ..) => ChecksumKind::PseudoHeader,
-        };
+        let kind = ChecksumKind::for_emit(self.version, family, v3_mode);
         if self.version == Version::V2 {
             let signed_len = len - AUTH_DATA_LEN;
             let data = auth.sign(&packet.buffer[..signed_len]);

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::daemon::plan::GroupSpec;
-use crate::net::xdp::{DemuxKey, FastPath, FastPathConfig, WorkerRing, FAMILY_V4, FAMILY_V6};
+use crate::net::xdp::{
+    DemuxKey, FastPath, FastPathConfig, WorkerRing, FAMILY_V4, FAMILY_V6, FLAG_UNICAST,
+};
 use crate::wire::Family;
 
 /// The XDP demux key of a group.
@@ -14,6 +16,29 @@ pub(super) fn demux_key(s: &GroupSpec) -> DemuxKey {
         Family::Ipv6 => FAMILY_V6,
     };
     DemuxKey::new(s.ifindex, s.vrid, family)
+}
+
+/// Routes group `s` to `worker` in the demux map; a unicast group's peers go in first, so
+/// its unicast flag never goes live without them.
+pub(super) fn route_group(
+    fast: &mut FastPath,
+    s: &GroupSpec,
+    worker: u32,
+) -> Result<(), crate::net::xdp::XdpError> {
+    let key = demux_key(s);
+    let flags = match s.unicast.as_deref() {
+        Some(u) => {
+            fast.set_peers(key, &u.peers, u.min_ttl)?;
+            FLAG_UNICAST
+        }
+        None => 0,
+    };
+    fast.set_group(key, worker, flags)?;
+    if flags == 0 {
+        // A group that was unicast before a reload admits no stale peers.
+        fast.set_peers(key, &[], 255)?;
+    }
+    Ok(())
 }
 
 /// The receive path chosen at start-up.
@@ -64,8 +89,7 @@ pub(super) fn setup_fast_path(
     let mut ifnames: Vec<&str> = Vec::new();
     for (k, shard) in shards.iter().enumerate() {
         for s in shard {
-            fast.set_group(demux_key(s), k as u32, 0)
-                .map_err(|e| e.to_string())?;
+            route_group(&mut fast, s, k as u32).map_err(|e| e.to_string())?;
             if !ifnames.contains(&s.ifname.as_str()) {
                 ifnames.push(&s.ifname);
             }

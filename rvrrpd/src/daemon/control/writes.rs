@@ -11,7 +11,7 @@ use crate::daemon::plan::{self, NetDrv};
 use crate::daemon::worker::{WorkerCmd, WorkerEvent};
 use crate::net::driver::NetDriver;
 
-use super::fast_path::demux_key;
+use super::fast_path::route_group;
 use super::Control;
 
 impl Control {
@@ -169,15 +169,13 @@ impl Control {
         let xdp = self.xdp;
         if let Some(fast) = self.fast.as_mut() {
             let attached = !xdp || fast.attached().any(|(name, _, _)| name == spec.ifname);
-            let r = fast
-                .set_group(demux_key(&spec), w as u32, 0)
-                .and_then(|()| {
-                    if attached {
-                        Ok(())
-                    } else {
-                        fast.attach(&spec.ifname).map(drop)
-                    }
-                });
+            let r = route_group(fast, &spec, w as u32).and_then(|()| {
+                if attached {
+                    Ok(())
+                } else {
+                    fast.attach(&spec.ifname).map(drop)
+                }
+            });
             if let Err(e) = r {
                 self.owner.remove(&id);
                 self.shared

@@ -18,6 +18,8 @@ mod shell;
 #[cfg(test)]
 mod tests;
 mod transmit;
+#[cfg(test)]
+mod unicast_tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

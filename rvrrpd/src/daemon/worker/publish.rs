@@ -47,11 +47,14 @@ impl Shard {
                 master_adver_interval: fsm.master_adver_interval(),
                 master_down_interval: fsm.master_down_interval(),
                 skew_time: fsm.skew_time(),
-                adverts_in: stats.adverts_received + group.auth_failures + group.malformed,
+                adverts_in: stats.adverts_received
+                    + group.auth_failures
+                    + group.malformed
+                    + group.not_peer,
                 adverts_out: stats.adverts_sent,
                 transitions: stats.transitions,
                 auth_failures: group.auth_failures,
-                discarded: stats.discarded.total() + group.malformed,
+                discarded: stats.discarded.total() + group.malformed + group.not_peer,
                 last_transition: group.last_transition,
             },
         );

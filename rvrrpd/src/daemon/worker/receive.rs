@@ -97,6 +97,38 @@ impl Shard {
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
+        let unicast_meta;
+        let meta = match group.spec.unicast.as_deref() {
+            None => meta,
+            Some(u) => {
+                let refused = if !u.peers.contains(&meta.src) {
+                    Some(format_args!("not a unicast peer of this vrouter"))
+                } else if meta.ttl < u.min_ttl {
+                    Some(format_args!("TTL {} below unicast_min_ttl", meta.ttl))
+                } else {
+                    None
+                };
+                if let Some(why) = refused {
+                    group.not_peer += 1;
+                    group.log_discard(now, format_args!("from {}: {why}", meta.src));
+                    self.publish_if_due(g, now);
+                    return;
+                }
+                // The group's TTL rule is checked: the codec's (255, for multicast) is not
+                // ours. Ring records carry no destination: a peer's unicast advert is
+                // addressed (and its VRRPv3 pseudo-header checksummed) to our unicast source.
+                unicast_meta = RxMeta {
+                    src: meta.src,
+                    dst: if meta.dst.is_multicast() {
+                        u.src
+                    } else {
+                        meta.dst
+                    },
+                    ttl: 255,
+                };
+                &unicast_meta
+            }
+        };
         let parsed = match VrrpPacket::new_checked(payload).and_then(|p| VrrpRepr::parse(&p, meta))
         {
             Ok(p) => p,

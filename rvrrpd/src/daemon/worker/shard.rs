@@ -12,9 +12,18 @@ use super::{GroupSpec, NetOp, WorkerEvent, WorkerLinks};
 use crate::daemon::status::{LatenessHistogram, Slot, StatusBoard};
 use crate::fsm::{Action, GroupParams, State, Vrrp};
 use crate::net::tx::TxSocket;
+use crate::net::unicast_tx::UnicastTx;
 use crate::time::Instant;
 use crate::timer::{TimerId, TimingWheel};
 use crate::wire::{self, AdvertCache, Family};
+
+/// Which unicast transmit socket a group sends on: (ifindex, source address, TTL).
+pub(super) type UnicastTxKey = (u32, std::net::IpAddr, u8);
+
+/// The unicast transmit socket key of a group in unicast mode.
+pub(super) fn unicast_tx_key(spec: &GroupSpec) -> Option<UnicastTxKey> {
+    spec.unicast.as_ref().map(|u| (spec.ifindex, u.src, u.ttl))
+}
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum TimerKey {
@@ -44,6 +53,9 @@ pub(super) struct Group {
     pub(super) slot: Slot,
     pub(super) auth_failures: u64,
     pub(super) malformed: u64,
+    /// Adverts of a unicast group from a source that is not one of its peers, or below its
+    /// `unicast_min_ttl` (the kernel filters drop most; these got through a path without one).
+    pub(super) not_peer: u64,
     pub(super) last_transition: Option<u64>,
     /// Rate limit for discard logs (µs timestamp of the last one).
     pub(super) last_discard_log: u64,
@@ -64,6 +76,8 @@ pub struct Shard {
     /// (ifindex, family, vrid) → local slot.
     pub(super) demux: HashMap<(u32, Family, u8), usize>,
     pub(super) tx: HashMap<u32, TxSocket>,
+    /// Unicast transmit sockets, by (ifindex, source address, TTL).
+    pub(super) utx: HashMap<UnicastTxKey, UnicastTx>,
     pub(super) wheel: TimingWheel<TimerKey>,
     pub(super) events: UnboundedSender<WorkerEvent>,
     pub(super) status: Arc<StatusBoard>,
@@ -72,6 +86,10 @@ pub struct Shard {
     /// Adverts queued for the next [`Shard::flush`]: bytes, and (ifindex, range) per frame.
     pub(super) out_bytes: Vec<u8>,
     pub(super) out_frames: Vec<(u32, std::ops::Range<usize>)>,
+    /// Unicast adverts queued for the next flush: their VRRP messages, and (socket, peer,
+    /// range) per advert.
+    pub(super) out_ubytes: Vec<u8>,
+    pub(super) out_unicast: Vec<(UnicastTxKey, std::net::IpAddr, std::ops::Range<usize>)>,
     /// Work that may wait until the turn's adverts are sent: when a thousand groups change
     /// state in the same millisecond, the last advert must not wait for a thousand log lines
     /// and gratuitous ARPs.
@@ -90,6 +108,7 @@ impl Shard {
             groups: Vec::new(),
             demux: HashMap::new(),
             tx: HashMap::new(),
+            utx: HashMap::new(),
             wheel: TimingWheel::new(),
             events: links.events,
             status: links.status,
@@ -97,6 +116,8 @@ impl Shard {
             actions: Vec::with_capacity(16),
             out_bytes: Vec::with_capacity(4096),
             out_frames: Vec::with_capacity(64),
+            out_ubytes: Vec::new(),
+            out_unicast: Vec::new(),
             deferred: Vec::new(),
             last_fire: Instant::ZERO,
         }
@@ -118,6 +139,7 @@ impl Shard {
             slot: self.status.slot(spec.index),
             auth_failures: 0,
             malformed: 0,
+            not_peer: 0,
             last_transition: None,
             last_discard_log: 0,
             published_key: (State::Initialize, 0, None),
@@ -196,6 +218,20 @@ impl Shard {
     }
 
     /// The VRIDs this shard runs on (interface, family): what its socket filter lets through.
+    /// The unicast groups on (interface, family), as (VRID, peers), for the socket filter.
+    pub(super) fn unicast_peers_on(
+        &self,
+        ifindex: u32,
+        family: Family,
+    ) -> Vec<(u8, Vec<std::net::IpAddr>)> {
+        self.groups
+            .iter()
+            .flatten()
+            .filter(|g| g.spec.ifindex == ifindex && g.spec.family == family)
+            .filter_map(|g| Some((g.spec.vrid, g.spec.unicast.as_ref()?.peers.clone())))
+            .collect()
+    }
+
     pub(super) fn vrids_on(&self, ifindex: u32, family: Family) -> Vec<u8> {
         self.demux
             .keys()
@@ -516,7 +552,7 @@ fn group_params(spec: &GroupSpec) -> GroupParams {
         preempt: spec.preempt,
         accept_mode: spec.accept_mode,
         advert_interval: spec.interval,
-        primary_addr: spec.primary,
+        primary_addr: spec.advert_src(),
         advert_phase: Some(advert_phase(spec.index, spec.interval, spec.advert_slots)),
         preempt_delay: spec.preempt_delay,
     }

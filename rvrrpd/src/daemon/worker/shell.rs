@@ -8,10 +8,12 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 use tracing::warn;
 
+use super::shard::unicast_tx_key;
 use super::{GroupSpec, Heartbeat, Shard, WorkerCmd, WorkerError, WorkerLinks};
 use crate::daemon::sys::{monotonic_micros, Epoll, EventFd, TimerFd};
 use crate::net::rx::{RxConfig, RxSocket};
 use crate::net::tx::TxSocket;
+use crate::net::unicast_tx::UnicastTx;
 use crate::net::xdp::WorkerRing;
 use crate::time::Instant;
 use crate::wire::Family;
@@ -103,7 +105,8 @@ impl Worker {
         if worker.ring.is_none() {
             for (ifindex, ifname, family, filter) in sockets {
                 let vrids = worker.shard.vrids_on(ifindex, family);
-                worker.open_rx(&ifname, family, &vrids, filter)?;
+                let peers = worker.shard.unicast_peers_on(ifindex, family);
+                worker.open_rx(&ifname, family, &vrids, peers, filter)?;
                 if let (Some(fast), true, Some(sock)) =
                     (sock_filter.as_deref_mut(), filter, worker.rx.last())
                 {
@@ -122,6 +125,17 @@ impl Worker {
     }
 
     fn ensure_tx(&mut self, spec: &GroupSpec) -> Result<(), WorkerError> {
+        if let (Some(key), Some(u)) = (unicast_tx_key(spec), spec.unicast.as_ref()) {
+            if let Entry::Vacant(e) = self.shard.utx.entry(key) {
+                let sock = UnicastTx::open(&spec.ifname, spec.ifindex, u.src, u.ttl).map_err(
+                    |source| WorkerError::Net {
+                        worker: self.id,
+                        source,
+                    },
+                )?;
+                e.insert(sock);
+            }
+        }
         if let Entry::Vacant(e) = self.shard.tx.entry(spec.ifindex) {
             let sock = TxSocket::open_index(&spec.ifname, spec.ifindex).map_err(|source| {
                 WorkerError::Net {
@@ -139,10 +153,12 @@ impl Worker {
         ifname: &str,
         family: Family,
         vrids: &[u8],
+        peers: Vec<(u8, Vec<std::net::IpAddr>)>,
         filter: bool,
     ) -> Result<(), WorkerError> {
         let mut cfg = RxConfig::new(ifname.to_string(), family, vrids);
         cfg.socket_filter = filter;
+        cfg.peers = peers;
         let sock = RxSocket::open(&cfg).map_err(|source| WorkerError::Net {
             worker: self.id,
             source,
@@ -166,19 +182,26 @@ impl Worker {
         if self.ring.is_none() {
             let mut vrids = self.shard.vrids_on(spec.ifindex, spec.family);
             vrids.push(spec.vrid);
+            let mut peers = self.shard.unicast_peers_on(spec.ifindex, spec.family);
+            if let Some(u) = spec.unicast.as_ref() {
+                peers.push((spec.vrid, u.peers.clone()));
+            }
             match self
                 .rx
                 .iter()
                 .find(|s| s.ifindex() == spec.ifindex && s.family() == spec.family)
             {
                 Some(sock) if sock.is_filtered() => {
-                    sock.set_vrids(&vrids).map_err(|source| WorkerError::Net {
-                        worker: self.id,
-                        source,
-                    })?
+                    sock.set_filter(&vrids, &peers)
+                        .map_err(|source| WorkerError::Net {
+                            worker: self.id,
+                            source,
+                        })?
                 }
                 Some(_) => {}
-                None => self.open_rx(&spec.ifname, spec.family, &vrids, spec.socket_filter)?,
+                None => {
+                    self.open_rx(&spec.ifname, spec.family, &vrids, peers, spec.socket_filter)?
+                }
             }
         }
         Ok(self.shard.insert_group(spec))
@@ -200,13 +223,14 @@ impl Worker {
             .remove(&(spec.ifindex, spec.family, spec.vrid));
         self.shard.status.remove(spec.index);
         let vrids = self.shard.vrids_on(spec.ifindex, spec.family);
+        let peers = self.shard.unicast_peers_on(spec.ifindex, spec.family);
         if let Some(sock) = self
             .rx
             .iter()
             .find(|s| s.ifindex() == spec.ifindex && s.family() == spec.family && s.is_filtered())
         {
             // An empty set keeps the socket open but lets nothing through.
-            if let Err(e) = sock.set_vrids(&vrids) {
+            if let Err(e) = sock.set_filter(&vrids, &peers) {
                 warn!("worker {}: re-filtering {}: {e}", self.id, spec.ifname);
             }
         }

@@ -15,7 +15,7 @@ use crate::wire::{self, Family, RxMeta};
 use crate::wire::{parse_ethernet_frame, MacAddr, V3Checksum};
 use std::time::Duration;
 
-fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
+pub(super) fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
     let vip: std::net::IpAddr = "10.0.0.100".parse().unwrap();
     GroupSpec {
         index,
@@ -48,12 +48,16 @@ fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
         garp_master_refresh: std::time::Duration::ZERO,
         garp_master_refresh_repeat: 1,
         garp_lower_prio_repeat: 0,
+        unicast: None,
         name: format!("eth0-{}", index + 1),
         notify: Default::default(),
     }
 }
 
-fn shard(id: usize, spec: GroupSpec) -> (Shard, tokio::sync::mpsc::UnboundedReceiver<WorkerEvent>) {
+pub(super) fn shard(
+    id: usize,
+    spec: GroupSpec,
+) -> (Shard, tokio::sync::mpsc::UnboundedReceiver<WorkerEvent>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let links = WorkerLinks {
         events: tx,

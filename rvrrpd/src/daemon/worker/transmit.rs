@@ -3,9 +3,10 @@
 
 use tracing::{debug, info, warn};
 
-use super::shard::{wire_interval, TimerKey};
+use super::shard::{unicast_tx_key, wire_interval, TimerKey};
 use super::Shard;
 use crate::fsm::State;
+use crate::net::unicast_tx::UnicastTx;
 use crate::time::Instant;
 use crate::wire::{self, AdvertParams};
 
@@ -31,9 +32,24 @@ impl Shard {
             .collect();
         self.out_frames.clear();
         self.out_bytes.clear();
+        self.out_unicast.clear();
+        self.out_ubytes.clear();
         while self.has_deferred() {
             self.run_deferred();
         }
+        out
+    }
+
+    /// Takes the queued unicast adverts as (peer, VRRP message) without sending them (call
+    /// before [`drain_outbox`](Self::drain_outbox), which discards them).
+    pub fn drain_unicast_outbox(&mut self) -> Vec<(std::net::IpAddr, Vec<u8>)> {
+        let out = self
+            .out_unicast
+            .iter()
+            .map(|(_, peer, r)| (*peer, self.out_ubytes[r.clone()].to_vec()))
+            .collect();
+        self.out_unicast.clear();
+        self.out_ubytes.clear();
         out
     }
 
@@ -69,8 +85,12 @@ impl Shard {
         self.deferred = rest;
     }
 
-    /// Sends the queued adverts, one batch per interface, then the deferred work.
+    /// Sends the queued adverts, one batch per interface (and per unicast socket), then the
+    /// deferred work.
     pub fn flush(&mut self) {
+        if !self.out_unicast.is_empty() {
+            self.flush_unicast();
+        }
         if self.out_frames.is_empty() {
             self.run_deferred();
             return;
@@ -96,6 +116,34 @@ impl Shard {
         self.run_deferred();
     }
 
+    /// Sends the queued unicast adverts, one `sendmmsg` per socket.
+    fn flush_unicast(&mut self) {
+        self.out_unicast.sort_by_key(|(key, _, _)| *key);
+        for chunk in self.out_unicast.chunk_by(|a, b| a.0 == b.0) {
+            let Some(tx) = self.utx.get(&chunk[0].0) else {
+                continue;
+            };
+            let addrs: Vec<socket2::SockAddr> = chunk
+                .iter()
+                .map(|(_, peer, _)| UnicastTx::sockaddr(*peer, tx.ifindex()))
+                .collect();
+            let datagrams: Vec<(&socket2::SockAddr, &[u8])> = chunk
+                .iter()
+                .zip(&addrs)
+                .map(|((_, _, r), a)| (a, &self.out_ubytes[r.clone()]))
+                .collect();
+            if let Err(e) = tx.send_batch(&datagrams) {
+                warn!(
+                    "worker {}: sending {} unicast advert(s): {e}",
+                    self.id,
+                    datagrams.len()
+                );
+            }
+        }
+        self.out_unicast.clear();
+        self.out_ubytes.clear();
+    }
+
     pub(super) fn send_advert(&mut self, g: usize, priority: u8) {
         let Some(group) = self.groups[g].as_mut() else {
             return;
@@ -106,7 +154,7 @@ impl Shard {
             vrid: spec.vrid,
             priority,
             interval: wire_interval(spec),
-            src: spec.primary,
+            src: spec.advert_src(),
             addrs: &spec.advert_addrs,
             auth: &spec.auth,
             v3_checksum: spec.v3_checksum,
@@ -121,6 +169,26 @@ impl Shard {
                 return;
             }
         };
+        if let (Some(u), Some(key)) = (spec.unicast.as_ref(), unicast_tx_key(spec)) {
+            // One copy per peer; only a pseudo-header checksum differs between them.
+            for peer in &u.peers {
+                match wire::unicast::push_unicast_message(
+                    frame,
+                    spec.version,
+                    spec.v3_checksum,
+                    u.src,
+                    *peer,
+                    &mut self.out_ubytes,
+                ) {
+                    Ok(r) => self.out_unicast.push((key, *peer, r)),
+                    Err(e) => warn!(
+                        "vrouter {} on {}: cannot build the advert to {peer}: {e}",
+                        spec.vrid, spec.ifname
+                    ),
+                }
+            }
+            return;
+        }
         // Queued: every advert due in this loop turn leaves in one sendmmsg per interface.
         let start = self.out_bytes.len();
         self.out_bytes.extend_from_slice(frame);
