@@ -268,9 +268,7 @@ fn sync_groups_name_existing_vrouters_once() {
 fn sync_groups_take_notify_scripts_that_can_run() {
     let two = format!("{GROUP}[[vrouter]]\ngroup = 2\ninterface = \"eth1\"\nvip = \"10.0.1.1\"\n");
     let group = |extra: &str| {
-        format!(
-            "{two}[[sync_group]]\nname = \"gw\"\nvrouters = [\"eth0-1\", \"eth1-2\"]\n{extra}"
-        )
+        format!("{two}[[sync_group]]\nname = \"gw\"\nvrouters = [\"eth0-1\", \"eth1-2\"]\n{extra}")
     };
     let ok = toml(&group(
         "notify_master = \"/bin/true master 'a b'\"\nnotify_backup = \"/bin/true\"\n\
@@ -292,7 +290,11 @@ fn sync_groups_take_notify_scripts_that_can_run() {
         toml(&group("notify_fault = \"/nonexistent/fault.sh\"\n")),
         "sync_group[0].notify_fault",
         Some(12),
-        &["/nonexistent/fault.sh", "cannot be executed", "No such file"],
+        &[
+            "/nonexistent/fault.sh",
+            "cannot be executed",
+            "No such file",
+        ],
     );
     assert_rejected(
         toml(&group("notify = \"/etc/passwd GROUP\"\n")),
