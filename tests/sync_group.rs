@@ -374,12 +374,8 @@ fn a_peer_better_for_one_member_holds_both_and_group_notifications_come_once() {
         1,
         "{all:?}"
     );
-    for i in 0..2 {
-        let name = format!(
-            "{}-{}",
-            Group::nth(MEMBERS[i]).ifname(),
-            Group::nth(MEMBERS[i]).vrid
-        );
+    for m in MEMBERS {
+        let name = format!("{}-{}", Group::nth(m).ifname(), Group::nth(m).vrid);
         for word in ["MASTER", "FAULT", "STOP"] {
             let prefix = format!("INSTANCE-script INSTANCE {name} {word} ");
             assert!(
