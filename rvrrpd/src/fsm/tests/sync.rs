@@ -81,7 +81,7 @@ fn a_better_master_ends_the_wish_and_go_is_then_ignored() {
     m.on_advert(&adv(HIGH, 250, 10), t(350_000), &mut out);
     assert_eq!(out, vec![UNWANT]);
     assert!(!m.wants_master());
-    // Listening to it again (Master_Down_Interval at its priority 250... ours: 200).
+    // Listening to it again: a Master_Down_Interval (at our priority) from its advert.
     assert_eq!(m.poll_timeout(), Some(t(350_000 + 321_875)));
     out.clear();
     m.sync_go(t(351_000), &mut out);
