@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::notify::NotifyScript;
 use super::serde_util::value_error;
 
 /// Weights of interfaces and scripts (keepalived: −253..253).
@@ -85,16 +86,45 @@ pub struct TrackFile {
 }
 
 /// One `[[sync_group]]`: vrouters that change state together (keepalived's
-/// `vrrp_sync_group`): a Fault in one puts all in Fault, a member preempted by a better router
-/// makes the others leave Master too (and holds them in Backup until it is Master again), and
-/// the members' tracking weights apply to all of them.
+/// `vrrp_sync_group`): a Fault in one puts all in Fault, a member becomes Master only when
+/// every member wants Master (one that hears a better Master holds the others in Backup), a
+/// member leaving Master makes the others leave too, and the members' tracking weights apply
+/// to all of them. The group's own notify scripts run once per change of the group's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncGroup {
-    /// The group's name (for logs). Required, unique.
+    /// The group's name (logs, `GROUP` notifications). Required, unique.
     pub name: String,
     /// The members, by vrouter `name` (default `<interface>-<group>`). Required.
     pub vrouters: Vec<String>,
+    /// Run when the group becomes MASTER (every member Master).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_master: Option<NotifyScript>,
+    /// Run when the group becomes BACKUP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_backup: Option<NotifyScript>,
+    /// Run when the group enters FAULT (a member in Fault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_fault: Option<NotifyScript>,
+    /// Run when the group stops (every member stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_stop: Option<NotifyScript>,
+    /// Run after the specific script with `GROUP name STATE 0` appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyScript>,
+}
+
+impl SyncGroup {
+    /// The notify scripts, as (directive, script), in keepalived's order.
+    pub fn notify_scripts(&self) -> [(&'static str, Option<&NotifyScript>); 5] {
+        [
+            ("notify_master", self.notify_master.as_ref()),
+            ("notify_backup", self.notify_backup.as_ref()),
+            ("notify_fault", self.notify_fault.as_ref()),
+            ("notify_stop", self.notify_stop.as_ref()),
+            ("notify", self.notify.as_ref()),
+        ]
+    }
 }
 
 /// A vrouter's reference to a tracked object: `"name"`, or `{ name = "...", weight = N,

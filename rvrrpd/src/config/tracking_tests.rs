@@ -264,6 +264,60 @@ fn sync_groups_name_existing_vrouters_once() {
     );
 }
 
+#[test]
+fn sync_groups_take_notify_scripts_that_can_run() {
+    let two = format!("{GROUP}[[vrouter]]\ngroup = 2\ninterface = \"eth1\"\nvip = \"10.0.1.1\"\n");
+    let group = |extra: &str| {
+        format!("{two}[[sync_group]]\nname = \"gw\"\nvrouters = [\"eth0-1\", \"eth1-2\"]\n{extra}")
+    };
+    let ok = toml(&group(
+        "notify_master = \"/bin/true master 'a b'\"\nnotify_backup = \"/bin/true\"\n\
+         notify_fault = \"/bin/true\"\nnotify_stop = \"/bin/true\"\nnotify = \"/bin/true any\"\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let g = &ok.sync_groups[0];
+    assert_eq!(
+        g.notify_master.as_ref().map(|s| s.argv().to_vec()),
+        Some(vec!["/bin/true".into(), "master".into(), "a b".into()])
+    );
+    assert!(g.notify_scripts().iter().all(|(_, s)| s.is_some()));
+    // The JSON form loads to the same thing.
+    let json = serde_json::to_string(&ok).unwrap_or_else(|e| panic!("{e}"));
+    let back: super::Config = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.sync_groups, ok.sync_groups);
+    // Line 12: the vrouters take 8 lines, then [[sync_group]], name, vrouters.
+    assert_rejected(
+        toml(&group("notify_fault = \"/nonexistent/fault.sh\"\n")),
+        "sync_group[0].notify_fault",
+        Some(12),
+        &[
+            "/nonexistent/fault.sh",
+            "cannot be executed",
+            "No such file",
+        ],
+    );
+    assert_rejected(
+        toml(&group("notify = \"/etc/passwd GROUP\"\n")),
+        "sync_group[0].notify",
+        Some(12),
+        &["not executable"],
+    );
+    assert_rejected(
+        toml(&group("notify_master = \"true\"\n")),
+        "sync_group[0].notify_master",
+        Some(12),
+        &["absolute path"],
+    );
+    assert_rejected(
+        toml(&format!(
+            "{two}[[sync_group]]\nname = \"g w\"\nvrouters = [\"eth0-1\", \"eth1-2\"]\n"
+        )),
+        "sync_group[0].name",
+        Some(10),
+        &["not a valid name"],
+    );
+}
+
 /// Regression (fuzz target `config`): an `auth_secret` without `auth_type` is dropped with
 /// its warning, so the vrouter round-trips through the API's JSON unchanged.
 #[test]

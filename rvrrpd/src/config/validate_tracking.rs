@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::error::ConfigError;
+use super::notify::{check_executable, check_name};
 use super::serde_util::value_error;
 use super::tracking::{check_weight, TrackRef, FILE_WEIGHT_RANGE, WEIGHT_RANGE};
 use super::validate::Context;
@@ -113,7 +114,22 @@ fn sync_groups(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError
         .map(|(i, vr)| (vr.name().into_owned(), i))
         .collect();
     let mut member_of: HashMap<&str, usize> = HashMap::new();
+    // Resolved already by the notify checks (an unknown user is their error).
+    let user = config.script_user.as_ref().and_then(|u| u.resolve().ok());
     for (i, g) in config.sync_groups.iter().enumerate() {
+        check_name(&g.name).map_err(|e| ctx.error(&format!("sync_group[{i}].name"), e))?;
+        for (directive, script) in g.notify_scripts() {
+            let Some(script) = script else { continue };
+            check_executable(script.program(), user).map_err(|why| {
+                ctx.error(
+                    &format!("sync_group[{i}].{directive}"),
+                    value_error(
+                        format_args!("{:?}", script.as_str()),
+                        format_args!("cannot be executed: {why}"),
+                    ),
+                )
+            })?;
+        }
         let p = format!("sync_group[{i}].vrouters");
         if g.vrouters.is_empty() {
             return Err(ctx.error(&p, "is empty: a sync group needs its member vrouters"));

@@ -55,7 +55,8 @@ pub enum TransitionReason {
     Fault,
     /// Every fault cleared: Fault → Backup.
     FaultCleared,
-    /// Another member of the group's sync group lost mastership: Master → Backup.
+    /// Another member of the group's sync group left Master (or does not want it):
+    /// Master → Backup.
     SyncGroup,
 }
 
@@ -116,6 +117,13 @@ pub enum Action {
     InstallRoutes,
     /// Remove those routes.
     RemoveRoutes,
+    /// A sync-group member in Backup starts (`true`) or stops (`false`) wanting Master: the
+    /// driver tells the control plane, which calls [`crate::fsm::Vrrp::sync_go`] on every
+    /// member once all want it.
+    WantMaster {
+        /// Whether it wants Master now.
+        wants: bool,
+    },
     /// An advert was discarded (for logging; never for our own adverts).
     Discarded {
         /// Why.

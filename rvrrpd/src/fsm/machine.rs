@@ -42,8 +42,11 @@ pub struct Vrrp {
     faulted: bool,
     /// With `preempt_delay`: when the pending preemption of a worse Master may happen.
     preempt_at: Option<Instant>,
-    /// Held in Backup by its sync group (see [`Vrrp::set_hold`]).
-    held: bool,
+    /// A member of a sync group: it never becomes Master on its own (see [`Vrrp::set_sync`]).
+    sync: bool,
+    /// A sync-group member in Backup that wants Master (keepalived's `wantstate`), with the
+    /// reason it would take over for; it waits for [`Vrrp::sync_go`].
+    wants: Option<TransitionReason>,
     current_master: Option<IpAddr>,
     stats: GroupStats,
 }
@@ -62,7 +65,8 @@ impl Vrrp {
             master_left: false,
             faulted: false,
             preempt_at: None,
-            held: false,
+            sync: false,
+            wants: None,
             current_master: None,
             stats: GroupStats::default(),
         }
@@ -139,8 +143,11 @@ impl Vrrp {
         }
         if self.faulted {
             self.transition(State::Fault, TransitionReason::Fault, now, out);
-        } else if self.params.priority == OWNER_PRIORITY {
+        } else if self.params.priority == OWNER_PRIORITY && !self.sync {
             self.become_master(now, TransitionReason::AddressOwner, out);
+        } else if self.params.priority == OWNER_PRIORITY {
+            self.enter_backup(now, TransitionReason::Startup, out);
+            self.want_master(TransitionReason::AddressOwner, out);
         } else {
             self.enter_backup(now, TransitionReason::Startup, out);
         }
@@ -181,33 +188,82 @@ impl Vrrp {
         }
     }
 
-    /// Whether the sync group holds this group in Backup.
-    pub fn held(&self) -> bool {
-        self.held
+    /// Whether the group is a sync-group member (see [`Vrrp::set_sync`]).
+    pub fn sync_member(&self) -> bool {
+        self.sync
     }
 
-    /// Holds the group in Backup (its sync group has a member that lost mastership to a
-    /// better router) or releases it. Held: a Master leaves at once (priority-0 advert so the
-    /// peer takes over after its Skew_Time, routes and VIPs removed) and a Backup neither
-    /// preempts nor takes over when its Master_Down_Timer expires (it re-arms). Released: the
-    /// normal rules again (a Backup that hears nobody takes over at its next expiry, a
-    /// preempting one at the next worse advert).
-    pub fn set_hold(&mut self, hold: bool, now: Instant, out: &mut Vec<Action>) {
-        if hold == self.held {
+    /// Whether the group, a sync-group member in Backup, wants Master (its Master_Down_Timer
+    /// expired, or it would preempt the Master) and waits for [`Vrrp::sync_go`].
+    pub fn wants_master(&self) -> bool {
+        self.wants.is_some()
+    }
+
+    /// Makes the group a member of a sync group, or not (keepalived's
+    /// `vrrp_sync_can_goto_master`: a member becomes Master only when every member wants
+    /// to, and the members' state lives in other workers, so the decision is the control
+    /// plane's).
+    ///
+    /// A member never becomes Master on its own: where a lone group would take over (its
+    /// Master_Down_Timer expires, it preempts a worse Master, it owns its addresses at
+    /// startup), it stays Backup, emits [`Action::WantMaster`] `{ wants: true }` and waits for
+    /// [`Vrrp::sync_go`]; an advert that would have reset its timer (a Master as good as
+    /// it, or one it may not preempt) ends the wish with `{ wants: false }`. A member that
+    /// stops being one while it wants Master takes over at once.
+    pub fn set_sync(&mut self, member: bool, now: Instant, out: &mut Vec<Action>) {
+        if member == self.sync {
             return;
         }
-        self.held = hold;
-        if hold && self.state == State::Master {
-            self.adver_timer = None;
-            self.preempt_at = None;
-            self.master_adver_interval = self.params.advert_interval;
-            self.master_down_timer = Some(now + self.master_down_interval());
-            self.master_left = false;
-            self.current_master = None;
-            self.transition(State::Backup, TransitionReason::SyncGroup, now, out);
-            self.send_advert(0, out);
-            out.push(Action::RemoveRoutes);
-            out.push(Action::RemoveVips);
+        self.sync = member;
+        if let (false, Some(reason)) = (member, self.wants.take()) {
+            self.become_master(now, reason, out);
+        }
+    }
+
+    /// Every member of the sync group wants Master (or is): a member waiting for it becomes
+    /// Master now; otherwise (it no longer wants, it is Master already) nothing happens.
+    pub fn sync_go(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Backup {
+            return;
+        }
+        if let Some(reason) = self.wants.take() {
+            self.become_master(now, reason, out);
+        }
+    }
+
+    /// Another member of the sync group left Master (preempted, Fault, it hears a better
+    /// Master): a Master leaves too, with a priority-0 advert so the peer takes over after its
+    /// Skew_Time, routes and VIPs removed. It then waits in Backup like any member.
+    pub fn sync_leave(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Master {
+            return;
+        }
+        self.adver_timer = None;
+        self.preempt_at = None;
+        self.master_adver_interval = self.params.advert_interval;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.master_left = false;
+        self.current_master = None;
+        self.transition(State::Backup, TransitionReason::SyncGroup, now, out);
+        self.send_advert(0, out);
+        out.push(Action::RemoveRoutes);
+        out.push(Action::RemoveVips);
+    }
+
+    /// A sync-group member in Backup would take over for `reason`: it waits instead (no timer:
+    /// only an advert or the control plane changes its mind).
+    fn want_master(&mut self, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.master_down_timer = None;
+        if self.wants.is_none() {
+            self.wants = Some(reason);
+            out.push(Action::WantMaster { wants: true });
+        }
+    }
+
+    /// A sync-group member that wanted Master heard a Master it accepts.
+    fn stop_wanting(&mut self, out: &mut Vec<Action>) {
+        if self.wants.take().is_some() {
+            out.push(Action::WantMaster { wants: false });
         }
     }
 
@@ -215,6 +271,7 @@ impl Vrrp {
     /// priority-0 advert and the routes and VIPs removed.
     fn leave(&mut self, to: State, reason: TransitionReason, now: Instant, out: &mut Vec<Action>) {
         let from = self.state;
+        self.wants = None;
         self.preempt_at = None;
         self.adver_timer = None;
         self.master_down_timer = None;
@@ -233,6 +290,7 @@ impl Vrrp {
         self.master_adver_interval = self.params.advert_interval;
         self.master_down_timer = Some(now + self.master_down_interval());
         self.master_left = false;
+        self.wants = None;
         self.current_master = None;
         self.transition(State::Backup, reason, now, out);
     }
@@ -255,12 +313,6 @@ impl Vrrp {
                 }
                 self.adver_timer = Some(next);
             }
-            State::Backup if self.held => {
-                // Held by the sync group: keep listening, never take over alone.
-                if self.master_down_timer.is_some_and(|d| d <= now) {
-                    self.master_down_timer = Some(now + self.master_down_interval());
-                }
-            }
             State::Backup => {
                 if self.master_down_timer.is_some_and(|d| d <= now) {
                     let reason = if self.master_left {
@@ -268,7 +320,11 @@ impl Vrrp {
                     } else {
                         TransitionReason::MasterDown
                     };
-                    self.become_master(now, reason, out);
+                    if self.sync {
+                        self.want_master(reason, out);
+                    } else {
+                        self.become_master(now, reason, out);
+                    }
                 }
             }
         }
@@ -365,7 +421,7 @@ impl Vrrp {
             return;
         }
         self.current_master = Some(adv.src);
-        let worse = self.params.preempt && !self.held && adv.priority < self.params.priority;
+        let worse = self.params.preempt && adv.priority < self.params.priority;
         if !worse {
             // A Master as good as us: a later worse one starts its own preempt_delay.
             self.preempt_at = None;
@@ -377,6 +433,7 @@ impl Vrrp {
                     .preempt_at
                     .get_or_insert(now + self.params.preempt_delay);
         if !worse || delayed {
+            self.stop_wanting(out);
             if self.params.version == Version::V3 {
                 self.master_adver_interval = theirs;
             }
@@ -389,7 +446,8 @@ impl Vrrp {
             // wait Skew_Time instead, as for a priority-0 advert, so the best preempting Backup
             // still speaks first and the others hear it before their own timer runs out.
             let soon = now + self.skew_time();
-            if self.master_down_timer.is_none_or(|d| d > soon) {
+            // A member already waiting for its sync group needs no timer to want again.
+            if self.wants.is_none() && self.master_down_timer.is_none_or(|d| d > soon) {
                 self.master_down_timer = Some(soon);
             }
             self.discard(
@@ -473,6 +531,7 @@ impl Vrrp {
     }
 
     fn become_master(&mut self, now: Instant, reason: TransitionReason, out: &mut Vec<Action>) {
+        self.wants = None;
         self.preempt_at = None;
         self.master_down_timer = None;
         self.master_left = false;

@@ -12,6 +12,7 @@ mod event;
 mod machine;
 mod params;
 mod stats;
+pub mod sync;
 pub mod timing;
 
 #[cfg(test)]
@@ -23,3 +24,4 @@ pub use event::{Action, AdvertInfo, DiscardReason, State, TransitionReason};
 pub use machine::{addr_gt, Vrrp, OWNER_PRIORITY};
 pub use params::{GroupParams, ParamsError, Version};
 pub use stats::{DiscardCounters, GroupStats};
+pub use sync::{SyncMembers, SyncOrder};

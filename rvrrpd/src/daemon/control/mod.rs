@@ -223,8 +223,11 @@ impl Control {
         };
         let mut track_rx = tracking.take_events();
         self.tracking = Some(tracking);
-        self.sync =
-            sync::SyncGroups::build(&config, specs.iter().map(|s| (s.index, s.name.as_str())));
+        self.sync = sync::SyncGroups::build(
+            &config,
+            specs.iter().map(|s| (s.index, s.name.as_str())),
+            sync::SyncGroups::default(),
+        );
         self.publish_tracking(specs.iter().map(|s| s.index));
         for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
@@ -357,13 +360,19 @@ impl Control {
                 self.apply(group, op).await
             }
             WorkerEvent::Transition(t) => self.notify(&t),
+            WorkerEvent::WantMaster { group, wants } => self.sync_want(group, wants),
             WorkerEvent::Stopped { worker } => warn!("worker {worker} stopped unexpectedly"),
         }
     }
 
-    /// Hands a transition to the notifier, with the group's name and scripts.
+    /// Hands a transition to the notifier, with the group's name and scripts, then to its
+    /// sync group (whose own notification follows the member's, as keepalived's).
     fn notify(&mut self, t: &crate::daemon::notify::Transition) {
+        self.notify_instance(t);
         self.sync_transition(t);
+    }
+
+    fn notify_instance(&mut self, t: &crate::daemon::notify::Transition) {
         let Some(spec) = self.spec(t.group) else {
             return;
         };

@@ -219,13 +219,7 @@ impl Control {
         // The file's order and content from now on.
         let mut finale = new;
         finale.warnings.clear();
-        let named: Vec<(usize, String)> = self
-            .specs()
-            .values()
-            .map(|s| (s.index, s.name.clone()))
-            .collect();
-        self.sync =
-            super::sync::SyncGroups::build(&finale, named.iter().map(|(i, n)| (*i, n.as_str())));
+        self.rebuild_sync(&finale);
         *self
             .shared
             .config

@@ -57,6 +57,11 @@ impl Control {
         if !updates.is_empty() {
             let _ = cmd_tx.send(WorkerCmd::Track { updates });
         }
+        // Sync-group members never become Master on their own, from the start.
+        let updates = self.sync_membership(shard.iter().map(|s| s.index));
+        if !updates.is_empty() {
+            let _ = cmd_tx.send(WorkerCmd::Sync { updates });
+        }
         let wake = Arc::new(EventFd::new().map_err(|e| DaemonError::Io("eventfd".into(), e))?);
         let links = WorkerLinks {
             events: ev_tx.clone(),
@@ -166,6 +171,8 @@ impl Control {
                 Ok(Some(WorkerEvent::Stopped { .. })) => running -= 1,
                 Ok(Some(WorkerEvent::Net { group, op })) => self.apply(group, op).await,
                 Ok(Some(WorkerEvent::Transition(t))) => self.notify(&t),
+                // Orders make no sense any more.
+                Ok(Some(WorkerEvent::WantMaster { .. })) => {}
                 Ok(None) => break,
                 Err(_) => {
                     warn!("{running} worker(s) did not stop in {WORKER_STOP_TIMEOUT:?}");

@@ -80,8 +80,7 @@ pub fn api_state(state: State) -> GroupState {
     }
 }
 
-/// What a notification is about: a virtual router (keepalived's instance) or, once sync
-/// groups exist, a sync group.
+/// What a notification is about: a virtual router (keepalived's instance) or a sync group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject<'a> {
     /// A `[[vrouter]]`, by name, with its priority at the transition.
@@ -141,7 +140,7 @@ pub struct Transition {
     pub at: SystemTime,
 }
 
-/// A group's notify scripts (from its `[[vrouter]]`).
+/// A group's notify scripts (from its `[[vrouter]]` or `[[sync_group]]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupNotify {
     /// `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`.
@@ -165,6 +164,17 @@ impl GroupNotify {
             fault: vr.notify_fault.clone(),
             stop: vr.notify_stop.clone(),
             any: vr.notify.clone(),
+        }
+    }
+
+    /// The scripts of a `[[sync_group]]`.
+    pub fn from_sync_group(g: &crate::config::SyncGroup) -> Self {
+        Self {
+            master: g.notify_master.clone(),
+            backup: g.notify_backup.clone(),
+            fault: g.notify_fault.clone(),
+            stop: g.notify_stop.clone(),
+            any: g.notify.clone(),
         }
     }
 
@@ -307,6 +317,27 @@ impl Notifier {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
         });
+    }
+
+    /// Handles one change of a sync group's state (see [`crate::fsm::SyncMembers`]): one
+    /// `GROUP` FIFO line, the group's scripts. `queue` keys the group's script queue; it must
+    /// differ from every vrouter id (the control plane counts sync groups down from
+    /// `usize::MAX`).
+    pub fn group_transition(&mut self, queue: usize, name: &str, to: State, notify: &GroupNotify) {
+        let kind = kind_of(to);
+        let subject = Subject::Group { name };
+        debug!("notify: sync group {name:?}: {}", kind.word());
+        if let Some(fifo) = &mut self.fifo {
+            fifo.write_line(&subject.fifo_line(kind));
+        }
+        let jobs = notify.jobs(&subject, kind);
+        if !jobs.is_empty() {
+            if self.scripts {
+                self.runner.submit(queue, jobs);
+            } else {
+                warn!("{}: not run (script_user does not resolve)", jobs[0].label);
+            }
+        }
     }
 
     /// Waits (at most `notify_timeout` and a second) for the queued scripts, then stops the

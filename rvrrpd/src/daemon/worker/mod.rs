@@ -81,10 +81,10 @@ pub enum WorkerCmd {
         /// (group id, outcome).
         updates: Vec<(usize, crate::track::Outcome)>,
     },
-    /// Sync-group holds: (group id, held) — see [`crate::fsm::Vrrp::set_hold`].
-    SetHold {
-        /// (group id, held).
-        updates: Vec<(usize, bool)>,
+    /// Sync-group membership and orders, in order (see [`SyncCmd`]).
+    Sync {
+        /// (group id, what).
+        updates: Vec<(usize, SyncCmd)>,
     },
     /// Stop a group (priority-0 advert if Master) and forget it.
     RemoveGroup {
@@ -93,6 +93,18 @@ pub enum WorkerCmd {
         /// Done.
         reply: Option<Reply>,
     },
+}
+
+/// What the control plane tells a sync-group member (see [`crate::fsm::sync`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncCmd {
+    /// Becomes a member (it then only becomes Master on [`SyncCmd::Go`]) or stops being one
+    /// ([`crate::fsm::Vrrp::set_sync`]). Sent before the worker starts for the initial state.
+    Member(bool),
+    /// Every member wants Master ([`crate::fsm::Vrrp::sync_go`]).
+    Go,
+    /// A member does not want Master ([`crate::fsm::Vrrp::sync_leave`]).
+    Leave,
 }
 
 /// What a worker tells the control plane.
@@ -107,6 +119,14 @@ pub enum WorkerEvent {
     },
     /// A group changed state: the control plane notifies (scripts, FIFO, API stream).
     Transition(crate::daemon::notify::Transition),
+    /// A sync-group member in Backup started or stopped wanting Master. Sent on the channel
+    /// of the group's transitions, so the control plane sees both in the worker's order.
+    WantMaster {
+        /// Group id.
+        group: usize,
+        /// Whether it wants Master now.
+        wants: bool,
+    },
     /// The worker has finished its shutdown and exited.
     Stopped {
         /// Worker number.

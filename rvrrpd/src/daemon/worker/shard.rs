@@ -317,12 +317,16 @@ impl Shard {
         self.apply_actions(g, now);
     }
 
-    /// Holds or releases a group for its sync group.
-    pub(super) fn set_hold(&mut self, id: usize, hold: bool, now: Instant) {
+    /// Applies a sync-group membership change or order to a group.
+    pub(super) fn sync(&mut self, id: usize, cmd: super::SyncCmd, now: Instant) {
         let Ok((g, group, actions)) = self.group_mut(id) else {
             return;
         };
-        group.fsm.set_hold(hold, now, actions);
+        match cmd {
+            super::SyncCmd::Member(member) => group.fsm.set_sync(member, now, actions),
+            super::SyncCmd::Go => group.fsm.sync_go(now, actions),
+            super::SyncCmd::Leave => group.fsm.sync_leave(now, actions),
+        }
         self.apply_actions(g, now);
     }
 
@@ -449,6 +453,14 @@ impl Shard {
                     }
                     // Sent after the turn's adverts are out (see `flush`).
                     self.deferred.push((g, Deferred::Announce(now)));
+                }
+                Action::WantMaster { wants } => {
+                    if let Some(group) = self.groups[g].as_ref() {
+                        let _ = self.events.send(WorkerEvent::WantMaster {
+                            group: group.spec.index,
+                            wants,
+                        });
+                    }
                 }
                 Action::Discarded { reason } => {
                     if let crate::fsm::DiscardReason::LowerPriority { .. } = reason {

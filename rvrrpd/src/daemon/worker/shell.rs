@@ -329,9 +329,9 @@ impl Worker {
                 (reply, r)
             }
             WorkerCmd::RemoveGroup { group, reply } => (reply, self.remove_group(group, now)),
-            WorkerCmd::SetHold { updates } => {
-                for (group, hold) in updates {
-                    self.shard.set_hold(group, hold, now);
+            WorkerCmd::Sync { updates } => {
+                for (group, cmd) in updates {
+                    self.shard.sync(group, cmd, now);
                 }
                 (None, Ok(()))
             }
