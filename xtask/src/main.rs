@@ -360,7 +360,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
         // release build; dpkg-deb with gzip -1).
         let deb = dist::deb::build(root, true)?;
         dist::deb::check(root, &deb)?;
-        // The same elections and failovers on the classic-BPF raw-socket path.
+        // The same elections and failovers (and unicast peer filtering) on the classic-BPF
+        // raw-socket path.
         run(cargo().current_dir(root).env("RVRRPD_NO_EBPF", "1").args([
             "test",
             "-p",
@@ -371,6 +372,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "robustness",
             "--test",
             "scale_groups",
+            "--test",
+            "unicast",
         ]))?;
         // And on the eBPF socket filter (the tier between XDP and classic BPF).
         run(cargo().current_dir(root).env("RVRRPD_NO_XDP", "1").args([
@@ -381,6 +384,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "election",
             "--test",
             "scale_groups",
+            "--test",
+            "unicast",
         ]))?;
         // Every fuzz target briefly, from the checked-in seeds (docs/fuzzing.md).
         let args = fuzz::Args {

@@ -27,6 +27,11 @@ pub struct KaInstance {
     pub vips: Vec<String>,
     /// Use a VMAC macvlan (`use_vmac`).
     pub use_vmac: bool,
+    /// Unicast mode: `unicast_src_ip` (optional) and the `unicast_peer` list (empty:
+    /// multicast).
+    pub unicast_src: Option<String>,
+    /// Unicast peers.
+    pub unicast_peers: Vec<String>,
 }
 
 impl KaInstance {
@@ -49,6 +54,8 @@ impl KaInstance {
             auth_pass: None,
             vips: vec![vip.into()],
             use_vmac: false,
+            unicast_src: None,
+            unicast_peers: Vec::new(),
         }
     }
 
@@ -65,6 +72,16 @@ impl KaInstance {
         }
         if self.use_vmac {
             o.push_str("    use_vmac\n");
+        }
+        if let Some(src) = &self.unicast_src {
+            o.push_str(&format!("    unicast_src_ip {src}\n"));
+        }
+        if !self.unicast_peers.is_empty() {
+            o.push_str("    unicast_peer {\n");
+            for p in &self.unicast_peers {
+                o.push_str(&format!("        {p}\n"));
+            }
+            o.push_str("    }\n");
         }
         if let Some(p) = &self.auth_pass {
             o.push_str(&format!(
