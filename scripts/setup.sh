@@ -10,6 +10,8 @@ have keepalived || need_pkgs+=(keepalived)
 [ -x /usr/lib/frr/vrrpd ] || need_pkgs+=(frr)
 have tcpdump    || need_pkgs+=(tcpdump)
 have ping       || need_pkgs+=(iputils-ping)
+# Accept mode without XDP (tests/accept_mode.rs): rvrrpd's nftables table.
+[ -x /usr/sbin/nft ] || need_pkgs+=(nftables)
 # tests/service.rs: systemd-analyze verify/security on conf/rvrrpd.service, setpriv for the
 # unit's capability set; cargo xtask deb: dpkg-deb, strip, and groff to lint the man pages.
 have systemd-analyze || need_pkgs+=(systemd)

@@ -265,6 +265,8 @@ fn macvlan_client_reaches_vip_through_virtual_mac_across_failover() {
             .version(2)
             .advert(iv)
             .macvlan(vif)
+            // The client pings the VIP itself (refused without accept mode).
+            .accept_mode(true)
     };
     let mut p1 = start(&lab, &r1, "r1", &conf(&lab, "r1", vr(150)));
     let p2 = start(&lab, &r2, "r2", &conf(&lab, "r2", vr(100)));

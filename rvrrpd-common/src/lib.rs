@@ -12,6 +12,12 @@
 //! [`SMALL_VRRP_LEN`] bytes, a [`SmallVrrpEvent`]) for the advert. A unicast group
 //! ([`FLAG_UNICAST`]) admits only sources listed in [`PEERS_MAP`] ([`PeerKey`]).
 //! Counters live in the per-CPU array [`COUNTERS_MAP`], indexed by [`Counter`].
+//!
+//! # Accept mode
+//! The VIPs of groups with `accept_mode = false` are keys ([`VipKey`]) of [`NOACCEPT_MAP`];
+//! while [`NOACCEPT_ON_MAP`]`[0]` is non-zero, IP packets addressed to one of them (other than
+//! VRRP and IPv6 neighbour solicitations / advertisements) are dropped and counted as
+//! [`Counter::NoAccept`] (RFC 5798 §6.4.3).
 #![no_std]
 
 /// Address family tag for IPv4 in [`DemuxKey::family`] and [`VrrpEvent::family`].
@@ -112,10 +118,13 @@ pub enum Counter {
     /// An advert of a unicast group ([`FLAG_UNICAST`]) from a source that is not one of its
     /// peers (dropped).
     UnknownPeer = 8,
+    /// A packet addressed to the VIP of a group without accept mode ([`NOACCEPT_MAP`]),
+    /// neither VRRP nor IPv6 neighbour discovery (dropped).
+    NoAccept = 9,
 }
 
 /// Number of [`Counter`]s (length of the per-CPU array).
-pub const NUM_COUNTERS: u32 = 9;
+pub const NUM_COUNTERS: u32 = 10;
 
 impl Counter {
     /// Every counter, in index order.
@@ -129,6 +138,7 @@ impl Counter {
         Counter::Truncated,
         Counter::BadWorker,
         Counter::UnknownPeer,
+        Counter::NoAccept,
     ];
 
     /// Stable snake_case name (for logs and metrics).
@@ -143,6 +153,7 @@ impl Counter {
             Counter::Truncated => "truncated",
             Counter::BadWorker => "bad_worker",
             Counter::UnknownPeer => "unknown_peer",
+            Counter::NoAccept => "no_accept",
         }
     }
 
@@ -202,6 +213,42 @@ impl PeerKey {
             vrid,
             family,
             _pad: [0; 2],
+            addr,
+        }
+    }
+}
+
+/// Name of the `HashMap<VipKey, u32>` of the VIPs whose traffic is dropped (groups without
+/// accept mode); the value is unused (1).
+pub const NOACCEPT_MAP: &str = "NOACCEPT";
+
+/// Name of the one-entry `Array<u32>` that switches the [`NOACCEPT_MAP`] lookup on (non-zero)
+/// or off (0): foreign traffic pays no hash lookup while no group enforces accept mode.
+pub const NOACCEPT_ON_MAP: &str = "NOACCEPT_ON";
+
+/// Capacity of the [`NOACCEPT_MAP`] (VIPs across all groups).
+pub const MAX_NOACCEPT: u32 = 64 * 1024;
+
+/// Key of the [`NOACCEPT_MAP`]: one VIP, whatever interface the packet arrives on (a VIP is
+/// an address of the host, so a packet for it must not get in through any interface the
+/// program runs on).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VipKey {
+    /// [`FAMILY_V4`] or [`FAMILY_V6`].
+    pub family: u8,
+    /// Must be zero (the kernel hashes all 20 bytes).
+    pub _pad: [u8; 3],
+    /// The address: IPv4 in the first 4 bytes (rest zero), or IPv6.
+    pub addr: [u8; 16],
+}
+
+impl VipKey {
+    /// A key with zeroed padding.
+    pub const fn new(family: u8, addr: [u8; 16]) -> Self {
+        Self {
+            family,
+            _pad: [0; 3],
             addr,
         }
     }
@@ -368,6 +415,7 @@ impl VrrpEvent {
 const _: () = assert!(core::mem::size_of::<DemuxKey>() == 8);
 const _: () = assert!(core::mem::size_of::<DemuxValue>() == 8);
 const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
+const _: () = assert!(core::mem::size_of::<VipKey>() == 20);
 const _: () = assert!(core::mem::size_of::<VrrpEvent>() == VRRP_OFFSET + MAX_VRRP_LEN);
 const _: () = assert!(core::mem::size_of::<SmallVrrpEvent>() == VRRP_OFFSET + SMALL_VRRP_LEN);
 const _: () = assert!(core::mem::offset_of!(VrrpEvent, vrrp) == VRRP_OFFSET);
@@ -378,7 +426,7 @@ const _: () = assert!(core::mem::align_of::<VrrpEvent>() <= 8);
 const _: () = assert!(Counter::ALL.len() == NUM_COUNTERS as usize);
 const _: () = assert!(RING_BYTES.is_power_of_two() && RING_BYTES >= 4096);
 
-// SAFETY (all four): `#[repr(C)]`, only integer and byte-array fields, explicit padding
+// SAFETY (all five): `#[repr(C)]`, only integer and byte-array fields, explicit padding
 // fields and no implicit padding (checked by the size asserts above), so every bit pattern
 // is a valid value and the types can be copied to and from kernel memory.
 #[cfg(all(feature = "user", target_os = "linux"))]
@@ -387,6 +435,8 @@ unsafe impl aya::Pod for DemuxKey {}
 unsafe impl aya::Pod for DemuxValue {}
 #[cfg(all(feature = "user", target_os = "linux"))]
 unsafe impl aya::Pod for PeerKey {}
+#[cfg(all(feature = "user", target_os = "linux"))]
+unsafe impl aya::Pod for VipKey {}
 #[cfg(all(feature = "user", target_os = "linux"))]
 unsafe impl aya::Pod for VrrpEvent {}
 

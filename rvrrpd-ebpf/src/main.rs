@@ -7,6 +7,10 @@
 //!   is not IP protocol 112 is passed untouched, without touching any map. Frames with a VLAN
 //!   tag other than a priority tag (VLAN id 0) belong to a VLAN device, not to the groups of
 //!   the interface the program runs on (the demux key has no VLAN): passed untouched too.
+//! * Accept mode (same program): while some group runs without accept mode, IP packets whose
+//!   destination is one of its VIPs (`NOACCEPT`) are dropped, except VRRP and IPv6 neighbour
+//!   solicitations / advertisements (RFC 5798 §6.4.3). Foreign traffic pays one array lookup
+//!   while no group enforces it, a hash lookup while one does.
 //! * `vrrp_sock_filter` (socket filter): for hosts where XDP cannot attach. Attached to the
 //!   classic raw socket (AF_INET/AF_INET6 raw proto 112 or AF_PACKET), it keeps only valid
 //!   adverts of configured groups; the worker then reads them from the socket as before.
@@ -27,14 +31,14 @@ use aya_ebpf::{
     bindings::{bpf_hdr_start_off::BPF_HDR_START_NET, xdp_action},
     helpers::generated::{bpf_ktime_get_ns, bpf_skb_load_bytes_relative, bpf_xdp_load_bytes},
     macros::{map, socket_filter, xdp},
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::{SkBuffContext, XdpContext},
     EbpfContext,
 };
 use rvrrpd_common::{
-    Counter, DemuxKey, DemuxValue, PeerKey, SmallVrrpEvent, VrrpEvent, FAMILY_V4, FAMILY_V6,
-    FLAG_PASS, FLAG_UNICAST, MAX_GROUPS, MAX_PEERS, MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES,
-    SMALL_VRRP_LEN, VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
+    Counter, DemuxKey, DemuxValue, PeerKey, SmallVrrpEvent, VipKey, VrrpEvent, FAMILY_V4,
+    FAMILY_V6, FLAG_PASS, FLAG_UNICAST, MAX_GROUPS, MAX_NOACCEPT, MAX_PEERS, MAX_VRRP_LEN,
+    NUM_COUNTERS, RING_BYTES, SMALL_VRRP_LEN, VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
 };
 
 const ETH_HLEN: usize = 14;
@@ -49,6 +53,9 @@ const MAX_PRIORITY_TAGS: usize = 2;
 const IPPROTO_VRRP: u8 = 112;
 const IPPROTO_HOPOPTS: u8 = 0;
 const IPPROTO_DSTOPTS: u8 = 60;
+const IPPROTO_ICMPV6: u8 = 58;
+const ND_NEIGHBOR_SOLICIT: u8 = 135;
+const ND_NEIGHBOR_ADVERT: u8 = 136;
 const IPV4_MIN_HLEN: u32 = 20;
 const IPV6_HLEN: u32 = 40;
 /// Extension headers skipped before giving up (and passing the packet untouched).
@@ -60,6 +67,14 @@ static DEMUX: HashMap<DemuxKey, DemuxValue> = HashMap::with_max_entries(MAX_GROU
 /// Unicast peers of unicast groups; the value is the lowest TTL / hop limit accepted.
 #[map]
 static PEERS: HashMap<PeerKey, u32> = HashMap::with_max_entries(MAX_PEERS, 0);
+
+/// VIPs of groups without accept mode (value unused).
+#[map]
+static NOACCEPT: HashMap<VipKey, u32> = HashMap::with_max_entries(MAX_NOACCEPT, 0);
+
+/// `[0]` ≠ 0 while `NOACCEPT` has entries (user space keeps it so).
+#[map]
+static NOACCEPT_ON: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(NUM_COUNTERS, 0);
@@ -452,7 +467,7 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
             }
             // SAFETY: bounds checked just above.
             if unsafe { *((data + L3 + 9) as *const u8) } != IPPROTO_VRRP {
-                return xdp_action::XDP_PASS;
+                return not_vrrp::<L3>(ctx, 4);
             }
             4
         }
@@ -463,7 +478,7 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
             // SAFETY: bounds checked just above.
             let next = unsafe { *((data + L3 + 6) as *const u8) };
             if next != IPPROTO_VRRP && next != IPPROTO_HOPOPTS && next != IPPROTO_DSTOPTS {
-                return xdp_action::XDP_PASS;
+                return not_vrrp::<L3>(ctx, 6);
             }
             6
         }
@@ -471,7 +486,7 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
     };
     let r = XdpL3 { ctx, l3: L3 as u32 };
     let adv = match classify(&r, version) {
-        Verdict::NotVrrp => return xdp_action::XDP_PASS,
+        Verdict::NotVrrp => return not_vrrp::<L3>(ctx, version),
         Verdict::Bad(c) => {
             count(c);
             return xdp_action::XDP_DROP;
@@ -508,6 +523,62 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
     } else {
         xdp_action::XDP_DROP
     }
+}
+
+/// The verdict for an IP packet that is not VRRP (`version` 4 or 6, from the ethertype):
+/// `XDP_DROP` when it is addressed to a VIP of a group without accept mode and is not IPv6
+/// neighbour discovery, else `XDP_PASS`.
+#[inline(always)]
+fn not_vrrp<const L3: usize>(ctx: &XdpContext, version: u8) -> u32 {
+    if !NOACCEPT_ON.get(0).is_some_and(|on| *on != 0) {
+        return xdp_action::XDP_PASS;
+    }
+    let data = ctx.data();
+    let end = ctx.data_end();
+    let mut addr = [0u8; 16];
+    let family = if version == 4 {
+        if data + L3 + 20 > end {
+            return xdp_action::XDP_PASS;
+        }
+        // SAFETY: bounds checked just above (the destination is bytes 16..20).
+        let dst = unsafe { *((data + L3 + 16) as *const [u8; 4]) };
+        addr[..4].copy_from_slice(&dst);
+        FAMILY_V4
+    } else {
+        if data + L3 + 40 > end {
+            return xdp_action::XDP_PASS;
+        }
+        // SAFETY: bounds checked just above (the destination is bytes 24..40).
+        addr = unsafe { *((data + L3 + 24) as *const [u8; 16]) };
+        FAMILY_V6
+    };
+    // SAFETY: only the presence of the key is used.
+    if unsafe { NOACCEPT.get(&VipKey::new(family, addr)) }.is_none() {
+        return xdp_action::XDP_PASS;
+    }
+    if family == FAMILY_V6 && is_neighbour_discovery::<L3>(ctx) {
+        return xdp_action::XDP_PASS;
+    }
+    count(Counter::NoAccept);
+    xdp_action::XDP_DROP
+}
+
+/// Whether an IPv6 packet is a neighbour solicitation or advertisement (ICMPv6 right after the
+/// fixed header: a Master must answer those for its VIPs whatever its accept mode).
+#[inline(always)]
+fn is_neighbour_discovery<const L3: usize>(ctx: &XdpContext) -> bool {
+    let data = ctx.data();
+    if data + L3 + 41 > ctx.data_end() {
+        return false;
+    }
+    // SAFETY: bounds checked just above (next header at 6, ICMPv6 type at 40).
+    let (next, kind) = unsafe {
+        (
+            *((data + L3 + 6) as *const u8),
+            *((data + L3 + 40) as *const u8),
+        )
+    };
+    next == IPPROTO_ICMPV6 && (kind == ND_NEIGHBOR_SOLICIT || kind == ND_NEIGHBOR_ADVERT)
 }
 
 /// Socket filter: returns the packet length (keep) for valid adverts of configured groups,

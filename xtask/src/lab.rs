@@ -127,7 +127,10 @@ pub fn run(args: Args) -> Result<()> {
             .preemption(true)
             .version(args.version)
             .advert(iv)
-            .macvlan(VIF);
+            .macvlan(VIF)
+            // The demo pings the VIP itself: without accept mode (the RFC default) the
+            // Master drops traffic addressed to it.
+            .accept_mode(true);
         let conf = RvrrpdConf::new(lab.dir(), &n.name).vrouter(v);
         procs.push(rvconf::spawn(&lab, &n.ns, &args.rvrrpd, &n.name, &conf, 1)?);
     }

@@ -374,6 +374,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "scale_groups",
             "--test",
             "unicast",
+            "--test",
+            "accept_mode",
         ]))?;
         // And on the eBPF socket filter (the tier between XDP and classic BPF).
         run(cargo().current_dir(root).env("RVRRPD_NO_XDP", "1").args([
@@ -386,6 +388,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "scale_groups",
             "--test",
             "unicast",
+            "--test",
+            "accept_mode",
         ]))?;
         // Every fuzz target briefly, from the checked-in seeds (docs/fuzzing.md).
         let args = fuzz::Args {

@@ -194,6 +194,8 @@ pub struct GlobalView {
     pub workers: usize,
     /// Receive fast path in use (e.g. `af_packet+cbpf`).
     pub fast_path: String,
+    /// How `accept_mode = false` is enforced: XDP, nftables, not needed, or NOT ENFORCED.
+    pub accept_mode: String,
 }
 
 impl GlobalView {
@@ -215,7 +217,14 @@ impl GlobalView {
             uptime,
             workers,
             fast_path: fast_path.to_string(),
+            accept_mode: String::new(),
         }
+    }
+
+    /// The same, saying how accept mode is enforced.
+    pub fn with_accept_mode(mut self, how: String) -> Self {
+        self.accept_mode = how;
+        self
     }
 }
 

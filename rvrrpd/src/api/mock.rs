@@ -250,7 +250,7 @@ impl Backend for MockBackend {
 
     fn global(&self) -> GlobalView {
         let config = self.config();
-        GlobalView::from_config(&config, 42, 2, "mock")
+        GlobalView::from_config(&config, 42, 2, "mock").with_accept_mode("mock".into())
     }
 
     fn config(&self) -> Arc<Config> {

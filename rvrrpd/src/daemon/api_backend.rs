@@ -55,6 +55,8 @@ pub struct Shared {
     pub tracking: RwLock<BTreeMap<usize, Vec<TrackedView>>>,
     /// Every transition, for `GET /events` (the control plane's notifier sends).
     pub transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
+    /// How `accept_mode = false` is enforced (refreshed by the control plane).
+    pub no_accept: RwLock<String>,
 }
 
 impl Shared {
@@ -162,6 +164,13 @@ impl Backend for DaemonBackend {
             self.shared.started.elapsed().as_secs(),
             self.shared.workers,
             &self.shared.fast_path,
+        )
+        .with_accept_mode(
+            self.shared
+                .no_accept
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         )
     }
 

@@ -15,6 +15,7 @@
 //! | [`netlink`] | `netdrv = "libnl"`: VIPs, macvlan, routes via rtnetlink | async (tokio) |
 //! | [`ioctl`] | `netdrv = "ioctl"`: destructive address swap, routes via ioctl | sync, fast |
 //! | [`driver`] | [`driver::NetDriver`], one async facade over both drivers | async (tokio) |
+//! | [`nft`] | accept mode without XDP: the `inet rvrrpd` nftables table, via `nft` | async (tokio) |
 //! | [`sched`] | CPU pinning, realtime priority for worker threads | sync |
 //! | [`netns`] | enter a named network namespace (tests and lab only) | sync, per thread |
 //!
@@ -40,6 +41,8 @@ pub mod link_events;
 pub mod netlink;
 #[cfg(target_os = "linux")]
 pub mod netns;
+#[cfg(target_os = "linux")]
+pub mod nft;
 #[cfg(target_os = "linux")]
 pub mod rx;
 #[cfg(target_os = "linux")]

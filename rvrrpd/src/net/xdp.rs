@@ -31,6 +31,7 @@
 //! No `unsafe` here: ring records are decoded with [`VrrpEvent::from_bytes`], privileges are
 //! read from `/proc/self/status`.
 
+mod noaccept;
 mod peers;
 
 use std::collections::BTreeMap;

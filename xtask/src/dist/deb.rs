@@ -192,6 +192,7 @@ pub fn build(root: &Path, dev: bool) -> Result<PathBuf> {
          Maintainer: rvrrpd developers <rvrrpd@example.invalid>\n\
          Installed-Size: {installed_kib}\n\
          Depends: {depends}\n\
+         Recommends: nftables\n\
          Section: net\n\
          Priority: optional\n\
          Homepage: https://example.invalid/rvrrpd\n\

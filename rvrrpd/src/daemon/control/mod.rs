@@ -9,9 +9,11 @@
 //! - [`system`]: the kernel changes (VIPs, routes, macvlans, leftovers, final clean-up);
 //! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove);
 //! - [`reload`]: live reload of the configuration file (SIGHUP, the API);
-//! - [`service`]: systemd notifications and the watchdog, the SIGUSR1 state dump.
+//! - [`service`]: systemd notifications and the watchdog, the SIGUSR1 state dump;
+//! - [`no_accept`]: accept mode enforced (XDP or nftables drops of traffic to the VIPs).
 
 mod fast_path;
+mod no_accept;
 mod reload;
 mod service;
 mod sync;
@@ -83,6 +85,8 @@ pub struct Control {
     notifier: Option<crate::daemon::notify::Notifier>,
     /// systemd notifications, the watchdog, the state dump.
     service: Service,
+    /// The VIPs whose traffic is dropped (`accept_mode = false`) and how.
+    no_accept: no_accept::NoAccept,
 }
 
 impl Control {
@@ -149,6 +153,7 @@ impl Control {
             started: std::time::Instant::now(),
             tracking: RwLock::new(BTreeMap::new()),
             transitions: crate::api::events::channel(),
+            no_accept: RwLock::new(String::new()),
         });
         let mut control = Control {
             shared,
@@ -171,6 +176,7 @@ impl Control {
             sync: sync::SyncGroups::default(),
             notifier: None,
             service: Service::disabled(),
+            no_accept: no_accept::NoAccept::default(),
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -180,6 +186,10 @@ impl Control {
                 return Err(e);
             }
         }
+        // Before any worker runs, so no VIP goes up before its traffic is dropped.
+        let refs: Vec<&GroupSpec> = specs.iter().map(|s| s.as_ref()).collect();
+        control.enforce_no_accept(&refs).await;
+        control.publish_no_accept();
         Ok(control)
     }
 

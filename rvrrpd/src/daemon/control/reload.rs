@@ -4,8 +4,8 @@
 //!
 //! * unchanged: nothing happens to it (its state and timers go on, no advert missing or
 //!   extra);
-//! * only `priority`, `preemption` or tracking changed: updated in place (a Master with a new
-//!   priority advertises it at once);
+//! * only `priority`, `preemption`, `accept_mode` or tracking changed: updated in place (a
+//!   Master with a new priority advertises it at once; accept mode changes only the drops);
 //! * anything else changed: restarted (priority-0 advert if Master, then started again);
 //! * gone: stopped as at exit (priority 0, VIPs and routes removed); new: started.
 //!
@@ -83,6 +83,7 @@ fn without_live_settings(vr: &VRouter, base: &VRouter) -> VRouter {
     let mut v = vr.clone();
     v.priority = base.priority;
     v.preemption = base.preemption;
+    v.accept_mode = base.accept_mode;
     v.track_interface = base.track_interface.clone();
     v.track_script = base.track_script.clone();
     v.track_file = base.track_file.clone();
@@ -244,12 +245,16 @@ impl Control {
         let mut next = (*spec).clone();
         next.priority = if spec.owner { 255 } else { vr.priority.get() };
         next.preempt = vr.preemption || spec.owner;
+        next.accept_mode = vr.accept_mode;
         let next = Arc::new(next);
         self.shared
             .specs
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, next.clone());
+        // Accept mode changes only what the kernel drops: the new form's VIPs in first.
+        self.enforce_no_accept(&[&next]).await;
+        self.release_no_accept(&spec).await;
         let preempt = next.preempt;
         self.ask(id, |reply| WorkerCmd::SetPreempt {
             group: id,

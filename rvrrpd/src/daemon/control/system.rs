@@ -39,6 +39,7 @@ impl Control {
             }
             Err(e) => warn!("cleaning leftovers of an earlier run: {e}"),
         }
+        Self::cleanup_no_accept_leftovers().await;
     }
 
     /// Creates the group's macvlan unless it has none or it exists already.
@@ -132,6 +133,8 @@ impl Control {
             self.route_holders.clear();
             self.shared.routes_installed.store(false, Ordering::Relaxed);
         }
+        // The VIPs are gone: nothing to drop any more.
+        self.clear_no_accept().await;
         // Detaches the XDP program from every interface.
         self.fast = None;
         for name in std::mem::take(&mut self.created_vifs) {

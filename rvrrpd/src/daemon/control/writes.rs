@@ -186,7 +186,10 @@ impl Control {
                 return Err(WriteError::Failed(format!("XDP fast path: {e}")));
             }
         }
+        // Before the worker may take it to Master and install its VIPs.
+        self.enforce_no_accept(&[&spec]).await;
         let vif = spec.vif.as_ref().map(|v| v.name.clone());
+        let started = spec.clone();
         match self
             .ask(id, |reply| WorkerCmd::AddGroup { spec, reply })
             .await
@@ -214,6 +217,7 @@ impl Control {
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
+                self.release_no_accept(&started).await;
                 if let Some(name) = vif {
                     self.delete_vif_if_unused(&name).await;
                 }
@@ -242,6 +246,7 @@ impl Control {
             .remove(&id);
         // The group's last changes (VIPs and routes removed) before its spec goes.
         self.drain_events(ev_rx).await;
+        self.release_no_accept(&spec).await;
         if let Some(w) = self.owner.remove(&id) {
             if let Some(h) = self.workers.get_mut(w) {
                 h.groups = h.groups.saturating_sub(1);

@@ -92,6 +92,11 @@ impl VRouter {
         self.auth_secret = Some(secret.into());
         self
     }
+    /// Accept mode: whether the Master answers traffic addressed to the VIPs.
+    pub fn accept_mode(mut self, on: bool) -> Self {
+        self.accept_mode = Some(on);
+        self
+    }
     /// RFC 3768 flag.
     pub fn rfc3768(mut self, b: bool) -> Self {
         self.rfc3768 = Some(b);
