@@ -747,7 +747,8 @@ fn dump_file_defaults_and_rejections() {
 
 #[test]
 fn accept_mode_must_be_a_boolean() {
-    let text = "[[vrouter]]\ngroup = 1\ninterface = \"eth0\"\nvip = \"10.0.0.1\"\naccept_mode = \"no\"\n";
+    let text =
+        "[[vrouter]]\ngroup = 1\ninterface = \"eth0\"\nvip = \"10.0.0.1\"\naccept_mode = \"no\"\n";
     assert_rejected(toml(text), "vrouter[0].accept_mode", Some(5), &["bool"]);
     let ok = toml(&text.replace("\"no\"", "true")).expect("accept_mode = true");
     assert!(ok.vrouters[0].accept_mode);
