@@ -303,18 +303,10 @@ fn master_answers_traffic_to_its_vips_with_accept_mode() {
         .write(&lab.path("r1.toml"))
         .expect("rewrite r1's configuration");
     let mut p1 = p1;
-    p1.signal(Signal::Hup).expect("SIGHUP");
-    wait_until(
-        "the reload",
-        Duration::from_secs(10),
-        Duration::from_millis(100),
-        || p1.output().contains("reloaded"),
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", p1.tail(30)));
+    let summary = reload_and_wait(&mut p1, "reloaded: ");
     assert!(
-        p1.output().contains("2 updated"),
-        "accept_mode not updated in place:\n{}",
-        p1.tail(30)
+        summary.contains("2 updated, 0 restarted"),
+        "accept_mode not updated in place: {summary}"
     );
     for vip in [vip4, vip6] {
         assert_eq!(ping_vip(&lab, vip).received, 0, "{vip} after the reload");

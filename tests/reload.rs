@@ -59,20 +59,7 @@ fn reload_of_a_thousand_groups_keeps_the_unchanged_ones_on_schedule() {
     }
     std::fs::write(&file, after.to_toml()).expect("writing the new file");
     let reload_at = now();
-    a.signal(Signal::Hup).expect("SIGHUP");
-    wait_until(
-        "the reload summary in A's log",
-        Duration::from_secs(10),
-        Duration::from_millis(50),
-        || a.output().contains("reloaded: "),
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", a.tail(20)));
-    let log = a.output();
-    let summary = log
-        .lines()
-        .find(|l| l.contains("reloaded: "))
-        .unwrap_or_default()
-        .to_string();
+    let summary = reload_and_wait(&mut a, "reloaded: ");
     assert!(
         summary.contains("992 unchanged, 4 updated, 0 restarted, 4 added, 4 removed"),
         "{summary}"
@@ -185,20 +172,7 @@ fn a_bad_file_changes_nothing() {
     let text = std::fs::read_to_string(&path).expect("reading the config");
     std::fs::write(&path, text.replace("priority = 150", "priority = 300")).expect("writing");
     let at = now();
-    p1.signal(Signal::Hup).expect("SIGHUP");
-    wait_until(
-        "the refusal in the log",
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || p1.output().contains("reload refused, nothing changed"),
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", p1.tail(20)));
-    let line = p1
-        .output()
-        .lines()
-        .find(|l| l.contains("reload refused"))
-        .unwrap_or_default()
-        .to_string();
+    let line = reload_and_wait(&mut p1, "reload refused, nothing changed");
     assert!(
         line.contains("priority") && line.contains("300") && line.contains("line"),
         "the refusal does not name the problem: {line}"

@@ -241,3 +241,21 @@ pub fn assert_no_close_adverts(
     );
     min
 }
+
+/// Sends SIGHUP to `p` and waits (bounded) for a log line containing `marker` (e.g.
+/// `"reloaded: "` or `"reload refused"`); returns the last such line.
+pub fn reload_and_wait(p: &mut Proc, marker: &str) -> String {
+    p.signal(rvrrpd_lab::Signal::Hup).expect("SIGHUP");
+    wait_until(
+        &format!("\"{marker}\" in the log after SIGHUP"),
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || p.output().contains(marker),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", p.tail(20)));
+    p.output()
+        .lines()
+        .rfind(|l| l.contains(marker))
+        .unwrap_or_default()
+        .to_string()
+}
