@@ -47,6 +47,32 @@ impl SharedWords {
         Ok(SharedWords { base, words })
     }
 
+    /// `words` words of anonymous shared memory (unit tests stand in for a map with it).
+    #[cfg(test)]
+    pub(crate) fn anonymous(words: usize) -> io::Result<SharedWords> {
+        let len = words
+            .checked_mul(8)
+            .filter(|&l| l > 0)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad mapping size"))?;
+        // SAFETY: as in `map`, without a file.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(p.cast::<u64>())
+            .ok_or_else(|| io::Error::other("mmap returned a null pointer"))?;
+        Ok(SharedWords { base, words })
+    }
+
     /// Word `i`, if in the mapping.
     pub(crate) fn word(&self, i: usize) -> Option<&AtomicU64> {
         if i >= self.words {

@@ -33,8 +33,9 @@ pub struct SuppressTable {
     words: SharedWords,
     entries: u32,
     slots: Mutex<HashMap<DemuxKey, u32>>,
-    // Kept open with the mapping (the mapping alone also keeps the map alive).
-    _map: MapData,
+    // Kept open with the mapping (the mapping alone also keeps the map alive); `None` in
+    // unit tests.
+    _map: Option<MapData>,
 }
 
 impl SuppressTable {
@@ -59,12 +60,23 @@ impl SuppressTable {
             words,
             entries,
             slots: Mutex::new(HashMap::new()),
-            _map: map,
+            _map: Some(map),
+        })
+    }
+
+    /// A table of `entries` slots in plain memory, for unit tests of the workers.
+    #[cfg(test)]
+    pub(crate) fn for_tests(entries: u32) -> Arc<SuppressTable> {
+        Arc::new(SuppressTable {
+            words: SharedWords::anonymous(entries as usize * ENTRY_WORDS).expect("mmap"),
+            entries,
+            slots: Mutex::new(HashMap::new()),
+            _map: None,
         })
     }
 
     /// The slot of `key`, allocated on first use (`None` when the table is full).
-    pub(super) fn allocate(&self, key: DemuxKey) -> Option<u32> {
+    pub(crate) fn allocate(&self, key: DemuxKey) -> Option<u32> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(&s) = slots.get(&key) {
             return Some(s);
@@ -171,6 +183,31 @@ impl SuppressSlot {
     /// while invalid; leaves the entry as it is.
     pub fn last_rx(&self) -> Option<u64> {
         Some(self.word(0).load(Ordering::Acquire)).filter(|&s| s != 0)
+    }
+
+    /// What the eBPF programs do with an admitted advert (`vrrp` from `src`, arrived at
+    /// `now_ns`), for unit tests of the workers: swallowed (stamped and counted) if the entry
+    /// is valid and holds exactly it.
+    #[cfg(test)]
+    pub(crate) fn kernel_swallows(&self, src: IpAddr, vrrp: &[u8], now_ns: u64) -> bool {
+        let last = self.word(0);
+        let seen = last.load(Ordering::Acquire);
+        let Some(body) = body(self.key, src, vrrp) else {
+            return false;
+        };
+        if seen == 0
+            || (0..BODY_WORDS).any(|i| self.word(KEY_WORD + i).load(Ordering::Relaxed) != body[i])
+        {
+            return false;
+        }
+        if last
+            .compare_exchange(seen, now_ns, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.word(COUNT_WORD).fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Adverts suppressed since [`reset`](SuppressSlot::reset).
