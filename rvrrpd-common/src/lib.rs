@@ -13,6 +13,11 @@
 //! ([`FLAG_UNICAST`]) admits only sources listed in [`PEERS_MAP`] ([`PeerKey`]).
 //! Counters live in the per-CPU array [`COUNTERS_MAP`], indexed by [`Counter`].
 //!
+//! A Backup's steady state stays in the kernel: [`DemuxValue::slot`] names the group's
+//! [`SuppressEntry`] in [`SUPPRESS_MAP`], where its worker keeps the last advert it accepted
+//! from its Master; an advert identical to it is stamped and counted there and dropped, the
+//! worker never woken (see [`SuppressEntry`]).
+//!
 //! # Accept mode
 //! The VIPs of groups with `accept_mode = false` are keys ([`VipKey`]) of [`NOACCEPT_MAP`];
 //! while [`NOACCEPT_ON_MAP`]`[0]` is non-zero, IP packets addressed to one of them (other than
@@ -262,13 +267,82 @@ pub struct DemuxValue {
     pub worker: u32,
     /// `FLAG_*` bits.
     pub flags: u32,
+    /// Index of the group's [`SuppressEntry`] in [`SUPPRESS_MAP`] ([`NO_SLOT`]: none, every
+    /// advert goes to the ring).
+    pub slot: u32,
+    /// Must be zero.
+    pub _pad: u32,
 }
 
 impl DemuxValue {
-    /// A value for `worker` with `flags`.
+    /// A value for `worker` with `flags` and no suppression slot.
     pub const fn new(worker: u32, flags: u32) -> Self {
-        Self { worker, flags }
+        Self::with_slot(worker, flags, NO_SLOT)
     }
+
+    /// A value for `worker` with `flags` whose repeated adverts are checked against
+    /// [`SUPPRESS_MAP`]`[slot]`.
+    pub const fn with_slot(worker: u32, flags: u32, slot: u32) -> Self {
+        Self {
+            worker,
+            flags,
+            slot,
+            _pad: 0,
+        }
+    }
+}
+
+/// Name of the `Array<SuppressEntry>` of [`MAX_GROUPS`] slots, created
+/// [`BPF_F_MMAPABLE`]: user space maps it and works on the entries with atomics, without a
+/// system call.
+pub const SUPPRESS_MAP: &str = "SUPPRESS";
+
+/// `BPF_F_MMAPABLE` (`include/uapi/linux/bpf.h`): an array map user space may `mmap`.
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+
+/// [`DemuxValue::slot`] of a group without a suppression entry.
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// The kernel-resident Backup: the last advert a group's worker accepted from the Master
+/// it defers to, kept where the eBPF programs compare each new advert of the group with it.
+///
+/// Protocol (every field is accessed with atomics, 8 bytes at a time, on both sides):
+/// * **valid** while [`last_rx`](Self::last_rx) ≠ 0. The worker writes the other fields while
+///   it is 0 and then stores a non-zero stamp (release); it invalidates by swapping in 0,
+///   which also returns the newest stamp: no advert can be swallowed after that read.
+/// * the programs load `last_rx` (acquire); a valid entry whose `key` is the advert's group
+///   and whose `src`, `len` and `len` message bytes equal the advert's (`len` ≤
+///   [`SMALL_VRRP_LEN`]; the rest of `vrrp` is zero) is claimed by a compare-and-swap of
+///   `last_rx` from the loaded value to `bpf_ktime_get_ns()`; if it succeeds,
+///   `suppressed` is incremented and the advert dropped. A failed swap (the worker
+///   invalidated or rewrote the entry meanwhile) sends the advert to the worker.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SuppressEntry {
+    /// CLOCK_MONOTONIC ns of the newest identical advert (the accepted one, or the last one
+    /// suppressed); 0: invalid, nothing is suppressed.
+    pub last_rx: u64,
+    /// Adverts suppressed since the group was created (never reset by invalidation).
+    pub suppressed: u64,
+    /// The group that wrote the entry (a stale slot never matches another group).
+    pub key: DemuxKey,
+    /// Length of the VRRP message.
+    pub len: u16,
+    /// Must be zero.
+    pub _pad: [u8; 6],
+    /// Source address: IPv4 in the first 4 bytes (rest zero), or IPv6.
+    pub src: [u8; 16],
+    /// The VRRP message, zero beyond `len`.
+    pub vrrp: [u8; SMALL_VRRP_LEN],
+}
+
+impl SuppressEntry {
+    /// Bytes one entry occupies in the map (and in its `mmap`).
+    pub const SIZE: usize = core::mem::size_of::<SuppressEntry>();
+    /// Offset of [`Self::suppressed`].
+    pub const SUPPRESSED_OFFSET: usize = 8;
+    /// Offset of [`Self::key`]; the 8-byte words from here on are the compared bytes.
+    pub const KEY_OFFSET: usize = 16;
 }
 
 /// One received advert, as written by the XDP program into a worker's ring buffer, carrying
@@ -413,7 +487,16 @@ impl VrrpEvent {
 
 // Layout guards: the kernel and user space must agree byte for byte.
 const _: () = assert!(core::mem::size_of::<DemuxKey>() == 8);
-const _: () = assert!(core::mem::size_of::<DemuxValue>() == 8);
+const _: () = assert!(core::mem::size_of::<DemuxValue>() == 16);
+const _: () = assert!(core::mem::size_of::<SuppressEntry>() == 48 + SMALL_VRRP_LEN);
+const _: () = assert!(SuppressEntry::SIZE.is_multiple_of(8));
+const _: () = assert!(core::mem::align_of::<SuppressEntry>() == 8);
+const _: () = assert!(core::mem::offset_of!(SuppressEntry, suppressed) == 8);
+const _: () = assert!(core::mem::offset_of!(SuppressEntry, key) == SuppressEntry::KEY_OFFSET);
+const _: () = assert!(core::mem::offset_of!(SuppressEntry, len) == 24);
+const _: () = assert!(core::mem::offset_of!(SuppressEntry, src) == 32);
+const _: () = assert!(core::mem::offset_of!(SuppressEntry, vrrp) == 48);
+const _: () = assert!(SMALL_VRRP_LEN.is_multiple_of(8));
 const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
 const _: () = assert!(core::mem::size_of::<VipKey>() == 20);
 const _: () = assert!(core::mem::size_of::<VrrpEvent>() == VRRP_OFFSET + MAX_VRRP_LEN);
@@ -439,6 +522,8 @@ unsafe impl aya::Pod for PeerKey {}
 unsafe impl aya::Pod for VipKey {}
 #[cfg(all(feature = "user", target_os = "linux"))]
 unsafe impl aya::Pod for VrrpEvent {}
+#[cfg(all(feature = "user", target_os = "linux"))]
+unsafe impl aya::Pod for SuppressEntry {}
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,9 @@
 //!   classic raw socket (AF_INET/AF_INET6 raw proto 112 or AF_PACKET), it keeps only valid
 //!   adverts of configured groups; the worker then reads them from the socket as before.
 //!
+//! Both programs then drop an admitted advert that repeats the last one its group's worker
+//! accepted from the Master it follows (the kernel-resident Backup, [`suppress`]).
+//!
 //! Layout of shared types, map names and counter indices: `rvrrpd-common`.
 //!
 //! Parsing strategy: the Ethernet header and the IP protocol / next-header byte are read with
@@ -24,6 +27,11 @@
 //! accepts for variable offsets (IPv4 IHL, IPv6 extension headers) without bounds gymnastics.
 #![no_std]
 #![no_main]
+// BPF_CMPXCHG / BPF_ADD on map values (see `suppress`).
+#![allow(internal_features)]
+#![feature(core_intrinsics)]
+
+mod suppress;
 
 use core::mem::{size_of, MaybeUninit};
 
@@ -502,6 +510,10 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
             return xdp_action::XDP_DROP;
         }
     };
+    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
+    if suppress::swallow(&r, &adv, key, val.slot, 0) {
+        return pass_or_drop(val);
+    }
     // Short adverts (most) go into small records: three times as many fit in a ring.
     let delivered = if adv.len <= SMALL_VRRP_LEN as u32 {
         deliver!(reserve_small, SMALL_VRRP_LEN, r, adv, ifindex, val.worker)
@@ -517,6 +529,13 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
     if adv.len > MAX_VRRP_LEN as u32 {
         count(Counter::Truncated);
     }
+    pass_or_drop(val)
+}
+
+/// The verdict for an advert handled for a group: also handed to the stack with
+/// [`FLAG_PASS`].
+#[inline(always)]
+fn pass_or_drop(val: DemuxValue) -> u32 {
     if val.flags & FLAG_PASS != 0 {
         count(Counter::Passed);
         xdp_action::XDP_PASS
@@ -604,8 +623,15 @@ pub fn vrrp_sock_filter(ctx: SkBuffContext) -> i64 {
     };
     // SAFETY: ctx.skb.skb is the __sk_buff the kernel handed us.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    if let Err(c) = admit(&adv, ifindex) {
-        count(c);
+    let val = match admit(&adv, ifindex) {
+        Ok(v) => v,
+        Err(c) => {
+            count(c);
+            return 0;
+        }
+    };
+    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
+    if suppress::swallow(&r, &adv, key, val.slot, suppress::SOCKET_DUP_NS) {
         return 0;
     }
     count(Counter::Passed);

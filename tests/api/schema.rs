@@ -166,7 +166,8 @@ pub(crate) fn the_schema_checker_catches_mismatches() {
         "virtual_ip": "10.0.0.1", "group": 1, "interface": "eth0", "name": "eth0-1", "priority": 100,
         "preempt": false, "state": "Backup", "virtual_ips": ["10.0.0.1"], "version": 2,
         "master": null,
-        "counters": {"adverts_in": 0, "adverts_out": 0, "transitions": 0, "auth_failures": 0,
+        "counters": {"adverts_in": 0, "adverts_suppressed": 0, "adverts_out": 0, "transitions": 0,
+                     "auth_failures": 0,
                      "discarded": 0, "last_transition": null}
     });
     let mut errors = Vec::new();

@@ -15,5 +15,6 @@ mod client;
 mod scenario;
 
 mod control;
+mod kernel_backup;
 mod metrics;
 mod refusals;

@@ -3,13 +3,13 @@
 use crate::client::*;
 use crate::common::*;
 use crate::scenario::*;
-use rvrrpd_lab::Lab;
+use rvrrpd_lab::{wait_for, Lab};
 use std::net::IpAddr;
 use std::time::Duration;
 
 /// `GET /metrics` with a session: Prometheus text with the group's state gauge, the timer
 /// lateness histogram and, on the XDP path, the fast-path counters (the Backup's `delivered`
-/// counter grows with the Master's adverts).
+/// counter and its group's `adverts_suppressed` together grow with the Master's adverts).
 #[test]
 fn api_metrics_with_a_session() {
     let lab = lab(2);
@@ -77,27 +77,42 @@ fn api_metrics_with_a_session() {
             "the daemon runs on XDP ({fast}) but /metrics has no fast-path counters:\n{m}"
         );
         println!("fast-path counters of the Master: {drops:?}");
-        // The Backup receives the Master's adverts through XDP: `delivered` must count them.
+        // The Backup receives the Master's adverts through XDP: `delivered` counts the first
+        // ones, the group's `adverts_suppressed` the repeats the kernel swallowed (the
+        // kernel-resident Backup; published within a Master_Down_Interval).
         let b = Api::new(&lab, &r2);
         wait_api(&b, &procs);
         let b = b.login(RO);
-        let delivered = |b: &Api| {
+        let seen = |b: &Api| {
             let r = b.get("/metrics");
             assert_eq!(r.status, 200, "{r:?}");
-            (
-                metric_value(&r.text, "rvrrpd_fastpath_drops_total{reason=\"delivered\"}"),
-                r.text,
-            )
+            let d = metric_value(&r.text, "rvrrpd_fastpath_drops_total{reason=\"delivered\"}");
+            let s = metric_value(
+                &r.text,
+                &format!(
+                    "rvrrpd_group_adverts_suppressed_total{{group=\"{vrid}\",interface=\"eth0\",vip=\"{vip}\"}}"
+                ),
+            );
+            (d, s, r.text)
         };
-        let (d0, _) = delivered(&b);
-        std::thread::sleep(Duration::from_secs(3));
-        let (d1, text) = delivered(&b);
-        println!("Backup's delivered counter: {d0:?} then {d1:?} 3 s later");
-        assert!(
-            d1.is_some_and(|d1| d1 >= d0.unwrap_or(0.0) + 2.0),
-            "the Backup's fast-path `delivered` counter does not follow the Master's adverts \
-             ({d0:?} then {d1:?} 3 s later):\n{text}"
+        let (d0, s0, _) = seen(&b);
+        let total = |d: Option<f64>, s: Option<f64>| d.unwrap_or(0.0) + s.unwrap_or(0.0);
+        let grew = wait_for(
+            "the Backup's delivered + suppressed counters to follow the Master's adverts",
+            Duration::from_secs(10),
+            Duration::from_millis(500),
+            || {
+                let (d1, s1, _) = seen(&b);
+                (total(d1, s1) >= total(d0, s0) + 2.0).then_some((d1, s1))
+            },
         );
+        let (_, _, text) = seen(&b);
+        match grew {
+            Ok(((d1, s1), _)) => println!(
+                "Backup's delivered / suppressed counters: {d0:?} / {s0:?} then {d1:?} / {s1:?}"
+            ),
+            Err(e) => panic!("{e}: {d0:?} / {s0:?} at first:\n{text}"),
+        }
     } else {
         println!("not on the XDP path ({fast}): fast-path counters not checked");
     }

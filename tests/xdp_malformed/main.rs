@@ -11,6 +11,8 @@
 //!   every length `0..=len` and with single-byte mutations of every header byte, each checked
 //!   against the reference classifier.
 //! * `full_ring_drops_and_counts`: a full ring drops and counts instead of delivering.
+//! * `suppress::*`: the kernel-resident Backup — repeats of a kept advert swallowed, any
+//!   difference delivered (see that module).
 //!
 //! For every frame the test checks the exact verdict, the change of every counter and the
 //! events in every ring (their fields and bytes for delivered adverts). The socket filter gets
@@ -53,6 +55,7 @@ mod xdp_support;
 mod cases;
 mod oracle;
 mod rig;
+mod suppress;
 
 use std::collections::BTreeMap;
 

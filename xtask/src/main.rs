@@ -391,6 +391,17 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
             "--test",
             "accept_mode",
         ]))?;
+        // The kernel-resident Backup on the socket filter, and its absence on classic BPF.
+        for env in ["RVRRPD_NO_XDP", "RVRRPD_NO_EBPF"] {
+            run(cargo().current_dir(root).env(env, "1").args([
+                "test",
+                "-p",
+                "rvrrpd",
+                "--test",
+                "api_daemon",
+                "kernel_backup",
+            ]))?;
+        }
         // Every fuzz target briefly, from the checked-in seeds (docs/fuzzing.md).
         let args = fuzz::Args {
             seconds: Some(FUZZ_SECONDS_IN_TEST),

@@ -88,8 +88,10 @@ impl GroupState {
 /// Counters of one virtual router.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GroupCounters {
-    /// Adverts received (including discarded ones).
+    /// Adverts received (including discarded and suppressed ones).
     pub adverts_in: u64,
+    /// Of those, repeats of the followed Master's advert the kernel swallowed.
+    pub adverts_suppressed: u64,
     /// Adverts sent.
     pub adverts_out: u64,
     /// State transitions.

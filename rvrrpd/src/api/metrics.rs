@@ -70,6 +70,13 @@ pub fn render(groups: &[GroupView], global: &GlobalView, metrics: &MetricsView) 
     counter_per_group(
         &mut out,
         groups,
+        "rvrrpd_group_adverts_suppressed_total",
+        "Advertisements received that repeated the followed Master's last one, handled in the kernel (included in adverts_received).",
+        |g| g.counters.adverts_suppressed,
+    );
+    counter_per_group(
+        &mut out,
+        groups,
         "rvrrpd_group_adverts_sent_total",
         "Advertisements sent.",
         |g| g.counters.adverts_out,

@@ -114,6 +114,7 @@ impl MockBackend {
                 g.master = g.virtual_ips.first().copied();
                 g.counters = GroupCounters {
                     adverts_in: 3,
+                    adverts_suppressed: 0,
                     adverts_out: 1200,
                     transitions: 2,
                     auth_failures: 1,

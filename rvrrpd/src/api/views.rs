@@ -40,8 +40,11 @@ pub struct VrrpSummary {
 /// Counters as JSON.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountersJson {
-    /// Adverts received.
+    /// Adverts received (including the suppressed ones).
     pub adverts_in: u64,
+    /// Of those, repeats of the followed Master's advert the kernel swallowed.
+    #[serde(default)]
+    pub adverts_suppressed: u64,
     /// Adverts sent.
     pub adverts_out: u64,
     /// State transitions.
@@ -58,6 +61,7 @@ impl From<GroupCounters> for CountersJson {
     fn from(c: GroupCounters) -> Self {
         Self {
             adverts_in: c.adverts_in,
+            adverts_suppressed: c.adverts_suppressed,
             adverts_out: c.adverts_out,
             transitions: c.transitions,
             auth_failures: c.auth_failures,

@@ -111,6 +111,7 @@ impl Shared {
             master: snap.master,
             counters: GroupCounters {
                 adverts_in: snap.adverts_in,
+                adverts_suppressed: snap.adverts_suppressed,
                 adverts_out: snap.adverts_out,
                 transitions: snap.transitions,
                 auth_failures: snap.auth_failures,

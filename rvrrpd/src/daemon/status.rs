@@ -27,8 +27,11 @@ pub struct GroupSnapshot {
     pub master_down_interval: Duration,
     /// Skew_Time in force.
     pub skew_time: Duration,
-    /// Adverts received for this group (valid or not).
+    /// Adverts received for this group (valid or not), including the suppressed ones.
     pub adverts_in: u64,
+    /// Of those, repeats of the followed Master's advert swallowed by the eBPF programs
+    /// (the kernel-resident Backup).
+    pub adverts_suppressed: u64,
     /// Adverts sent.
     pub adverts_out: u64,
     /// State transitions.
@@ -52,6 +55,7 @@ impl Default for GroupSnapshot {
             master_down_interval: Duration::ZERO,
             skew_time: Duration::ZERO,
             adverts_in: 0,
+            adverts_suppressed: 0,
             adverts_out: 0,
             transitions: 0,
             auth_failures: 0,

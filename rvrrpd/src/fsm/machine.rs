@@ -10,6 +10,8 @@ use super::stats::GroupStats;
 use super::timing;
 use crate::time::Instant;
 
+mod follow;
+
 /// The priority of the address owner.
 pub const OWNER_PRIORITY: u8 = 255;
 
@@ -48,6 +50,10 @@ pub struct Vrrp {
     /// reason it would take over for; it waits for [`Vrrp::sync_go`].
     wants: Option<TransitionReason>,
     current_master: Option<IpAddr>,
+    /// In Backup: the Master whose last advert was accepted and reset the Master_Down_Timer,
+    /// while nothing else that decides how its next advert is handled has changed since (see
+    /// [`Vrrp::follows`]).
+    following: Option<IpAddr>,
     stats: GroupStats,
 }
 
@@ -68,6 +74,7 @@ impl Vrrp {
             sync: false,
             wants: None,
             current_master: None,
+            following: None,
             stats: GroupStats::default(),
         }
     }
@@ -215,6 +222,7 @@ impl Vrrp {
             return;
         }
         self.sync = member;
+        self.following = None;
         if let (false, Some(reason)) = (member, self.wants.take()) {
             self.become_master(now, reason, out);
         }
@@ -254,6 +262,7 @@ impl Vrrp {
     /// only an advert or the control plane changes its mind).
     fn want_master(&mut self, reason: TransitionReason, out: &mut Vec<Action>) {
         self.master_down_timer = None;
+        self.following = None;
         if self.wants.is_none() {
             self.wants = Some(reason);
             out.push(Action::WantMaster { wants: true });
@@ -337,6 +346,10 @@ impl Vrrp {
             self.stats.priority_zero_received += 1;
         }
         if let Err(reason) = self.check(adv) {
+            // A Master we follow sending what we refuse: its copies must be refused too.
+            if self.following == Some(adv.src) {
+                self.following = None;
+            }
             self.discard(reason, out);
             return;
         }
@@ -371,6 +384,8 @@ impl Vrrp {
             return Ok(());
         }
         self.params.priority = priority;
+        // Skew_Time, and whether the Master is worse than us, change with our priority.
+        self.following = None;
         if self.state == State::Master {
             self.send_advert(priority, out);
             self.adver_timer = Some(self.next_advert_after(now));
@@ -380,6 +395,9 @@ impl Vrrp {
 
     /// Changes Preempt_Mode at run time; it applies from the next advert.
     pub fn set_preempt(&mut self, preempt: bool) {
+        if preempt != self.params.preempt {
+            self.following = None;
+        }
         self.params.preempt = preempt;
     }
 
@@ -411,6 +429,8 @@ impl Vrrp {
         now: Instant,
         out: &mut Vec<Action>,
     ) {
+        // Set again below only when this advert is deferred to.
+        self.following = None;
         if adv.priority == 0 {
             // The Master is leaving: take over after Skew_Time unless someone speaks first.
             self.master_down_timer = Some(now + self.skew_time());
@@ -439,6 +459,11 @@ impl Vrrp {
             }
             self.master_down_timer = Some(now + self.master_down_interval());
             self.master_left = false;
+            // A worse Master waiting out preempt_delay is not followed: its adverts must keep
+            // coming to the machine, which preempts it once the delay is over.
+            if !worse {
+                self.following = Some(adv.src);
+            }
         } else {
             // Fast preemption: the Master says it is worse than us (its priority fell, by
             // tracking or by hand, or ours rose). RFC 5798 §6.4.2 would discard and wait for
@@ -555,6 +580,7 @@ impl Vrrp {
     ) {
         let from = self.state;
         self.state = to;
+        self.following = None;
         self.stats.transitions += 1;
         self.stats.last_transition = Some(now);
         out.push(Action::Transition { from, to, reason });

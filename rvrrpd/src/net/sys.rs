@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use super::cbpf::Insn;
 
+mod shared_words;
+pub(crate) use shared_words::SharedWords;
+
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
         Err(io::Error::last_os_error())

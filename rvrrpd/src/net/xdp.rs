@@ -31,24 +31,30 @@
 //! No `unsafe` here: ring records are decoded with [`VrrpEvent::from_bytes`], privileges are
 //! read from `/proc/self/status`.
 
+mod error;
 mod noaccept;
 mod peers;
+mod suppress;
+
+pub use error::{XdpError, XdpResult};
+pub use suppress::{SuppressSlot, SuppressTable};
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aya::maps::{HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
-use aya::programs::{
-    ProgramError, SocketFilter, TestRun, TestRunOptions, TestRunResult, Xdp, XdpMode,
-};
-use aya::{Ebpf, EbpfError, EbpfLoader};
+use aya::programs::{SocketFilter, TestRun, TestRunOptions, TestRunResult, Xdp, XdpMode};
+use aya::{Ebpf, EbpfLoader};
 pub use rvrrpd_common::{
     Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, FLAG_UNICAST,
     MAX_VRRP_LEN, MAX_WORKERS, NUM_COUNTERS, RING_BYTES,
 };
-use rvrrpd_common::{COUNTERS_MAP, DEMUX_MAP, RING_MAP_NAMES, SOCKET_FILTER_PROGRAM, XDP_PROGRAM};
+use rvrrpd_common::{
+    COUNTERS_MAP, DEMUX_MAP, RING_MAP_NAMES, SOCKET_FILTER_PROGRAM, SUPPRESS_MAP, XDP_PROGRAM,
+};
 
 /// Environment variable that overrides where the eBPF object is read from.
 pub const OBJECT_ENV: &str = "RVRRPD_EBPF_OBJECT";
@@ -62,101 +68,6 @@ pub const INSTALLED_OBJECT: &str = "/usr/lib/rvrrpd/rvrrpd-ebpf.o";
 
 /// Size given to the ring buffers of unused worker slots (one page: the kernel minimum).
 const UNUSED_RING_BYTES: u32 = 4096;
-
-/// Why the fast path failed or is unavailable. Each variant names the step that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum XdpError {
-    /// No eBPF object at any of the searched paths.
-    #[error("eBPF object not found (searched: {searched}); build it with `cargo xtask build-ebpf --release` or set {OBJECT_ENV}")]
-    ObjectMissing {
-        /// The paths tried, comma-separated.
-        searched: String,
-    },
-    /// The process lacks CAP_BPF/CAP_SYS_ADMIN or CAP_NET_ADMIN.
-    #[error("insufficient privileges for eBPF: {0} (run as root)")]
-    NotPrivileged(String),
-    /// Parsing the object or creating its maps failed.
-    #[error("loading eBPF object {path}: {source}")]
-    Load {
-        /// The object file.
-        path: PathBuf,
-        /// aya's error.
-        #[source]
-        source: Box<EbpfError>,
-    },
-    /// A program or map is missing from the object, or has another type.
-    #[error("eBPF object {path}: {what}")]
-    BadObject {
-        /// The object file.
-        path: PathBuf,
-        /// What is wrong.
-        what: String,
-    },
-    /// The verifier (or BPF_PROG_LOAD) rejected a program; the message includes its log.
-    #[error("verifying program {program}: {source}")]
-    Verify {
-        /// Program name.
-        program: &'static str,
-        /// aya's error, with the verifier log.
-        #[source]
-        source: Box<ProgramError>,
-    },
-    /// The interface does not exist.
-    #[error("attaching {XDP_PROGRAM}: no interface named {0}")]
-    UnknownInterface(String),
-    /// Neither driver nor generic (skb) mode attach worked.
-    #[error("attaching {XDP_PROGRAM} on {ifname} (ifindex {ifindex}) refused: {detail}")]
-    Attach {
-        /// Interface name.
-        ifname: String,
-        /// Interface index.
-        ifindex: u32,
-        /// The error of each mode tried.
-        detail: String,
-    },
-    /// Detaching failed.
-    #[error("detaching {XDP_PROGRAM} from {ifname}: {source}")]
-    Detach {
-        /// Interface name.
-        ifname: String,
-        /// aya's error.
-        #[source]
-        source: Box<ProgramError>,
-    },
-    /// Attaching the socket filter failed.
-    #[error("attaching socket filter {SOCKET_FILTER_PROGRAM}: {0}")]
-    SocketFilter(#[source] Box<ProgramError>),
-    /// A map operation failed.
-    #[error("map {map}: {op}: {source}")]
-    Map {
-        /// Map name.
-        map: &'static str,
-        /// Operation (`insert`, `remove`, `read`).
-        op: &'static str,
-        /// aya's error.
-        #[source]
-        source: Box<MapError>,
-    },
-    /// Worker index out of range for this fast path.
-    #[error(
-        "worker {worker} out of range: this fast path has {workers} workers (max {MAX_WORKERS})"
-    )]
-    BadWorker {
-        /// The worker asked for.
-        worker: u32,
-        /// Configured workers.
-        workers: u32,
-    },
-    /// The worker's ring was moved out with [`FastPath::take_ring`].
-    #[error("ring buffer of worker {0} was taken by take_ring()")]
-    RingTaken(u32),
-    /// `BPF_PROG_TEST_RUN` failed.
-    #[error("BPF_PROG_TEST_RUN of {0}: {1}")]
-    TestRun(&'static str, #[source] Box<ProgramError>),
-}
-
-/// Result alias.
-pub type XdpResult<T> = Result<T, XdpError>;
 
 /// How `vrrp_demux` is attached to an interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -247,6 +158,7 @@ impl fmt::Display for Counters {
 pub struct WorkerRing {
     worker: u32,
     ring: RingBuf<MapData>,
+    suppress: Arc<SuppressTable>,
 }
 
 impl fmt::Debug for WorkerRing {
@@ -261,6 +173,11 @@ impl WorkerRing {
     /// The worker index.
     pub fn worker(&self) -> u32 {
         self.worker
+    }
+
+    /// The table where the worker keeps its groups' accepted adverts.
+    pub fn suppress_table(&self) -> Arc<SuppressTable> {
+        self.suppress.clone()
     }
 
     /// Reads up to `max` events, calling `f` for each; returns how many were read.
@@ -305,6 +222,7 @@ pub struct FastPath {
     workers: u32,
     demux: BpfHashMap<MapData, DemuxKey, DemuxValue>,
     counters: PerCpuArray<MapData, u64>,
+    suppress: Arc<SuppressTable>,
     rings: Vec<Option<RingBuf<MapData>>>,
     attached: BTreeMap<String, Attachment>,
     xdp_loaded: bool,
@@ -431,6 +349,11 @@ impl FastPath {
             .map_err(|e| bad_object(format!("map {DEMUX_MAP}: {e}")))?;
         let counters = PerCpuArray::try_from(take(COUNTERS_MAP)?)
             .map_err(|e| bad_object(format!("map {COUNTERS_MAP}: {e}")))?;
+        let suppress = match take(SUPPRESS_MAP)? {
+            aya::maps::Map::Array(m) => SuppressTable::open(m),
+            _ => Err("not an array".to_string()),
+        }
+        .map_err(|e| bad_object(format!("map {SUPPRESS_MAP}: {e}")))?;
         let mut rings = Vec::with_capacity(workers as usize);
         for name in RING_MAP_NAMES.iter().take(workers as usize) {
             let ring = RingBuf::try_from(take(name)?)
@@ -443,6 +366,7 @@ impl FastPath {
             workers,
             demux,
             counters,
+            suppress: Arc::new(suppress),
             rings,
             attached: BTreeMap::new(),
             xdp_loaded: false,
@@ -605,12 +529,17 @@ impl FastPath {
 
     /// Routes the group `key` to `worker` (insert or update, atomic for the kernel side).
     /// `flags`: [`FLAG_PASS`] to also hand the advert to the kernel stack, [`FLAG_UNICAST`]
-    /// to admit only its peers ([`set_peers`](Self::set_peers) first).
+    /// to admit only its peers ([`set_peers`](Self::set_peers) first). The group gets its
+    /// [`SuppressTable`] slot (the same one every time for the same key).
     pub fn set_group(&mut self, key: DemuxKey, worker: u32, flags: u32) -> XdpResult<()> {
         self.check_worker(worker)?;
         let key = DemuxKey::new(key.ifindex, key.vrid, key.family);
+        let slot = self
+            .suppress
+            .allocate(key)
+            .unwrap_or(rvrrpd_common::NO_SLOT);
         self.demux
-            .insert(key, DemuxValue::new(worker, flags), 0)
+            .insert(key, DemuxValue::with_slot(worker, flags, slot), 0)
             .map_err(|source| XdpError::Map {
                 map: DEMUX_MAP,
                 op: "insert",
@@ -647,6 +576,12 @@ impl FastPath {
                 source: Box::new(source),
             }),
         }
+    }
+
+    /// The table of the groups' accepted adverts (the kernel-resident Backup), shared with
+    /// the workers and the API.
+    pub fn suppress_table(&self) -> Arc<SuppressTable> {
+        self.suppress.clone()
     }
 
     /// Counters summed over CPUs.
@@ -699,7 +634,11 @@ impl FastPath {
         let ring = self.rings[worker as usize]
             .take()
             .ok_or(XdpError::RingTaken(worker))?;
-        Ok(WorkerRing { worker, ring })
+        Ok(WorkerRing {
+            worker,
+            ring,
+            suppress: self.suppress.clone(),
+        })
     }
 
     /// Runs `vrrp_demux` once on `frame` with `BPF_PROG_TEST_RUN`, as if it arrived on
@@ -712,7 +651,7 @@ impl FastPath {
         let mut ctx = [0u8; 24];
         ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
         ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-        run_once(self.xdp()?, XDP_PROGRAM, frame, &ctx)
+        run_once(self.xdp()?, XDP_PROGRAM, frame, &ctx, 1)
     }
 
     /// Runs `vrrp_sock_filter` once on the Ethernet frame `frame` with `BPF_PROG_TEST_RUN`,
@@ -721,24 +660,48 @@ impl FastPath {
     /// so the program sees the network header first, like on an AF_INET raw socket. Returns
     /// the filter's verdict: the number of bytes to keep, 0 to drop. Counters are real.
     pub fn test_run_socket_filter(&mut self, frame: &[u8], ifindex: u32) -> XdpResult<u32> {
+        self.test_run_socket_filter_repeated(frame, ifindex, 1)
+    }
+
+    /// [`test_run_socket_filter`](Self::test_run_socket_filter) `repeat` times in a row in
+    /// the kernel (as if the packet reached `repeat` sockets); the last verdict.
+    pub fn test_run_socket_filter_repeated(
+        &mut self,
+        frame: &[u8],
+        ifindex: u32,
+        repeat: u32,
+    ) -> XdpResult<u32> {
         self.load_socket_filter()?;
         // struct __sk_buff up to `ifindex` (offset 40); the kernel only accepts a few fields
         // and zero-fills the rest. ifindex <= 1 means loopback.
         let mut ctx = [0u8; 44];
         ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
-        run_once(self.socket_filter()?, SOCKET_FILTER_PROGRAM, frame, &ctx)
+        run_once(
+            self.socket_filter()?,
+            SOCKET_FILTER_PROGRAM,
+            frame,
+            &ctx,
+            repeat,
+        )
     }
 }
 
 /// One `BPF_PROG_TEST_RUN` of `prog` (called `name`) on `frame` with context `ctx`; its
 /// return value.
-fn run_once<P>(prog: &P, name: &'static str, frame: &[u8], ctx: &[u8]) -> XdpResult<u32>
+fn run_once<P>(
+    prog: &P,
+    name: &'static str,
+    frame: &[u8],
+    ctx: &[u8],
+    repeat: u32,
+) -> XdpResult<u32>
 where
     P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = TestRunResult>,
 {
     let opts = TestRunOptions {
         data_in: Some(frame),
         ctx_in: Some(ctx),
+        repeat,
         ..TestRunOptions::new()
     };
     prog.test_run(opts)

@@ -9,8 +9,13 @@
 //! - [`shard`]: the [`Shard`], which owns the groups' state, state machines and timers;
 //! - [`receive`]: draining the receive sockets or XDP ring and validating adverts;
 //! - [`transmit`]: batched advert sending, announcements and work deferred behind them;
-//! - [`publish`]: copying group state into the status board.
+//! - [`publish`]: copying group state into the status board;
+//! - [`follow`]: the kernel-resident Backup (the eBPF programs swallow the followed Master's
+//!   repeated adverts).
 
+mod follow;
+#[cfg(test)]
+mod follow_tests;
 mod publish;
 mod receive;
 mod shard;

@@ -37,6 +37,9 @@ impl Shard {
         };
         let fsm = &group.fsm;
         let stats = fsm.stats();
+        // One atomic load; the count moves without the worker (see `follow`), and is
+        // published when the worker touches the group (at least once per Master_Down_Interval).
+        let suppressed = self.suppressed(g);
         publish(
             &group.slot,
             GroupSnapshot {
@@ -50,7 +53,9 @@ impl Shard {
                 adverts_in: stats.adverts_received
                     + group.auth_failures
                     + group.malformed
-                    + group.not_peer,
+                    + group.not_peer
+                    + suppressed,
+                adverts_suppressed: suppressed,
                 adverts_out: stats.adverts_sent,
                 transitions: stats.transitions,
                 auth_failures: group.auth_failures,

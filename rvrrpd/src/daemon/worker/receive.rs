@@ -173,7 +173,12 @@ impl Shard {
             priority: repr.priority,
             max_advert_int_cs: interval_cs,
         };
-        group.fsm.on_advert(&info, now, &mut self.actions);
+        // Its repeats swallowed so far count before it (see `follow`).
+        let stamp = self.settle(g, now);
+        if let Some(group) = self.groups[g].as_mut() {
+            group.fsm.on_advert(&info, now, &mut self.actions);
+        }
+        self.follow_advert(g, info.src, payload, now, stamp);
         self.apply_actions(g, now);
     }
 }

@@ -13,6 +13,7 @@ use crate::daemon::status::{LatenessHistogram, Slot, StatusBoard};
 use crate::fsm::{Action, GroupParams, State, Vrrp};
 use crate::net::tx::TxSocket;
 use crate::net::unicast_tx::UnicastTx;
+use crate::net::xdp::{SuppressSlot, SuppressTable};
 use crate::time::Instant;
 use crate::timer::{TimerId, TimingWheel};
 use crate::wire::{self, AdvertCache, Family};
@@ -65,6 +66,10 @@ pub(super) struct Group {
     /// A hand-over is under way: its Master → Initialize → Backup is reported as one
     /// Master → Backup (no STOP notification for a router that keeps running).
     pub(super) handing_over: bool,
+    /// The group's entry in the kernel-resident Backup's table (eBPF receive paths only),
+    /// and whether it is valid, i.e. the kernel swallows repeats (see `follow`).
+    pub(super) suppress: Option<SuppressSlot>,
+    pub(super) entry_valid: bool,
 }
 
 /// The groups a worker owns and everything that drives them, without receive sockets: adverts
@@ -97,6 +102,8 @@ pub struct Shard {
     /// The `now` of the last [`Shard::fire_timers`]: receive timestamps are clamped to it, so
     /// the machines never see time go backwards.
     pub(super) last_fire: Instant,
+    /// The kernel-resident Backup's table, when an eBPF program receives for this shard.
+    pub(super) suppress: Option<Arc<SuppressTable>>,
 }
 
 impl Shard {
@@ -120,13 +127,28 @@ impl Shard {
             out_unicast: Vec::new(),
             deferred: Vec::new(),
             last_fire: Instant::ZERO,
+            suppress: None,
         }
+    }
+
+    /// Lets groups inserted from now on keep their Master's advert in `table`, where the eBPF
+    /// programs swallow its repeats.
+    pub fn set_suppress_table(&mut self, table: Arc<SuppressTable>) {
+        self.suppress = Some(table);
     }
 
     /// Adds a group (its state machine not started) and returns its local slot.
     pub fn insert_group(&mut self, spec: impl Into<Arc<GroupSpec>>) -> usize {
         let spec: Arc<GroupSpec> = spec.into();
         let key = (spec.ifindex, spec.family, spec.vrid);
+        let suppress = self
+            .suppress
+            .as_ref()
+            .and_then(|t| t.slot(demux_key(&spec)));
+        if let Some(slot) = &suppress {
+            // Whatever a group of this key left there is not this group's.
+            slot.reset();
+        }
         let group = Group {
             fsm: Vrrp::new(group_params(&spec)),
             advert: AdvertCache::new(),
@@ -145,6 +167,8 @@ impl Shard {
             published_key: (State::Initialize, 0, None),
             published_at: 0,
             handing_over: false,
+            suppress,
+            entry_valid: false,
             spec,
         };
         let g = match self.groups.iter().position(Option::is_none) {
@@ -181,14 +205,17 @@ impl Shard {
 
     /// Starts the state machine of the group in local slot `g`.
     pub fn start_group(&mut self, g: usize, now: Instant) {
+        let stamp = self.settle(g, now);
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
         group.fsm.startup(now, &mut self.actions);
         self.apply_actions(g, now);
+        self.resume(g, stamp);
     }
 
     pub(super) fn stop_group(&mut self, g: usize, now: Instant) {
+        self.settle(g, now);
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
@@ -264,19 +291,22 @@ impl Shard {
         priority: u8,
         now: Instant,
     ) -> Result<(), String> {
-        let (g, group, actions) = self.group_mut(id)?;
+        let (g, group, _) = self.group_mut(id)?;
         if group.spec.owner {
             return Err(format!(
                 "vrouter {} on {} owns its addresses: its priority stays 255",
                 group.spec.vrid, group.spec.ifname
             ));
         }
+        let stamp = self.settle(g, now);
+        let (g, group, actions) = self.group_mut(id)?;
         let r = group.fsm.set_priority(priority, now, actions);
         info!(
             "vrouter {} on {}: priority set to {priority}",
             group.spec.vrid, group.spec.ifname
         );
         self.apply_actions(g, now);
+        self.resume(g, stamp);
         r.map_err(|e| e.to_string())
     }
 
@@ -286,6 +316,10 @@ impl Shard {
     /// fault is raised before the priority changes (no advert with the new priority from a
     /// group going silent) and cleared after (it comes back with the new one).
     pub(super) fn track(&mut self, id: usize, outcome: crate::track::Outcome, now: Instant) {
+        let Some(g) = self.local(id) else {
+            return;
+        };
+        let stamp = self.settle(g, now);
         let Ok((g, group, actions)) = self.group_mut(id) else {
             return;
         };
@@ -315,10 +349,15 @@ impl Shard {
             group.fsm.set_fault(false, now, actions);
         }
         self.apply_actions(g, now);
+        self.resume(g, stamp);
     }
 
     /// Applies a sync-group membership change or order to a group.
     pub(super) fn sync(&mut self, id: usize, cmd: super::SyncCmd, now: Instant) {
+        let Some(g) = self.local(id) else {
+            return;
+        };
+        let stamp = self.settle(g, now);
         let Ok((g, group, actions)) = self.group_mut(id) else {
             return;
         };
@@ -328,15 +367,26 @@ impl Shard {
             super::SyncCmd::Leave => group.fsm.sync_leave(now, actions),
         }
         self.apply_actions(g, now);
+        self.resume(g, stamp);
     }
 
-    pub(super) fn set_preempt(&mut self, id: usize, preempt: bool) -> Result<(), String> {
+    pub(super) fn set_preempt(
+        &mut self,
+        id: usize,
+        preempt: bool,
+        now: Instant,
+    ) -> Result<(), String> {
+        let (g, _, _) = self.group_mut(id)?;
+        let stamp = self.settle(g, now);
         let (g, group, _) = self.group_mut(id)?;
         group.fsm.set_preempt(preempt);
         info!(
             "vrouter {} on {}: preemption set to {preempt}",
             group.spec.vrid, group.spec.ifname
         );
+        self.resume(g, stamp);
+        // The repeats folded by `settle` may have moved the Master_Down_Timer.
+        self.rearm(g);
         self.publish(g);
         Ok(())
     }
@@ -374,17 +424,24 @@ impl Shard {
                         continue;
                     };
                     group.fsm_timer = None;
-                    match group.fsm.poll_timeout() {
+                    let due = match group.fsm.poll_timeout() {
                         // Armed early (see `rearm`): the real deadline moved on.
                         Some(due) if due > now => {
                             group.fsm_timer = Some(self.wheel.insert(due, TimerKey::Fsm(g)));
                             continue;
                         }
-                        Some(due) => self
-                            .lateness
-                            .record(now.as_micros().saturating_sub(due.as_micros())),
+                        Some(due) => due,
                         None => continue,
+                    };
+                    // A Backup whose Master's repeats were swallowed: the newest moves it on.
+                    if self.extend_by_repeats(g, now) {
+                        continue;
                     }
+                    self.lateness
+                        .record(now.as_micros().saturating_sub(due.as_micros()));
+                    let Some(group) = self.groups[g].as_mut() else {
+                        continue;
+                    };
                     group.fsm.handle_timeout(now, &mut self.actions);
                     self.apply_actions(g, now);
                 }
@@ -473,6 +530,7 @@ impl Shard {
             }
         }
         self.actions = actions;
+        self.unfollow_if_needed(g);
         self.rearm(g);
         self.publish_if_due(g, now);
     }
@@ -481,7 +539,7 @@ impl Shard {
     /// deadline (a Backup's Master_Down_Timer pushed back by every advert) leaves the entry
     /// where it is: when it fires early, [`Shard::fire_timers`] moves it on. That is one wheel
     /// operation per Master_Down_Interval instead of one per advert.
-    fn rearm(&mut self, g: usize) {
+    pub(super) fn rearm(&mut self, g: usize) {
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
@@ -544,6 +602,15 @@ impl Shard {
             });
         }
     }
+}
+
+/// The group's key in the eBPF demux map (and its suppression slot).
+pub(super) fn demux_key(spec: &GroupSpec) -> rvrrpd_common::DemuxKey {
+    let family = match spec.family {
+        Family::Ipv4 => rvrrpd_common::FAMILY_V4,
+        Family::Ipv6 => rvrrpd_common::FAMILY_V6,
+    };
+    rvrrpd_common::DemuxKey::new(spec.ifindex, spec.vrid, family)
 }
 
 pub(super) fn wire_interval(spec: &GroupSpec) -> u16 {

@@ -84,6 +84,15 @@ impl Worker {
             shard: Shard::new(id, links),
             heartbeat: Arc::new(Heartbeat::default()),
         };
+        // The eBPF programs (XDP, or the socket filter) swallow the followed Masters' repeats.
+        let table = worker
+            .ring
+            .as_ref()
+            .map(WorkerRing::suppress_table)
+            .or_else(|| sock_filter.as_deref().map(|f| f.suppress_table()));
+        if let Some(t) = table {
+            worker.shard.set_suppress_table(t);
+        }
         // All groups first, then one socket per (interface, family) with its whole VRID set:
         // starting thousands of groups must not re-filter a socket thousands of times.
         let mut sockets: Vec<(u32, String, Family, bool)> = Vec::new();
@@ -319,7 +328,7 @@ impl Worker {
                 group,
                 preempt,
                 reply,
-            } => (reply, self.shard.set_preempt(group, preempt)),
+            } => (reply, self.shard.set_preempt(group, preempt, now)),
             WorkerCmd::Handover { group, reply } => (reply, self.shard.handover(group, now)),
             WorkerCmd::AddGroup { spec, reply } => {
                 let r = self

@@ -71,6 +71,7 @@ fn master_v3(priority: u8) -> (Vrrp, Instant) {
 
 mod backup;
 mod fault;
+mod follow;
 mod master;
 mod priority;
 mod sync;

@@ -1,0 +1,119 @@
+//! The worker's half of the kernel-resident Backup: a group that follows its Master
+//! ([`Vrrp::follows`](crate::fsm::Vrrp::follows)) keeps the advert it accepted in its
+//! [`SuppressSlot`], the eBPF programs swallow identical copies, and the worker learns their
+//! newest arrival only when it needs it.
+//!
+//! Every interaction with a group's machine other than an advert or a timer is wrapped in
+//! [`Shard::settle`] / [`Shard::resume`]: the entry is invalidated *first* (from then on every
+//! advert comes to the worker), the repeats it accounted for are folded into the machine
+//! ([`Vrrp::on_repeat`](crate::fsm::Vrrp::on_repeat)), the change is applied, and the entry is
+//! made valid again only if the machine still follows the same Master. At a Master_Down
+//! expiry the same invalidate-then-read decides between extending the timer from the newest
+//! repeat's kernel receive time (one timer operation per Master_Down_Interval) and taking
+//! over: an advert arriving after the read goes to the ring, never into the entry.
+
+use super::Shard;
+use crate::net::xdp::SuppressSlot;
+use crate::time::Instant;
+
+impl Shard {
+    /// Stops suppression for group `g` and folds the repeats its entry accounted for into the
+    /// machine, before anything that could change how its next advert is handled. Returns the
+    /// entry's stamp for [`Shard::resume`]; `None` if it was not valid.
+    pub(super) fn settle(&mut self, g: usize, now: Instant) -> Option<u64> {
+        let group = self.groups.get_mut(g)?.as_mut()?;
+        if !group.entry_valid {
+            return None;
+        }
+        group.entry_valid = false;
+        let stamp = group.suppress.as_ref()?.invalidate()?;
+        group.fsm.on_repeat(stamp_instant(stamp, now));
+        Some(stamp)
+    }
+
+    /// After a change: suppression resumes with the same entry if the machine still follows
+    /// the Master it was kept for.
+    pub(super) fn resume(&mut self, g: usize, stamp: Option<u64>) {
+        let Some(group) = self.groups.get_mut(g).and_then(Option::as_mut) else {
+            return;
+        };
+        if let (Some(stamp), Some(_), Some(slot)) =
+            (stamp, group.fsm.follows(), group.suppress.as_ref())
+        {
+            slot.restore(stamp);
+            group.entry_valid = true;
+        }
+    }
+
+    /// After `on_advert`: if the machine now follows `src` because of this advert, the entry
+    /// keeps it (`vrrp`, arrived at `at`); otherwise the entry `settle` took is restored if
+    /// the machine still follows its Master (an advert of another router was refused).
+    pub(super) fn follow_advert(
+        &mut self,
+        g: usize,
+        src: std::net::IpAddr,
+        vrrp: &[u8],
+        at: Instant,
+        stamp: Option<u64>,
+    ) {
+        let Some(group) = self.groups.get_mut(g).and_then(Option::as_mut) else {
+            return;
+        };
+        match (group.fsm.follows(), group.suppress.as_ref()) {
+            (Some(m), Some(slot)) if m == src => {
+                group.entry_valid = slot.keep(src, vrrp, at.as_micros().saturating_mul(1000));
+            }
+            _ => self.resume(g, stamp),
+        }
+    }
+
+    /// Safety net after any action batch: an entry kept for a machine that no longer follows
+    /// is invalidated (the wrappers above normally did it already).
+    pub(super) fn unfollow_if_needed(&mut self, g: usize) {
+        if let Some(group) = self.groups.get_mut(g).and_then(Option::as_mut) {
+            if group.entry_valid && group.fsm.follows().is_none() {
+                group.entry_valid = false;
+                if let Some(slot) = group.suppress.as_ref() {
+                    slot.invalidate();
+                }
+            }
+        }
+    }
+
+    /// The Master_Down_Timer of group `g` is due at `now`: if suppressed repeats move it on,
+    /// the timer is re-armed from the newest one and suppression resumes (returns true);
+    /// otherwise the entry stays invalid and the caller lets the machine take over.
+    pub(super) fn extend_by_repeats(&mut self, g: usize, now: Instant) -> bool {
+        let stamp = self.settle(g, now);
+        if stamp.is_none() {
+            return false;
+        }
+        let Some(group) = self.groups.get_mut(g).and_then(Option::as_mut) else {
+            return false;
+        };
+        match group.fsm.poll_timeout() {
+            Some(next) if next > now => {
+                group.fsm_timer = Some(self.wheel.insert(next, super::shard::TimerKey::Fsm(g)));
+                self.resume(g, stamp);
+                // The suppressed count, published at least once per Master_Down_Interval.
+                self.publish_if_due(g, now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adverts of group `g` the kernel swallowed so far.
+    pub fn suppressed(&self, g: usize) -> u64 {
+        self.groups
+            .get(g)
+            .and_then(Option::as_ref)
+            .and_then(|gr| gr.suppress.as_ref())
+            .map_or(0, SuppressSlot::suppressed)
+    }
+}
+
+/// A kernel stamp (CLOCK_MONOTONIC ns) as the workers' clock, never after `now`.
+fn stamp_instant(stamp: u64, now: Instant) -> Instant {
+    Instant::from_micros(stamp / 1000).min(now)
+}

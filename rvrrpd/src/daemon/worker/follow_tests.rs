@@ -1,0 +1,254 @@
+//! The kernel-resident Backup on virtual time: a Master shard's adverts go through a model of
+//! the eBPF programs ([`SuppressSlot::kernel_swallows`](crate::net::xdp::SuppressSlot)) before
+//! they reach the Backup shard, which keeps its entry in a table of plain memory.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::tests::{shard, spec};
+use super::{Shard, SyncCmd, WorkerLinks};
+use crate::daemon::status::{LatenessHistogram, StatusBoard};
+use crate::fsm::State;
+use crate::net::xdp::SuppressTable;
+use crate::time::Instant;
+use crate::wire::{parse_ethernet_frame, RxMeta};
+
+/// MDI of a priority-100 Backup hearing 100 ms adverts.
+const MDI: Duration = Duration::from_micros(360_937);
+
+/// A Backup shard (priority `b_prio`) whose group has a slot in a fresh table.
+fn backup(b_prio: u8) -> (Shard, Arc<SuppressTable>) {
+    let table = SuppressTable::for_tests(16);
+    let s = spec(1, 2, b_prio);
+    table.allocate(super::shard::demux_key(&s));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let links = WorkerLinks {
+        events: tx,
+        status: Arc::new(StatusBoard::new()),
+        lateness: Arc::new(LatenessHistogram::default()),
+    };
+    let mut b = Shard::new(1, links);
+    b.set_suppress_table(table.clone());
+    b.insert_group(s);
+    (b, table)
+}
+
+/// What reached the Backup's worker and what the "kernel" swallowed.
+#[derive(Default, Debug)]
+struct Seen {
+    delivered: usize,
+    swallowed: usize,
+    last_on_wire: Option<Instant>,
+}
+
+/// Sends `a`'s queued adverts to `b` at `now` through the model of the eBPF programs.
+fn wire(a: &mut Shard, b: &mut Shard, now: Instant, seen: &mut Seen) {
+    for (ifindex, f) in a.drain_outbox() {
+        let view = parse_ethernet_frame(&f).expect("frame");
+        seen.last_on_wire = Some(now);
+        let slot = b.groups[0].as_ref().and_then(|g| g.suppress.as_ref());
+        if slot.is_some_and(|s| s.kernel_swallows(view.src_ip, view.vrrp, now.as_micros() * 1000)) {
+            seen.swallowed += 1;
+            continue;
+        }
+        seen.delivered += 1;
+        let meta = RxMeta {
+            src: view.src_ip,
+            dst: view.dst_ip,
+            ttl: view.ttl,
+        };
+        b.handle_advert(ifindex, view.vrrp, &meta, now);
+    }
+}
+
+/// Runs A (priority 200) and B for `ms` ms of virtual time in 1 ms steps.
+fn run(a: &mut Shard, b: &mut Shard, t: &mut Instant, ms: u64, seen: &mut Seen) {
+    for _ in 0..ms {
+        *t += Duration::from_millis(1);
+        a.fire_timers(*t);
+        wire(a, b, *t, seen);
+        b.fire_timers(*t);
+        // B's adverts reach A unfiltered (A is Master: it has no entry).
+        for (ifindex, f) in b.drain_outbox() {
+            let view = parse_ethernet_frame(&f).expect("frame");
+            let meta = RxMeta {
+                src: view.src_ip,
+                dst: view.dst_ip,
+                ttl: view.ttl,
+            };
+            a.handle_advert(ifindex, view.vrrp, &meta, *t);
+        }
+    }
+}
+
+/// A Master and a Backup in steady state after 2 s, and the time.
+fn steady(b_prio: u8) -> (Shard, Shard, Arc<SuppressTable>, Instant, Seen) {
+    let (mut a, _ea) = shard(0, spec(0, 1, 200));
+    let (mut b, table) = backup(b_prio);
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    b.startup(t);
+    let mut seen = Seen::default();
+    run(&mut a, &mut b, &mut t, 2_000, &mut seen);
+    assert_eq!(a.state(0), Some(State::Master));
+    assert_eq!(b.state(0), Some(State::Backup));
+    (a, b, table, t, seen)
+}
+
+#[test]
+fn a_following_backup_sees_one_advert_then_only_its_timer() {
+    let (mut a, mut b, _table, mut t, mut seen) = steady(100);
+    // A's first advert reached B's worker; the rest were swallowed.
+    assert_eq!(seen.delivered, 1, "{seen:?}");
+    assert!(seen.swallowed >= 15, "{seen:?}");
+    assert_eq!(b.suppressed(0), seen.swallowed as u64);
+    // Ten more seconds: still nothing for the worker, still Backup.
+    let before = seen.swallowed;
+    run(&mut a, &mut b, &mut t, 10_000, &mut seen);
+    assert_eq!(seen.delivered, 1);
+    assert_eq!(seen.swallowed, before + 100);
+    assert_eq!(b.state(0), Some(State::Backup));
+    // The count reaches the status board: the worker publishes it when a Master_Down
+    // expiry is extended (every ~MDI) and at most once a second: ≤ 1.37 s, 14 adverts, late.
+    let snap = b.status.get(1).expect("published");
+    assert!(
+        snap.adverts_suppressed + 14 >= seen.swallowed as u64
+            && snap.adverts_suppressed <= seen.swallowed as u64,
+        "{} published, {} swallowed",
+        snap.adverts_suppressed,
+        seen.swallowed
+    );
+    assert_eq!(snap.adverts_in, 1 + snap.adverts_suppressed);
+}
+
+#[test]
+fn silence_after_swallowed_adverts_takes_over_mdi_after_the_last_on_the_wire() {
+    let (_a, mut b, _table, mut t, seen) = steady(100);
+    let last = seen.last_on_wire.expect("A advertised");
+    // A dies: B must take over exactly MDI after A's last advert (which it never saw).
+    let mut took_over = None;
+    for _ in 0..1_000 {
+        t += Duration::from_millis(1);
+        b.fire_timers(t);
+        if b.state(0) == Some(State::Master) {
+            took_over = Some(t);
+            break;
+        }
+    }
+    let gap = took_over.expect("B took over") - last;
+    assert!(
+        gap >= MDI && gap <= MDI + Duration::from_millis(1),
+        "takeover {gap:?} after the last advert on the wire, MDI {MDI:?}"
+    );
+    // Master: the entry is invalid, the next advert of anyone reaches the worker.
+    let g = b.groups[0].as_ref().expect("group");
+    assert!(!g.entry_valid);
+    assert_eq!(g.suppress.as_ref().and_then(|s| s.last_rx()), None);
+}
+
+#[test]
+fn own_priority_raised_reaches_the_next_advert_and_preempts() {
+    let (mut a, mut b, _table, mut t, mut seen) = steady(100);
+    // Preempt on, 250 > A's 200: the next advert must reach B, which preempts fast.
+    b.set_priority(1, 250, t).expect("set_priority");
+    assert!(!b.groups[0].as_ref().expect("group").entry_valid);
+    let delivered = seen.delivered;
+    run(&mut a, &mut b, &mut t, 300, &mut seen);
+    assert!(
+        seen.delivered > delivered,
+        "the Master's next advert reached B"
+    );
+    assert_eq!(b.state(0), Some(State::Master));
+}
+
+#[test]
+fn a_changed_master_advert_reaches_the_backup_at_once() {
+    let (mut a, mut b, _table, mut t, mut seen) = steady(100);
+    // A's priority falls below B's (preempt on): different bytes, B preempts.
+    a.set_priority(0, 50, t).expect("A priority");
+    let delivered = seen.delivered;
+    run(&mut a, &mut b, &mut t, 300, &mut seen);
+    assert!(seen.delivered > delivered);
+    assert_eq!(b.state(0), Some(State::Master));
+}
+
+#[test]
+fn local_changes_invalidate_before_they_apply_and_keep_the_repeats() {
+    let (mut a, mut b, table, mut t, mut seen) = steady(100);
+    let slot = table
+        .slot(super::shard::demux_key(&spec(1, 2, 100)))
+        .expect("slot");
+    // Preemption off: invalidated (its repeats folded), then followed again on the next advert.
+    b.set_preempt(1, false, t).expect("set_preempt");
+    assert_eq!(slot.last_rx(), None);
+    let delivered = seen.delivered;
+    run(&mut a, &mut b, &mut t, 200, &mut seen);
+    assert_eq!(seen.delivered, delivered + 1, "one advert re-learnt");
+    assert!(slot.last_rx().is_some());
+    // A sync-group order or membership: the same.
+    b.sync(1, SyncCmd::Member(true), t);
+    assert_eq!(slot.last_rx(), None);
+    run(&mut a, &mut b, &mut t, 200, &mut seen);
+    assert!(slot.last_rx().is_some(), "a member follows a better Master");
+    // Fault: invalidated, and nothing is kept while in Fault.
+    b.track(
+        1,
+        crate::track::Outcome {
+            priority: 100,
+            fault: true,
+        },
+        t,
+    );
+    assert_eq!(slot.last_rx(), None);
+    run(&mut a, &mut b, &mut t, 500, &mut seen);
+    assert_eq!(b.state(0), Some(State::Fault));
+    assert_eq!(slot.last_rx(), None);
+    // Through all of it B never took over while A was alive.
+    b.track(
+        1,
+        crate::track::Outcome {
+            priority: 100,
+            fault: false,
+        },
+        t,
+    );
+    run(&mut a, &mut b, &mut t, 2_000, &mut seen);
+    assert_eq!(b.state(0), Some(State::Backup));
+    assert!(slot.last_rx().is_some());
+    // Removal: invalidated.
+    b.stop_group(0, t);
+    assert_eq!(slot.last_rx(), None);
+}
+
+#[test]
+fn an_unchanged_setting_keeps_suppressing() {
+    let (mut a, mut b, table, mut t, mut seen) = steady(100);
+    let slot = table
+        .slot(super::shard::demux_key(&spec(1, 2, 100)))
+        .expect("slot");
+    b.set_priority(1, 100, t).expect("same priority");
+    b.set_preempt(1, true, t).expect("same preemption");
+    assert!(slot.last_rx().is_some(), "restored");
+    let delivered = seen.delivered;
+    run(&mut a, &mut b, &mut t, 1_000, &mut seen);
+    assert_eq!(seen.delivered, delivered);
+}
+
+#[test]
+fn a_change_just_before_the_unextended_deadline_keeps_the_swallowed_repeats() {
+    let (mut a, mut b, _table, mut t, mut seen) = steady(100);
+    // The machine's deadline has not seen the repeats swallowed since its last extension.
+    let due = b.groups[0]
+        .as_ref()
+        .and_then(|g| g.fsm.poll_timeout())
+        .expect("Master_Down_Timer");
+    assert!(due > t);
+    let ms = (due.as_micros() - t.as_micros()) / 1000;
+    run(&mut a, &mut b, &mut t, ms.saturating_sub(1), &mut seen);
+    // A change 1 ms before it: the repeats are folded first, so no takeover at `due` while A
+    // is alive (dropping them would make B take over there).
+    b.set_preempt(1, false, t).expect("set_preempt");
+    run(&mut a, &mut b, &mut t, 1_000, &mut seen);
+    assert_eq!(b.state(0), Some(State::Backup));
+    assert_eq!(a.state(0), Some(State::Master));
+}
