@@ -85,6 +85,10 @@ pub struct Shard {
     pub(super) utx: HashMap<UnicastTxKey, UnicastTx>,
     pub(super) wheel: TimingWheel<TimerKey>,
     pub(super) events: UnboundedSender<WorkerEvent>,
+    /// Events for the control plane raised during the turn, sent by [`Shard::flush`] after
+    /// the turn's adverts: a send may wake the control plane, which then competes for the CPU
+    /// with the takeover adverts it would otherwise delay.
+    pub(super) pending_events: Vec<WorkerEvent>,
     pub(super) status: Arc<StatusBoard>,
     pub(super) lateness: Arc<LatenessHistogram>,
     pub(super) actions: Vec<Action>,
@@ -118,6 +122,7 @@ impl Shard {
             utx: HashMap::new(),
             wheel: TimingWheel::new(),
             events: links.events,
+            pending_events: Vec::new(),
             status: links.status,
             lateness: links.lateness,
             actions: Vec::with_capacity(16),
@@ -513,7 +518,7 @@ impl Shard {
                 }
                 Action::WantMaster { wants } => {
                     if let Some(group) = self.groups[g].as_ref() {
-                        let _ = self.events.send(WorkerEvent::WantMaster {
+                        self.pending_events.push(WorkerEvent::WantMaster {
                             group: group.spec.index,
                             wants,
                         });
@@ -582,9 +587,8 @@ impl Shard {
             (true, State::Initialize, _) => State::Master,
             _ => from,
         };
-        let _ = self
-            .events
-            .send(WorkerEvent::Transition(crate::daemon::notify::Transition {
+        self.pending_events
+            .push(WorkerEvent::Transition(crate::daemon::notify::Transition {
                 group: group.spec.index,
                 from,
                 to,
@@ -594,9 +598,9 @@ impl Shard {
             }));
     }
 
-    fn net(&self, g: usize, op: NetOp) {
+    fn net(&mut self, g: usize, op: NetOp) {
         if let Some(group) = self.groups[g].as_ref() {
-            let _ = self.events.send(WorkerEvent::Net {
+            self.pending_events.push(WorkerEvent::Net {
                 group: group.spec.index,
                 op,
             });

@@ -354,6 +354,9 @@ impl Worker {
         if let Err(e) = &result {
             warn!("worker {}: {e}", self.id);
         }
+        // The command's adverts and events go out before the answer: a caller that removed a
+        // group reads its address changes from the event channel right after the reply.
+        self.shard.flush();
         if let Some(reply) = reply {
             let _ = reply.send(result);
         }

@@ -328,14 +328,31 @@ fn each_transition_is_reported_once_and_a_handover_as_master_to_backup() {
     let (mut a, mut events) = shard(0, spec(0, 1, 200));
     let mut t = Instant::from_millis(1);
     a.startup(t);
+    let mut took_over = false;
+    let mut queued = events.len();
     for _ in 0..5_000 {
         t += Duration::from_millis(1);
         a.fire_timers(t);
+        if !took_over && a.state(0) == Some(State::Master) {
+            took_over = true;
+            // The takeover's events wait until its advert is out (the turn's flush).
+            assert_eq!(
+                events.len(),
+                queued,
+                "an event left before the takeover advert"
+            );
+            assert_eq!(a.drain_outbox().len(), 1, "the takeover advert");
+            assert!(events.len() > queued, "the takeover's events were not sent");
+        }
         a.drain_outbox();
+        queued = events.len();
     }
+    assert!(took_over);
     assert_eq!(a.state(0), Some(State::Master));
     assert_eq!(a.handover(0, t), Ok(()));
     a.stop_group(0, t);
+    // The worker flushes after every command.
+    a.drain_outbox();
     let mut seen = Vec::new();
     while let Ok(ev) = events.try_recv() {
         if let WorkerEvent::Transition(tr) = ev {

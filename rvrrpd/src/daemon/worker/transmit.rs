@@ -34,6 +34,7 @@ impl Shard {
         self.out_bytes.clear();
         self.out_unicast.clear();
         self.out_ubytes.clear();
+        self.send_events();
         while self.has_deferred() {
             self.run_deferred();
         }
@@ -92,6 +93,7 @@ impl Shard {
             self.flush_unicast();
         }
         if self.out_frames.is_empty() {
+            self.send_events();
             self.run_deferred();
             return;
         }
@@ -113,7 +115,15 @@ impl Shard {
         }
         self.out_frames.clear();
         self.out_bytes.clear();
+        self.send_events();
         self.run_deferred();
+    }
+
+    /// Hands the turn's events (transitions, address changes) to the control plane.
+    pub(super) fn send_events(&mut self) {
+        for ev in self.pending_events.drain(..) {
+            let _ = self.events.send(ev);
+        }
     }
 
     /// Sends the queued unicast adverts, one `sendmmsg` per socket.
