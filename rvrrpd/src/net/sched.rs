@@ -20,14 +20,6 @@ pub fn set_thread_nice(nice: i32) -> NetResult<()> {
     sys::set_thread_nice(nice).ctx(|| format!("setting nice {nice}"))
 }
 
-/// Gives the calling thread the nice value `nice` and an EEVDF time slice of `slice` (kernel
-/// 6.12+: a task with a shorter slice preempts a running one on wake-up instead of waiting
-/// for its slice to end). Lowering the nice value needs `CAP_SYS_NICE`.
-pub fn set_fair_slice(nice: i32, slice: std::time::Duration) -> NetResult<()> {
-    let ns = u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX);
-    sys::set_fair_slice(nice, ns).ctx(|| format!("setting nice {nice} and a {slice:?} slice"))
-}
-
 /// Number of CPUs available to this process.
 pub fn available_cpus() -> usize {
     std::thread::available_parallelism()

@@ -615,47 +615,6 @@ pub(crate) fn set_fifo(priority: i32) -> io::Result<()> {
     cvt(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) }).map(drop)
 }
 
-/// `struct sched_attr` (`SCHED_ATTR_SIZE_VER1`, 56 bytes), which libc does not define.
-#[repr(C)]
-struct SchedAttr {
-    size: u32,
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-    util_min: u32,
-    util_max: u32,
-}
-
-/// `sched_setattr(0, SCHED_OTHER, nice, runtime = slice_ns)`: on kernels with EEVDF custom
-/// slices (6.12+) the calling thread gets a time slice of `slice_ns` (the kernel clamps it to
-/// 0.1–100 ms), so its wake-ups preempt a running fair task with a longer slice; older kernels
-/// ignore the runtime of a fair task.
-pub(crate) fn set_fair_slice(nice: i32, slice_ns: u64) -> io::Result<()> {
-    let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        policy: libc::SCHED_OTHER as u32,
-        flags: 0,
-        nice,
-        priority: 0,
-        runtime: slice_ns,
-        deadline: 0,
-        period: 0,
-        util_min: 0,
-        util_max: 0,
-    };
-    // SAFETY: pid 0 is the calling thread; `attr` is a valid, fully initialised sched_attr of
-    // the size it declares, read by the kernel only during the call.
-    cvt(
-        unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0u32) }
-            as i32,
-    )
-    .map(drop)
-}
-
 /// `setpriority(PRIO_PROCESS, gettid(), nice)`: on Linux a thread id names one thread.
 pub(crate) fn set_thread_nice(nice: i32) -> io::Result<()> {
     // SAFETY: gettid has no preconditions.

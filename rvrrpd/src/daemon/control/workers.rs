@@ -206,23 +206,12 @@ pub(super) fn prepare_worker_thread(id: usize, rt_priority: Option<u8>, nice: i8
             Ok(()) => info!("worker {id}: SCHED_FIFO priority {p}"),
             Err(e) => warn!("worker {id}: realtime priority {p}: {e}"),
         },
-        None => {
-            let slice = std::env::var("RVRRPD_WORKER_SLICE_US")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                .filter(|us| *us > 0);
-            if let Some(us) = slice {
-                let slice = std::time::Duration::from_micros(us);
-                match crate::net::sched::set_fair_slice(i32::from(nice), slice) {
-                    Ok(()) => info!("worker {id}: nice {nice}, slice {slice:?}"),
-                    Err(e) => warn!("worker {id}: nice {nice}, slice {slice:?}: {e}"),
-                }
-            } else if nice != 0 {
-                if let Err(e) = crate::net::sched::set_thread_nice(i32::from(nice)) {
-                    warn!("worker {id}: nice {nice}: {e}");
-                }
+        None if nice != 0 => {
+            if let Err(e) = crate::net::sched::set_thread_nice(i32::from(nice)) {
+                warn!("worker {id}: nice {nice}: {e}");
             }
         }
+        None => {}
     }
 }
 

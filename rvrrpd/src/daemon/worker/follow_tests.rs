@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::tests::{shard, spec};
+use super::tests::{fire_until_master, shard, spec};
 use super::{Shard, SyncCmd, WorkerLinks};
 use crate::daemon::status::{LatenessHistogram, StatusBoard};
 use crate::fsm::State;
@@ -126,15 +126,7 @@ fn silence_after_swallowed_adverts_takes_over_mdi_after_the_last_on_the_wire() {
     let (_a, mut b, _table, mut t, seen) = steady(100);
     let last = seen.last_on_wire.expect("A advertised");
     // A dies: B must take over exactly MDI after A's last advert (which it never saw).
-    let mut took_over = None;
-    for _ in 0..1_000 {
-        t += Duration::from_millis(1);
-        b.fire_timers(t);
-        if b.state(0) == Some(State::Master) {
-            took_over = Some(t);
-            break;
-        }
-    }
+    let took_over = fire_until_master(&mut b, &mut t, 1_000);
     let gap = took_over.expect("B took over") - last;
     assert!(
         gap >= MDI && gap <= MDI + Duration::from_millis(1),

@@ -112,15 +112,7 @@ fn higher_priority_wins_and_backup_takes_over_at_master_down_interval() {
     assert_eq!(b.state(0), Some(State::Backup));
     let mdi = Duration::from_micros(300_000 + 60_937);
     // A dies: B must take over exactly at the last advert + Master_Down_Interval.
-    let mut took_over = None;
-    for _ in 0..1_000 {
-        t += Duration::from_millis(1);
-        b.fire_timers(t);
-        if b.state(0) == Some(State::Master) {
-            took_over = Some(t);
-            break;
-        }
-    }
+    let took_over = fire_until_master(&mut b, &mut t, 1_000);
     let took_over = took_over.expect("B never took over");
     let gap = took_over - last_advert;
     // 1 ms steps: the takeover is seen in the first step at or after the deadline.
@@ -323,6 +315,18 @@ fn a_master_hearing_a_lower_priority_advert_announces_again() {
     let after = a.groups[0].as_ref().map_or(0, |g| g.announcements);
     assert_eq!(after - before, 3, "{times:?}");
 }
+/// Fires `b`'s timers every millisecond for up to `ms` ms; the time its group 0 became Master.
+pub(super) fn fire_until_master(b: &mut Shard, t: &mut Instant, ms: u32) -> Option<Instant> {
+    for _ in 0..ms {
+        *t += Duration::from_millis(1);
+        b.fire_timers(*t);
+        if b.state(0) == Some(State::Master) {
+            return Some(*t);
+        }
+    }
+    None
+}
+
 #[test]
 fn each_transition_is_reported_once_and_a_handover_as_master_to_backup() {
     let (mut a, mut events) = shard(0, spec(0, 1, 200));

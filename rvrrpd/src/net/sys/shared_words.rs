@@ -22,19 +22,29 @@ unsafe impl Sync for SharedWords {}
 impl SharedWords {
     /// Maps the first `words` × 8 bytes of `fd` shared and read-write (`MAP_SHARED`).
     pub(crate) fn map(fd: BorrowedFd<'_>, words: usize) -> io::Result<SharedWords> {
+        Self::mmap(words, libc::MAP_SHARED, fd.as_raw_fd())
+    }
+
+    /// `words` words of anonymous shared memory (unit tests stand in for a map with it).
+    #[cfg(test)]
+    pub(crate) fn anonymous(words: usize) -> io::Result<SharedWords> {
+        Self::mmap(words, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1)
+    }
+
+    fn mmap(words: usize, flags: libc::c_int, fd: libc::c_int) -> io::Result<SharedWords> {
         let len = words
             .checked_mul(8)
             .filter(|&l| l > 0)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad mapping size"))?;
         // SAFETY: a fresh mapping chosen by the kernel (addr NULL) never aliases Rust memory;
-        // the result is checked before use.
+        // `fd` is a valid descriptor or -1 with MAP_ANONYMOUS; the result is checked before use.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
+                flags,
+                fd,
                 0,
             )
         };
@@ -42,32 +52,6 @@ impl SharedWords {
             return Err(io::Error::last_os_error());
         }
         // mmap returns page-aligned memory: aligned for u64.
-        let base = NonNull::new(p.cast::<u64>())
-            .ok_or_else(|| io::Error::other("mmap returned a null pointer"))?;
-        Ok(SharedWords { base, words })
-    }
-
-    /// `words` words of anonymous shared memory (unit tests stand in for a map with it).
-    #[cfg(test)]
-    pub(crate) fn anonymous(words: usize) -> io::Result<SharedWords> {
-        let len = words
-            .checked_mul(8)
-            .filter(|&l| l > 0)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad mapping size"))?;
-        // SAFETY: as in `map`, without a file.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
         let base = NonNull::new(p.cast::<u64>())
             .ok_or_else(|| io::Error::other("mmap returned a null pointer"))?;
         Ok(SharedWords { base, words })
