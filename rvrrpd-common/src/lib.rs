@@ -30,6 +30,32 @@ pub const FAMILY_V4: u8 = 4;
 /// Address family tag for IPv6 in [`DemuxKey::family`] and [`VrrpEvent::family`].
 pub const FAMILY_V6: u8 = 6;
 
+/// The 16 address bytes the maps and records carry for `a` (IPv4 in the first 4, rest zero),
+/// and its family tag.
+pub fn addr_bytes(a: &core::net::IpAddr) -> (u8, [u8; 16]) {
+    match a {
+        core::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            let mut b = [0; 16];
+            b[..4].copy_from_slice(&o);
+            (FAMILY_V4, b)
+        }
+        core::net::IpAddr::V6(v6) => (FAMILY_V6, v6.octets()),
+    }
+}
+
+/// The address of `family` carried in `b` (inverse of [`addr_bytes`]); `None` for an unknown
+/// family.
+pub fn addr_from(family: u8, b: &[u8; 16]) -> Option<core::net::IpAddr> {
+    match family {
+        FAMILY_V4 => Some(core::net::IpAddr::V4(core::net::Ipv4Addr::new(
+            b[0], b[1], b[2], b[3],
+        ))),
+        FAMILY_V6 => Some(core::net::IpAddr::V6(core::net::Ipv6Addr::from(*b))),
+        _ => None,
+    }
+}
+
 /// Number of per-worker ring buffers compiled into the eBPF object (`RING0` … `RING15`).
 ///
 /// The program selects the ring with a `match` over statics (array-of-maps of ring buffers
@@ -463,16 +489,7 @@ impl VrrpEvent {
 
     /// The source address, or `None` for an unknown family.
     pub fn src_addr(&self) -> Option<core::net::IpAddr> {
-        match self.family {
-            FAMILY_V4 => Some(core::net::IpAddr::V4(core::net::Ipv4Addr::new(
-                self.src[0],
-                self.src[1],
-                self.src[2],
-                self.src[3],
-            ))),
-            FAMILY_V6 => Some(core::net::IpAddr::V6(core::net::Ipv6Addr::from(self.src))),
-            _ => None,
-        }
+        addr_from(self.family, &self.src)
     }
 
     /// The VRID byte of the carried message (0 if nothing was copied).

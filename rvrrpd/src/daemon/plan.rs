@@ -119,6 +119,15 @@ impl GroupSpec {
     pub fn advert_src(&self) -> IpAddr {
         self.unicast.as_ref().map_or(self.primary, |u| u.src)
     }
+
+    /// The group's key in the eBPF demux map (and its suppression slot).
+    pub fn demux_key(&self) -> rvrrpd_common::DemuxKey {
+        let family = match self.family {
+            Family::Ipv4 => rvrrpd_common::FAMILY_V4,
+            Family::Ipv6 => rvrrpd_common::FAMILY_V6,
+        };
+        rvrrpd_common::DemuxKey::new(self.ifindex, self.vrid, family)
+    }
 }
 
 /// Most phase slots per advertisement interval when the configuration sets none: 50 ms slots

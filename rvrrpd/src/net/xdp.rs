@@ -36,6 +36,7 @@ mod noaccept;
 mod peers;
 mod suppress;
 
+use error::map_err;
 pub use error::{XdpError, XdpResult};
 pub use suppress::{SuppressSlot, SuppressTable};
 
@@ -374,6 +375,15 @@ impl FastPath {
         })
     }
 
+    /// The object's map `name` (the object predates this daemon if it has none).
+    fn map_data(&mut self, name: &'static str) -> XdpResult<&mut aya::maps::Map> {
+        let object = self.object.clone();
+        self.ebpf.map_mut(name).ok_or_else(|| XdpError::BadObject {
+            path: object,
+            what: format!("map {name} missing (object built by an older rvrrpd?)"),
+        })
+    }
+
     /// The object this was loaded from.
     pub fn object(&self) -> &Path {
         &self.object
@@ -540,11 +550,7 @@ impl FastPath {
             .unwrap_or(rvrrpd_common::NO_SLOT);
         self.demux
             .insert(key, DemuxValue::with_slot(worker, flags, slot), 0)
-            .map_err(|source| XdpError::Map {
-                map: DEMUX_MAP,
-                op: "insert",
-                source: Box::new(source),
-            })
+            .map_err(map_err(DEMUX_MAP, "insert"))
     }
 
     /// Stops routing the group (its adverts then count as `unknown_vrid`). Removing an
@@ -556,11 +562,7 @@ impl FastPath {
             Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => {
                 Ok(())
             }
-            Err(source) => Err(XdpError::Map {
-                map: DEMUX_MAP,
-                op: "remove",
-                source: Box::new(source),
-            }),
+            Err(source) => Err(map_err(DEMUX_MAP, "remove")(source)),
         }
     }
 
@@ -570,11 +572,7 @@ impl FastPath {
         match self.demux.get(&key, 0) {
             Ok(v) => Ok(Some(v)),
             Err(MapError::KeyNotFound) => Ok(None),
-            Err(source) => Err(XdpError::Map {
-                map: DEMUX_MAP,
-                op: "lookup",
-                source: Box::new(source),
-            }),
+            Err(source) => Err(map_err(DEMUX_MAP, "lookup")(source)),
         }
     }
 
@@ -591,11 +589,7 @@ impl FastPath {
             let per_cpu = self
                 .counters
                 .get(&c.index(), 0)
-                .map_err(|source| XdpError::Map {
-                    map: COUNTERS_MAP,
-                    op: "read",
-                    source: Box::new(source),
-                })?;
+                .map_err(map_err(COUNTERS_MAP, "read"))?;
             out.0[c.index() as usize] = per_cpu.iter().copied().fold(0u64, u64::wrapping_add);
         }
         Ok(out)

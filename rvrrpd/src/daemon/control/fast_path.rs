@@ -4,19 +4,8 @@
 use std::sync::Arc;
 
 use crate::daemon::plan::GroupSpec;
-use crate::net::xdp::{
-    DemuxKey, FastPath, FastPathConfig, WorkerRing, FAMILY_V4, FAMILY_V6, FLAG_UNICAST,
-};
+use crate::net::xdp::{FastPath, FastPathConfig, WorkerRing, FLAG_UNICAST};
 use crate::wire::Family;
-
-/// The XDP demux key of a group.
-pub(super) fn demux_key(s: &GroupSpec) -> DemuxKey {
-    let family = match s.family {
-        Family::Ipv4 => FAMILY_V4,
-        Family::Ipv6 => FAMILY_V6,
-    };
-    DemuxKey::new(s.ifindex, s.vrid, family)
-}
 
 /// Routes group `s` to `worker` in the demux map; a unicast group's peers go in first, so
 /// its unicast flag never goes live without them.
@@ -25,7 +14,7 @@ pub(super) fn route_group(
     s: &GroupSpec,
     worker: u32,
 ) -> Result<(), crate::net::xdp::XdpError> {
-    let key = demux_key(s);
+    let key = s.demux_key();
     let flags = match s.unicast.as_deref() {
         Some(u) => {
             fast.set_peers(key, &u.peers, u.min_ttl)?;

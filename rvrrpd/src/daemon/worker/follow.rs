@@ -45,6 +45,20 @@ impl Shard {
         }
     }
 
+    /// Runs `f` (a change to group `g` other than an advert or a timer) between
+    /// [`Shard::settle`] and [`Shard::resume`].
+    pub(super) fn settled<R>(
+        &mut self,
+        g: usize,
+        now: Instant,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        let stamp = self.settle(g, now);
+        let r = f(self);
+        self.resume(g, stamp);
+        r
+    }
+
     /// After `on_advert`: if the machine now follows `src` because of this advert, the entry
     /// keeps it (`vrrp`, arrived at `at`); otherwise the entry `settle` took is restored if
     /// the machine still follows its Master (an advert of another router was refused).

@@ -20,7 +20,7 @@ const MDI: Duration = Duration::from_micros(360_937);
 fn backup(b_prio: u8) -> (Shard, Arc<SuppressTable>) {
     let table = SuppressTable::for_tests(16);
     let s = spec(1, 2, b_prio);
-    table.allocate(super::shard::demux_key(&s));
+    table.allocate(s.demux_key());
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let links = WorkerLinks {
         events: tx,
@@ -167,9 +167,7 @@ fn a_changed_master_advert_reaches_the_backup_at_once() {
 #[test]
 fn local_changes_invalidate_before_they_apply_and_keep_the_repeats() {
     let (mut a, mut b, table, mut t, mut seen) = steady(100);
-    let slot = table
-        .slot(super::shard::demux_key(&spec(1, 2, 100)))
-        .expect("slot");
+    let slot = table.slot(spec(1, 2, 100).demux_key()).expect("slot");
     // Preemption off: invalidated (its repeats folded), then followed again on the next advert.
     b.set_preempt(1, false, t).expect("set_preempt");
     assert_eq!(slot.last_rx(), None);
@@ -215,9 +213,7 @@ fn local_changes_invalidate_before_they_apply_and_keep_the_repeats() {
 #[test]
 fn an_unchanged_setting_keeps_suppressing() {
     let (mut a, mut b, table, mut t, mut seen) = steady(100);
-    let slot = table
-        .slot(super::shard::demux_key(&spec(1, 2, 100)))
-        .expect("slot");
+    let slot = table.slot(spec(1, 2, 100).demux_key()).expect("slot");
     b.set_priority(1, 100, t).expect("same priority");
     b.set_preempt(1, true, t).expect("same preemption");
     assert!(slot.last_rx().is_some(), "restored");

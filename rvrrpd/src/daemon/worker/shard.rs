@@ -149,7 +149,7 @@ impl Shard {
         let suppress = self
             .suppress
             .as_ref()
-            .and_then(|t| t.slot(demux_key(&spec)));
+            .and_then(|t| t.slot(spec.demux_key()));
         if let Some(slot) = &suppress {
             // Whatever a group of this key left there is not this group's.
             slot.reset();
@@ -210,13 +210,13 @@ impl Shard {
 
     /// Starts the state machine of the group in local slot `g`.
     pub fn start_group(&mut self, g: usize, now: Instant) {
-        let stamp = self.settle(g, now);
-        let Some(group) = self.groups[g].as_mut() else {
-            return;
-        };
-        group.fsm.startup(now, &mut self.actions);
-        self.apply_actions(g, now);
-        self.resume(g, stamp);
+        self.settled(g, now, |s| {
+            let Some(group) = s.groups[g].as_mut() else {
+                return;
+            };
+            group.fsm.startup(now, &mut s.actions);
+            s.apply_actions(g, now);
+        });
     }
 
     pub(super) fn stop_group(&mut self, g: usize, now: Instant) {
@@ -303,16 +303,16 @@ impl Shard {
                 group.spec.vrid, group.spec.ifname
             ));
         }
-        let stamp = self.settle(g, now);
-        let (g, group, actions) = self.group_mut(id)?;
-        let r = group.fsm.set_priority(priority, now, actions);
-        info!(
-            "vrouter {} on {}: priority set to {priority}",
-            group.spec.vrid, group.spec.ifname
-        );
-        self.apply_actions(g, now);
-        self.resume(g, stamp);
-        r.map_err(|e| e.to_string())
+        self.settled(g, now, |s| {
+            let (g, group, actions) = s.group_mut(id)?;
+            let r = group.fsm.set_priority(priority, now, actions);
+            info!(
+                "vrouter {} on {}: priority set to {priority}",
+                group.spec.vrid, group.spec.ifname
+            );
+            s.apply_actions(g, now);
+            r.map_err(|e| e.to_string())
+        })
     }
 
     /// Applies a tracking outcome: the priority (never an owner's) and the Fault state. Logged
@@ -324,7 +324,11 @@ impl Shard {
         let Some(g) = self.local(id) else {
             return;
         };
-        let stamp = self.settle(g, now);
+        self.settled(g, now, |s| s.track_settled(id, outcome, now));
+    }
+
+    /// [`Shard::track`] once the group is settled.
+    fn track_settled(&mut self, id: usize, outcome: crate::track::Outcome, now: Instant) {
         let Ok((g, group, actions)) = self.group_mut(id) else {
             return;
         };
@@ -354,7 +358,6 @@ impl Shard {
             group.fsm.set_fault(false, now, actions);
         }
         self.apply_actions(g, now);
-        self.resume(g, stamp);
     }
 
     /// Applies a sync-group membership change or order to a group.
@@ -362,17 +365,17 @@ impl Shard {
         let Some(g) = self.local(id) else {
             return;
         };
-        let stamp = self.settle(g, now);
-        let Ok((g, group, actions)) = self.group_mut(id) else {
-            return;
-        };
-        match cmd {
-            super::SyncCmd::Member(member) => group.fsm.set_sync(member, now, actions),
-            super::SyncCmd::Go => group.fsm.sync_go(now, actions),
-            super::SyncCmd::Leave => group.fsm.sync_leave(now, actions),
-        }
-        self.apply_actions(g, now);
-        self.resume(g, stamp);
+        self.settled(g, now, |s| {
+            let Ok((g, group, actions)) = s.group_mut(id) else {
+                return;
+            };
+            match cmd {
+                super::SyncCmd::Member(member) => group.fsm.set_sync(member, now, actions),
+                super::SyncCmd::Go => group.fsm.sync_go(now, actions),
+                super::SyncCmd::Leave => group.fsm.sync_leave(now, actions),
+            }
+            s.apply_actions(g, now);
+        });
     }
 
     pub(super) fn set_preempt(
@@ -382,14 +385,15 @@ impl Shard {
         now: Instant,
     ) -> Result<(), String> {
         let (g, _, _) = self.group_mut(id)?;
-        let stamp = self.settle(g, now);
-        let (g, group, _) = self.group_mut(id)?;
-        group.fsm.set_preempt(preempt);
-        info!(
-            "vrouter {} on {}: preemption set to {preempt}",
-            group.spec.vrid, group.spec.ifname
-        );
-        self.resume(g, stamp);
+        self.settled(g, now, |s| {
+            let (_, group, _) = s.group_mut(id)?;
+            group.fsm.set_preempt(preempt);
+            info!(
+                "vrouter {} on {}: preemption set to {preempt}",
+                group.spec.vrid, group.spec.ifname
+            );
+            Ok::<(), String>(())
+        })?;
         // The repeats folded by `settle` may have moved the Master_Down_Timer.
         self.rearm(g);
         self.publish(g);
@@ -606,15 +610,6 @@ impl Shard {
             });
         }
     }
-}
-
-/// The group's key in the eBPF demux map (and its suppression slot).
-pub(super) fn demux_key(spec: &GroupSpec) -> rvrrpd_common::DemuxKey {
-    let family = match spec.family {
-        Family::Ipv4 => rvrrpd_common::FAMILY_V4,
-        Family::Ipv6 => rvrrpd_common::FAMILY_V6,
-    };
-    rvrrpd_common::DemuxKey::new(spec.ifindex, spec.vrid, family)
 }
 
 pub(super) fn wire_interval(spec: &GroupSpec) -> u16 {

@@ -103,3 +103,12 @@ pub enum XdpError {
 
 /// Result alias.
 pub type XdpResult<T> = Result<T, XdpError>;
+
+/// The [`XdpError::Map`] of operation `op` on map `map`.
+pub(super) fn map_err(map: &'static str, op: &'static str) -> impl FnOnce(MapError) -> XdpError {
+    move |source| XdpError::Map {
+        map,
+        op,
+        source: Box::new(source),
+    }
+}

@@ -5,39 +5,18 @@
 use std::net::IpAddr;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapError};
-use rvrrpd_common::{VipKey, FAMILY_V4, FAMILY_V6, NOACCEPT_MAP, NOACCEPT_ON_MAP};
+use rvrrpd_common::{addr_bytes, addr_from, VipKey, NOACCEPT_MAP, NOACCEPT_ON_MAP};
 
-use super::{FastPath, XdpError, XdpResult};
+use super::error::map_err;
+use super::{FastPath, XdpResult};
 
 /// The map key of a VIP.
 pub fn vip_key(a: &IpAddr) -> VipKey {
-    match a {
-        IpAddr::V4(v4) => {
-            let mut b = [0; 16];
-            b[..4].copy_from_slice(&v4.octets());
-            VipKey::new(FAMILY_V4, b)
-        }
-        IpAddr::V6(v6) => VipKey::new(FAMILY_V6, v6.octets()),
-    }
-}
-
-fn map_err(map: &'static str, op: &'static str) -> impl FnOnce(MapError) -> XdpError {
-    move |source| XdpError::Map {
-        map,
-        op,
-        source: Box::new(source),
-    }
+    let (family, addr) = addr_bytes(a);
+    VipKey::new(family, addr)
 }
 
 impl FastPath {
-    fn map_data(&mut self, name: &'static str) -> XdpResult<&mut aya::maps::Map> {
-        let object = self.object.clone();
-        self.ebpf.map_mut(name).ok_or_else(|| XdpError::BadObject {
-            path: object,
-            what: format!("map {name} missing (object built before accept-mode support?)"),
-        })
-    }
-
     /// Adds `add` to and removes `remove` from the VIPs whose traffic the XDP program drops;
     /// `on` says whether any remain (the lookup is switched off while none do). Entries go
     /// in before the switch goes on, and the switch goes off before the last entries go.
@@ -91,11 +70,7 @@ impl FastPath {
         let mut out = Vec::new();
         for k in map.keys() {
             let k = k.map_err(map_err(NOACCEPT_MAP, "iterate"))?;
-            out.push(if k.family == FAMILY_V4 {
-                IpAddr::from([k.addr[0], k.addr[1], k.addr[2], k.addr[3]])
-            } else {
-                IpAddr::from(k.addr)
-            });
+            out.extend(addr_from(k.family, &k.addr));
         }
         out.sort();
         Ok(out)
@@ -105,6 +80,7 @@ impl FastPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rvrrpd_common::{FAMILY_V4, FAMILY_V6};
 
     #[test]
     fn keys_pad_ipv4_and_tag_the_family() {

@@ -6,40 +6,14 @@
 use std::net::IpAddr;
 
 use aya::maps::{HashMap as BpfHashMap, MapError};
-use rvrrpd_common::{PeerKey, PEERS_MAP};
+use rvrrpd_common::{addr_bytes, addr_from, PeerKey, PEERS_MAP};
 
-use super::{DemuxKey, FastPath, XdpError, XdpResult};
-
-/// The 16 address bytes of a peer key (IPv4 in the first 4).
-fn addr_bytes(a: &IpAddr) -> [u8; 16] {
-    match a {
-        IpAddr::V4(v4) => {
-            let mut b = [0; 16];
-            b[..4].copy_from_slice(&v4.octets());
-            b
-        }
-        IpAddr::V6(v6) => v6.octets(),
-    }
-}
-
-fn map_err(op: &'static str) -> impl FnOnce(MapError) -> XdpError {
-    move |source| XdpError::Map {
-        map: PEERS_MAP,
-        op,
-        source: Box::new(source),
-    }
-}
+use super::error::map_err;
+use super::{DemuxKey, FastPath, XdpResult};
 
 impl FastPath {
     fn peers_map(&mut self) -> XdpResult<BpfHashMap<&mut aya::maps::MapData, PeerKey, u32>> {
-        let map = self
-            .ebpf
-            .map_mut(PEERS_MAP)
-            .ok_or_else(|| XdpError::BadObject {
-                path: self.object.clone(),
-                what: format!("map {PEERS_MAP} missing (object built before unicast support?)"),
-            })?;
-        BpfHashMap::try_from(map).map_err(map_err("open"))
+        BpfHashMap::try_from(self.map_data(PEERS_MAP)?).map_err(map_err(PEERS_MAP, "open"))
     }
 
     /// Sets the peers the group `key` admits (replacing the ones it had), each with TTL / hop
@@ -53,11 +27,11 @@ impl FastPath {
             |k: &PeerKey| k.ifindex == key.ifindex && k.vrid == key.vrid && k.family == key.family;
         let wanted: Vec<PeerKey> = peers
             .iter()
-            .map(|p| PeerKey::new(key.ifindex, key.vrid, key.family, addr_bytes(p)))
+            .map(|p| PeerKey::new(key.ifindex, key.vrid, key.family, addr_bytes(p).1))
             .collect();
         for k in &wanted {
             map.insert(k, u32::from(min_ttl), 0)
-                .map_err(map_err("insert"))?;
+                .map_err(map_err(PEERS_MAP, "insert"))?;
         }
         let stale: Vec<PeerKey> = map
             .keys()
@@ -67,7 +41,7 @@ impl FastPath {
         for k in stale {
             match map.remove(&k) {
                 Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err("remove")(e)),
+                Err(e) => return Err(map_err(PEERS_MAP, "remove")(e)),
             }
         }
         Ok(())
@@ -78,15 +52,13 @@ impl FastPath {
         let map = self.peers_map()?;
         let mut out = Vec::new();
         for k in map.keys() {
-            let k = k.map_err(map_err("iterate"))?;
+            let k = k.map_err(map_err(PEERS_MAP, "iterate"))?;
             if (k.ifindex, k.vrid, k.family) != (key.ifindex, key.vrid, key.family) {
                 continue;
             }
-            let ttl = map.get(&k, 0).map_err(map_err("lookup"))?;
-            let addr = if k.family == rvrrpd_common::FAMILY_V4 {
-                IpAddr::from([k.addr[0], k.addr[1], k.addr[2], k.addr[3]])
-            } else {
-                IpAddr::from(k.addr)
+            let ttl = map.get(&k, 0).map_err(map_err(PEERS_MAP, "lookup"))?;
+            let Some(addr) = addr_from(k.family, &k.addr) else {
+                continue;
             };
             out.push((addr, u8::try_from(ttl).unwrap_or(u8::MAX)));
         }

@@ -233,10 +233,7 @@ fn body(key: DemuxKey, src: IpAddr, vrrp: &[u8]) -> Option<[u64; BODY_WORDS]> {
     bytes[4] = key.vrid;
     bytes[5] = key.family;
     bytes[8..10].copy_from_slice(&(vrrp.len() as u16).to_ne_bytes());
-    match src {
-        IpAddr::V4(a) => bytes[16..20].copy_from_slice(&a.octets()),
-        IpAddr::V6(a) => bytes[16..32].copy_from_slice(&a.octets()),
-    }
+    bytes[16..32].copy_from_slice(&rvrrpd_common::addr_bytes(&src).1);
     bytes[32..32 + vrrp.len()].copy_from_slice(vrrp);
     let mut out = [0u64; BODY_WORDS];
     for (w, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
