@@ -18,3 +18,4 @@ mod control;
 mod kernel_backup;
 mod metrics;
 mod refusals;
+mod scheduling;

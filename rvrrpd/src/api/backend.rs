@@ -198,6 +198,8 @@ pub struct GlobalView {
     pub fast_path: String,
     /// How `accept_mode = false` is enforced: XDP, nftables, not needed, or NOT ENFORCED.
     pub accept_mode: String,
+    /// How the worker threads are scheduled (real-time with its CPU cap, or nice).
+    pub worker_scheduling: String,
 }
 
 impl GlobalView {
@@ -220,12 +222,19 @@ impl GlobalView {
             workers,
             fast_path: fast_path.to_string(),
             accept_mode: String::new(),
+            worker_scheduling: String::new(),
         }
     }
 
     /// The same, saying how accept mode is enforced.
     pub fn with_accept_mode(mut self, how: String) -> Self {
         self.accept_mode = how;
+        self
+    }
+
+    /// The same, saying how the workers are scheduled.
+    pub fn with_worker_scheduling(mut self, how: String) -> Self {
+        self.worker_scheduling = how;
         self
     }
 }

@@ -251,7 +251,9 @@ impl Backend for MockBackend {
 
     fn global(&self) -> GlobalView {
         let config = self.config();
-        GlobalView::from_config(&config, 42, 2, "mock").with_accept_mode("mock".into())
+        GlobalView::from_config(&config, 42, 2, "mock")
+            .with_accept_mode("mock".into())
+            .with_worker_scheduling("mock".into())
     }
 
     fn config(&self) -> Arc<Config> {

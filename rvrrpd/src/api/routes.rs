@@ -248,6 +248,7 @@ where
                 "workers": g.workers,
                 "fast_path": g.fast_path,
                 "accept_mode": g.accept_mode,
+                "worker_scheduling": g.worker_scheduling,
                 "pid": g.pid,
                 "groups": backend.groups().len(),
             }))

@@ -173,9 +173,14 @@ pub struct Config {
     /// Extension: worker threads (1–16; default one per core, at most one per group).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<u8>,
-    /// Extension: run workers with SCHED_FIFO at this priority (1–99; default off).
+    /// Extension: run workers with SCHED_FIFO at this priority (1–99; 0 = normal scheduling
+    /// with `worker_nice`; default 1, capped by `realtime_cpu_limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime_priority: Option<u8>,
+    /// Extension: seconds of CPU a real-time worker may use without sleeping before the
+    /// workers drop to normal scheduling (0.01–10; default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realtime_cpu_limit: Option<f64>,
     /// Extension: nice value of the workers when not real-time (−20–19; default −10, so
     /// workers outrank the control plane and ordinary load without real-time's risks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,6 +260,7 @@ impl Default for Config {
             client_api: None,
             workers: None,
             realtime_priority: None,
+            realtime_cpu_limit: None,
             worker_nice: None,
             advert_slots: None,
             notify_fifo: None,
@@ -272,6 +278,14 @@ impl Default for Config {
         }
     }
 }
+
+/// The workers' SCHED_FIFO priority when `realtime_priority` is absent: the lowest, above
+/// every normal thread and below the kernel's threaded interrupts.
+pub const DEFAULT_REALTIME_PRIORITY: u8 = 1;
+
+/// `realtime_cpu_limit` when absent. A worker's longest legitimate run without sleeping
+/// (thousands of groups starting or taking over in one turn) is tens of milliseconds.
+pub const DEFAULT_REALTIME_CPU_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Config {
     /// Reads and validates the configuration file at `path`.
@@ -315,6 +329,24 @@ impl Config {
         self.dump_file
             .as_deref()
             .unwrap_or(Path::new(DEFAULT_DUMP_FILE))
+    }
+
+    /// The workers' SCHED_FIFO priority: `realtime_priority`, by default
+    /// [`DEFAULT_REALTIME_PRIORITY`]; `None` when set to 0 (normal scheduling).
+    pub fn worker_fifo_priority(&self) -> Option<u8> {
+        match self.realtime_priority {
+            Some(0) => None,
+            Some(p) => Some(p),
+            None => Some(DEFAULT_REALTIME_PRIORITY),
+        }
+    }
+
+    /// CPU time a real-time worker may use without sleeping (`realtime_cpu_limit`).
+    pub fn realtime_cpu_limit(&self) -> std::time::Duration {
+        self.realtime_cpu_limit.map_or(
+            DEFAULT_REALTIME_CPU_LIMIT,
+            std::time::Duration::from_secs_f64,
+        )
     }
 
     /// Whether the client API is enabled.

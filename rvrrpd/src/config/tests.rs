@@ -690,10 +690,29 @@ fn workers_and_realtime_priority_are_range_checked() {
         &["1–16"],
     );
     assert_rejected(
-        toml("realtime_priority = 0\n"),
+        toml("realtime_priority = 100\n"),
         "realtime_priority",
         Some(1),
-        &["1–99"],
+        &["1–99", "0 = off"],
+    );
+    // 0: normal scheduling; absent: the capped real-time default.
+    let off = toml("realtime_priority = 0\n").unwrap();
+    assert_eq!(off.worker_fifo_priority(), None);
+    assert_eq!(
+        toml("").unwrap().worker_fifo_priority(),
+        Some(crate::config::DEFAULT_REALTIME_PRIORITY)
+    );
+    assert_eq!(
+        toml("realtime_cpu_limit = 0.25\n")
+            .unwrap()
+            .realtime_cpu_limit(),
+        std::time::Duration::from_millis(250)
+    );
+    assert_rejected(
+        toml("realtime_cpu_limit = 0.001\n"),
+        "realtime_cpu_limit",
+        Some(1),
+        &["0.01–10 seconds"],
     );
     assert_eq!(toml("worker_nice = -5\n").unwrap().worker_nice, Some(-5));
     assert_eq!(toml("advert_slots = 1\n").unwrap().advert_slots, Some(1));

@@ -79,10 +79,18 @@ fn general(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
         }
     }
     if let Some(p) = config.realtime_priority {
-        if !(1..=99).contains(&p) {
+        if p > 99 {
             return Err(ctx.error(
                 "realtime_priority",
-                format!("= {p} is out of range (1–99, SCHED_FIFO priorities)"),
+                format!("= {p} is out of range (1–99, SCHED_FIFO priorities; 0 = off)"),
+            ));
+        }
+    }
+    if let Some(l) = config.realtime_cpu_limit {
+        if !(0.01..=10.0).contains(&l) {
+            return Err(ctx.error(
+                "realtime_cpu_limit",
+                format!("= {l} is out of range (0.01–10 seconds)"),
             ));
         }
     }

@@ -57,6 +57,8 @@ pub struct Shared {
     pub transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
     /// How `accept_mode = false` is enforced (refreshed by the control plane).
     pub no_accept: RwLock<String>,
+    /// How the workers are scheduled (refreshed by the control plane).
+    pub worker_scheduling: RwLock<String>,
 }
 
 impl Shared {
@@ -169,6 +171,13 @@ impl Backend for DaemonBackend {
         .with_accept_mode(
             self.shared
                 .no_accept
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
+        .with_worker_scheduling(
+            self.shared
+                .worker_scheduling
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),

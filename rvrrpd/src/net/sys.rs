@@ -615,13 +615,41 @@ pub(crate) fn set_fifo(priority: i32) -> io::Result<()> {
     cvt(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) }).map(drop)
 }
 
-/// `setpriority(PRIO_PROCESS, gettid(), nice)`: on Linux a thread id names one thread.
-pub(crate) fn set_thread_nice(nice: i32) -> io::Result<()> {
+/// The calling thread's id (`gettid`).
+pub(crate) fn gettid() -> i32 {
     // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
+    unsafe { libc::gettid() }
+}
+
+/// `setpriority(PRIO_PROCESS, tid, nice)`: on Linux a thread id names one thread.
+pub(crate) fn set_nice_of(tid: i32, nice: i32) -> io::Result<()> {
     let who = libc::id_t::try_from(tid).unwrap_or(0);
     // SAFETY: plain integer arguments.
     cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, who, nice) }).map(drop)
+}
+
+/// Gives thread `tid` the normal policy (`SCHED_OTHER`) with nice `nice`.
+pub(crate) fn set_normal_policy_of(tid: i32, nice: i32) -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: valid sched_param pointer; a thread id names one thread.
+    cvt(unsafe { libc::sched_setscheduler(tid, libc::SCHED_OTHER, &param) })?;
+    set_nice_of(tid, nice)
+}
+
+/// Lowers the soft `RLIMIT_RTTIME` (microseconds of CPU a real-time thread may use without
+/// sleeping before the process gets SIGXCPU) to `usec`, never above the hard limit, which
+/// stays as it is (a thread exceeding the hard limit is killed). Returns the soft limit set.
+pub(crate) fn set_rttime_soft(usec: u64) -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid rlimit pointer.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_RTTIME, &mut lim) })?;
+    lim.rlim_cur = usec.min(lim.rlim_max);
+    // SAFETY: valid rlimit pointer.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_RTTIME, &lim) })?;
+    Ok(lim.rlim_cur)
 }
 
 // ---------------------------------------------------------------- getifaddrs

@@ -20,6 +20,8 @@ pub enum Signal {
     Int,
     /// SIGHUP.
     Hup,
+    /// SIGXCPU (what the kernel sends past the soft RLIMIT_RTTIME).
+    Xcpu,
 }
 
 impl Signal {
@@ -29,6 +31,7 @@ impl Signal {
             Signal::Kill => libc::SIGKILL,
             Signal::Int => libc::SIGINT,
             Signal::Hup => libc::SIGHUP,
+            Signal::Xcpu => libc::SIGXCPU,
         }
     }
 }

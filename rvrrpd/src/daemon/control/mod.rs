@@ -10,11 +10,13 @@
 //! - [`writes`]: the API's run-time writes (priority, preemption, hand-over, add/remove);
 //! - [`reload`]: live reload of the configuration file (SIGHUP, the API);
 //! - [`service`]: systemd notifications and the watchdog, the SIGUSR1 state dump;
-//! - [`no_accept`]: accept mode enforced (XDP or nftables drops of traffic to the VIPs).
+//! - [`no_accept`]: accept mode enforced (XDP or nftables drops of traffic to the VIPs);
+//! - [`scheduling`]: the workers' real-time policy, its CPU cap and its fallback.
 
 mod fast_path;
 mod no_accept;
 mod reload;
+mod scheduling;
 mod service;
 mod sync;
 mod system;
@@ -87,6 +89,8 @@ pub struct Control {
     service: Service,
     /// The VIPs whose traffic is dropped (`accept_mode = false`) and how.
     no_accept: no_accept::NoAccept,
+    /// The workers' scheduling policy (real-time with a cap, or nice).
+    scheduling: scheduling::WorkerScheduling,
 }
 
 impl Control {
@@ -154,7 +158,9 @@ impl Control {
             tracking: RwLock::new(BTreeMap::new()),
             transitions: crate::api::events::channel(),
             no_accept: RwLock::new(String::new()),
+            worker_scheduling: RwLock::new(String::new()),
         });
+        let scheduling = scheduling::WorkerScheduling::new(&shared.config());
         let mut control = Control {
             shared,
             routes,
@@ -177,6 +183,7 @@ impl Control {
             notifier: None,
             service: Service::disabled(),
             no_accept: no_accept::NoAccept::default(),
+            scheduling,
         };
         control.cleanup_leftovers().await;
         let specs: Vec<Arc<GroupSpec>> = control.specs().values().cloned().collect();
@@ -239,6 +246,7 @@ impl Control {
             sync::SyncGroups::default(),
         );
         self.publish_tracking(specs.iter().map(|s| s.index));
+        let mut xcpu = self.scheduling.arm();
         for (id, (shard, ring)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let ids: Vec<usize> = shard.iter().map(|s| s.index).collect();
             if let Err(e) = self.spawn_worker(id, shard, ring, &ev_tx) {
@@ -298,6 +306,7 @@ impl Control {
             tokio::select! {
                 _ = tick.tick() => {
                     self.refresh_counters();
+                    self.publish_scheduling();
                     self.trim_heap_when_quiet();
                     self.notify_status();
                 }
@@ -305,6 +314,10 @@ impl Control {
                 _ = term.recv() => { info!("SIGTERM: leaving"); break; }
                 _ = int.recv() => { info!("SIGINT: leaving"); break; }
                 _ = usr1.recv() => self.dump_state(),
+                Some(()) = async { match xcpu.as_mut() { Some(s) => s.recv().await, None => None } } => {
+                    self.scheduling.demote();
+                    self.publish_scheduling();
+                }
                 _ = hup.recv() => {
                     self.notify_reloading();
                     info!("SIGHUP: reloading the configuration");
@@ -414,6 +427,19 @@ impl Control {
     }
 
     /// Copies the XDP counters for the API (a map read: cheap, once a second).
+    /// Copies the workers' scheduling where the API reads it.
+    fn publish_scheduling(&self) {
+        let line = self.scheduling.describe();
+        let mut slot = self
+            .shared
+            .worker_scheduling
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if *slot != line {
+            *slot = line;
+        }
+    }
+
     fn refresh_counters(&self) {
         let Some(fast) = &self.fast else { return };
         match fast.counters() {

@@ -103,6 +103,10 @@ fn restart_settings(old: &Config, new: &Config) -> Vec<String> {
         "realtime_priority",
         old.realtime_priority != new.realtime_priority,
     );
+    check(
+        "realtime_cpu_limit",
+        old.realtime_cpu_limit != new.realtime_cpu_limit,
+    );
     check("worker_nice", old.worker_nice != new.worker_nice);
     check("advert_slots", old.advert_slots != new.advert_slots);
     check("client_api", old.client_api != new.client_api);

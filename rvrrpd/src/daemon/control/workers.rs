@@ -7,7 +7,7 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::api::backend::WriteError;
 use crate::daemon::plan::GroupSpec;
@@ -16,6 +16,7 @@ use crate::daemon::worker::{Heartbeat, Reply, Worker, WorkerCmd, WorkerEvent, Wo
 use crate::daemon::DaemonError;
 use crate::net::xdp::WorkerRing;
 
+use super::scheduling::prepare_worker_thread;
 use super::Control;
 
 /// How long shutdown waits for workers to send their priority-0 adverts.
@@ -69,13 +70,7 @@ impl Control {
             lateness: self.shared.lateness.clone(),
         };
         let groups = shard.len();
-        let (rt_priority, nice) = {
-            let c = self.shared.config.read().unwrap_or_else(|e| e.into_inner());
-            (
-                c.realtime_priority,
-                c.worker_nice.unwrap_or(DEFAULT_WORKER_NICE),
-            )
-        };
+        let plan = self.scheduling.plan_thread();
         // Without rings but with the object loaded, the workers' raw sockets get the eBPF
         // socket filter.
         let sock_filter = if ring.is_none() && !self.xdp {
@@ -89,7 +84,7 @@ impl Control {
         let thread = std::thread::Builder::new()
             .name(format!("rvrrpd-w{id}"))
             .spawn(move || {
-                prepare_worker_thread(id, rt_priority, nice);
+                prepare_worker_thread(id, &plan);
                 worker.run()
             })
             .map_err(|e| DaemonError::Io("spawning a worker thread".into(), e))?;
@@ -187,31 +182,6 @@ impl Control {
                 }
             }
         }
-    }
-}
-
-/// The workers' nice value when the configuration sets none.
-const DEFAULT_WORKER_NICE: i8 = -10;
-
-/// Pins worker `id` to a CPU of its own (round-robin over the CPUs we may use) and gives it
-/// SCHED_FIFO when configured, else the nice value `nice`, so timers stay exact on a busy
-/// box. Failures are logged: an unpinned worker still works.
-pub(super) fn prepare_worker_thread(id: usize, rt_priority: Option<u8>, nice: i8) {
-    let cpus = crate::net::sched::available_cpus().max(1);
-    if let Err(e) = crate::net::sched::pin_thread_to_cpu(id % cpus) {
-        warn!("worker {id}: pinning to CPU {}: {e}", id % cpus);
-    }
-    match rt_priority {
-        Some(p) => match crate::net::sched::set_realtime_priority(i32::from(p)) {
-            Ok(()) => info!("worker {id}: SCHED_FIFO priority {p}"),
-            Err(e) => warn!("worker {id}: realtime priority {p}: {e}"),
-        },
-        None if nice != 0 => {
-            if let Err(e) = crate::net::sched::set_thread_nice(i32::from(nice)) {
-                warn!("worker {id}: nice {nice}: {e}");
-            }
-        }
-        None => {}
     }
 }
 

@@ -258,6 +258,8 @@ pub struct RvrrpdConf {
     pub statics: Vec<StaticRoute>,
     /// Raw text appended at the end.
     pub tail: String,
+    /// Raw general directives (lines before the first section).
+    pub general: String,
     /// The client API (`client_api = "http"` and `[api]`); `None`: off.
     pub api: Option<ApiSection>,
 }
@@ -274,8 +276,15 @@ impl RvrrpdConf {
             vrouters: Vec::new(),
             statics: Vec::new(),
             tail: String::new(),
+            general: String::new(),
             api: None,
         }
+    }
+    /// Adds a general directive line (e.g. `realtime_priority = 0`).
+    pub fn general(mut self, line: &str) -> Self {
+        self.general.push_str(line);
+        self.general.push('\n');
+        self
     }
     /// Enables the client API.
     pub fn api(mut self, api: ApiSection) -> Self {
@@ -311,6 +320,7 @@ impl RvrrpdConf {
         for (k, p) in paths {
             o.push_str(&format!("{k} = {}\n", toml_str(&p.to_string_lossy())));
         }
+        o.push_str(&self.general);
         if let Some(api) = &self.api {
             o.push_str("client_api = \"http\"\n");
             api.render(&mut o);
