@@ -85,12 +85,18 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
         /// Real-time priority for both daemons (rvrrpd `realtime_priority`, keepalived
-        /// `vrrp_rt_priority`); default: normal scheduling.
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+        /// `vrrp_rt_priority`); default: each daemon's own (rvrrpd: SCHED_FIFO 1 capped,
+        /// keepalived: normal scheduling). 0: rvrrpd `realtime_priority = 0` (normal).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=99))]
         realtime: Option<u8>,
         /// rvrrpd `advert_slots` (phase slots per advert interval; default: the daemon's, 20).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1000))]
         advert_slots: Option<u16>,
+        /// After the steady state, a second window of `--duration` s with this many forged
+        /// adverts per second sent to each router (bad authentication, unknown VRIDs, replays
+        /// with one changed byte); 0: none.
+        #[arg(long, default_value_t = 0)]
+        attack: u32,
         /// Use this rvrrpd binary instead of building target/release/rvrrpd.
         #[arg(long)]
         rvrrpd: Option<PathBuf>,
@@ -182,6 +188,7 @@ fn main() -> Result<()> {
             keep,
             realtime,
             advert_slots,
+            attack,
             rvrrpd,
         } => {
             require_root("cargo xtask scale")?;
@@ -212,6 +219,7 @@ fn main() -> Result<()> {
                 keep,
                 realtime,
                 advert_slots,
+                attack,
                 command: format!(
                     "cargo xtask {}",
                     std::env::args().skip(1).collect::<Vec<_>>().join(" ")

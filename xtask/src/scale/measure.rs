@@ -9,9 +9,10 @@ use rvrrpd_lab::procstat::{self, GroupUsage};
 use rvrrpd_lab::scale::{self, Hogs, ScaleTopo, Side};
 use rvrrpd_lab::{Proc, Signal};
 
+use super::attack::{self, Flood};
 use super::observe::{lateness, now, wait_converged, wait_takeover, Observer, CAPTURE_LAG};
 use super::report::short_path;
-use super::{Daemon, Params, RunResult};
+use super::{AttackResult, Daemon, Params, RunResult, WindowChecks};
 
 /// Copies the rvrrpd binary aside so that a concurrent rebuild cannot swap it mid-run.
 pub(super) struct BinCopy(pub(super) PathBuf);
@@ -78,8 +79,13 @@ impl Routers<'_> {
                 scale::spawn_rvrrpd(self.topo, side, self.bin, &name, &conf, &head, &extra)?
             }
             Daemon::Keepalived => {
-                let conf =
-                    scale::keepalived_conf(side, p.groups, p.version, p.interval, p.realtime);
+                let conf = scale::keepalived_conf(
+                    side,
+                    p.groups,
+                    p.version,
+                    p.interval,
+                    p.realtime.filter(|&r| r > 0),
+                );
                 scale::spawn_keepalived(self.topo, side, &name, &conf)?
             }
         })
@@ -245,6 +251,62 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
         r.rss_kib[1]
     );
 
+    // 2b. The same under a flood of forged adverts.
+    let mut attack_window = None;
+    if p.attack > 0 {
+        let to_b = Flood::start(
+            &topo,
+            Side::A,
+            attack::frames(&groups, Side::B, p.version, p.interval),
+            p.attack,
+        )?;
+        let to_a = Flood::start(
+            &topo,
+            Side::B,
+            attack::frames(&groups, Side::A, p.version, p.interval),
+            p.attack,
+        )?;
+        let wa0 = now();
+        let (ua0, ub0) = (usage(&rt.a)?, usage(&rt.b)?);
+        let (la0, lb0) = (transitions(&rt.a), transitions(&rt.b));
+        let wstart = Instant::now();
+        while wstart.elapsed() < Duration::from_secs(p.duration) {
+            std::thread::sleep(Duration::from_millis(500));
+            rt.alive()?;
+        }
+        let (ua1, ub1) = (usage(&rt.a)?, usage(&rt.b)?);
+        let wa1 = now();
+        let sent = [to_a.stop()?, to_b.stop()?];
+        let a = AttackResult {
+            rate: p.attack,
+            sent,
+            window_s: wa1 - wa0,
+            cpu: [
+                procstat::cpu_percent(&ua0, &ua1),
+                procstat::cpu_percent(&ub0, &ub1),
+            ],
+            checks: WindowChecks {
+                log_transitions: [
+                    transitions(&rt.a).saturating_sub(la0),
+                    transitions(&rt.b).saturating_sub(lb0),
+                ],
+                ..WindowChecks::default()
+            },
+        };
+        eprintln!(
+            "scale: {}: under attack ({} forged/s each, sent A {} B {}): CPU A {:.2}% B {:.2}%",
+            daemon.name(),
+            p.attack,
+            sent[0],
+            sent[1],
+            a.cpu[0],
+            a.cpu[1]
+        );
+        r.attack = Some(a);
+        attack_window = Some((wa0, wa1));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+
     // 3. Failovers.
     let mdi_b = p.mdi(100);
     let bound = Duration::from_secs_f64(mdi_b + 15.0 + CAPTURE_LAG + p.groups as f64 / 1000.0);
@@ -311,21 +373,21 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
         }
     }
     obs.poll()?;
-    let mut b_groups = 0;
-    let mut b_adv = 0;
-    for g in &groups {
-        let n = obs.tb.count_in(g.src(Side::B), g.vrid, w0, w1);
-        if n > 0 {
-            b_groups += 1;
-            b_adv += n;
-        }
-        let gap = obs.ta.max_gap_in(g.src(Side::A), g.vrid, w0, w1);
-        r.a_max_gap_s = r.a_max_gap_s.max(gap);
-        if gap > mdi_b {
-            r.a_silent_groups += 1;
+    let steady = wire_checks(&obs, &groups, w0, w1, mdi_b);
+    r.b_adverts = steady.b_adverts;
+    r.a_silent_groups = steady.a_silent_groups;
+    r.a_max_gap_s = steady.a_max_gap_s;
+    if let (Some(a), Some((wa0, wa1))) = (r.attack.as_mut(), attack_window) {
+        let log_transitions = a.checks.log_transitions;
+        a.checks = WindowChecks {
+            log_transitions,
+            ..wire_checks(&obs, &groups, wa0, wa1, mdi_b)
+        };
+        if a.checks.spurious() > 0 {
+            r.notes
+                .push(format!("spurious under attack: {:?}", a.checks));
         }
     }
-    r.b_adverts = (b_groups, b_adv);
     for (tk, taken, hogs) in tk_list {
         let l = lateness(&obs, &groups, tk, mdi_b, taken);
         if hogs {
@@ -341,11 +403,12 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
             r.a_silent_groups, r.a_max_gap_s
         ));
     }
-    if !p.keep && (!r.converged || r.spurious() > 0) {
+    let attack_spurious = r.attack.as_ref().map_or(0, |a| a.checks.spurious());
+    if !p.keep && (!r.converged || r.spurious() + attack_spurious > 0) {
         // Evidence worth keeping.
         topo.keep_files();
     }
-    if topo.dir().exists() && (p.keep || !r.converged || r.spurious() > 0) {
+    if topo.dir().exists() && (p.keep || !r.converged || r.spurious() + attack_spurious > 0) {
         r.notes.push(format!(
             "logs and captures kept in {}",
             topo.dir().display()
@@ -353,4 +416,28 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
     }
     drop(topo);
     Ok(r)
+}
+
+/// B adverts and A silences between `w0` and `w1` (the log lines are counted by the caller).
+fn wire_checks(
+    obs: &Observer,
+    groups: &[scale::Group],
+    w0: f64,
+    w1: f64,
+    mdi_b: f64,
+) -> WindowChecks {
+    let mut c = WindowChecks::default();
+    for g in groups {
+        let n = obs.tb.count_in(g.src(Side::B), g.vrid, w0, w1);
+        if n > 0 {
+            c.b_adverts.0 += 1;
+            c.b_adverts.1 += n;
+        }
+        let gap = obs.ta.max_gap_in(g.src(Side::A), g.vrid, w0, w1);
+        c.a_max_gap_s = c.a_max_gap_s.max(gap);
+        if gap > mdi_b {
+            c.a_silent_groups += 1;
+        }
+    }
+    c
 }

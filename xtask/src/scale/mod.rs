@@ -22,8 +22,10 @@
 //! - [`measure`]: one run (both daemons started, start-up, steady state and failovers measured);
 //! - [`observe`]: the captures decoded: convergence, takeover and failover lateness;
 //! - [`report`]: the Markdown table, notes and sections of `docs/performance.md`;
-//! - [`chart`]: the SVG chart of CPU against groups.
+//! - [`chart`]: the SVG chart of CPU against groups;
+//! - [`attack`]: `--attack`, forged adverts flooding both routers in a second window.
 
+mod attack;
 mod chart;
 mod measure;
 mod observe;
@@ -102,6 +104,8 @@ pub struct Args {
     pub realtime: Option<u8>,
     /// rvrrpd `advert_slots`; None: the daemon's default.
     pub advert_slots: Option<u16>,
+    /// Forged adverts per second sent to each router in a second window (0: none).
+    pub attack: u32,
     /// The command line, for the report.
     pub command: String,
 }
@@ -120,6 +124,7 @@ struct Params {
     keep: bool,
     realtime: Option<u8>,
     advert_slots: Option<u16>,
+    attack: u32,
 }
 
 impl Params {
@@ -169,8 +174,45 @@ pub struct RunResult {
     pub failover_hogs: Option<Lateness>,
     /// tcpdump statistics (A, B).
     pub capture_stats: [String; 2],
+    /// The window under a flood of forged adverts (`--attack`).
+    pub attack: Option<AttackResult>,
     /// Anything noteworthy (errors, timeouts, log excerpts).
     pub notes: Vec<String>,
+}
+
+/// What a flood of forged adverts changed.
+#[derive(Debug, Clone, Default)]
+pub struct AttackResult {
+    /// Forged adverts per second aimed at each router.
+    pub rate: u32,
+    /// Frames sent to A and to B.
+    pub sent: [u64; 2],
+    /// Window, seconds.
+    pub window_s: f64,
+    /// CPU % of one core, A and B, during the flood.
+    pub cpu: [f64; 2],
+    /// Spurious transitions during the flood, as in the steady state.
+    pub checks: WindowChecks,
+}
+
+/// The wire's verdict on a window: B adverts, A silences.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WindowChecks {
+    /// State-change log lines, A and B.
+    pub log_transitions: [usize; 2],
+    /// Groups for which B advertised, and how many adverts.
+    pub b_adverts: (usize, usize),
+    /// Groups whose A adverts paused longer than B's Master_Down_Interval.
+    pub a_silent_groups: usize,
+    /// Longest A silence of any group, seconds.
+    pub a_max_gap_s: f64,
+}
+
+impl WindowChecks {
+    /// Spurious transitions, all sources together.
+    pub fn spurious(&self) -> usize {
+        self.log_transitions[0] + self.log_transitions[1] + self.b_adverts.0 + self.a_silent_groups
+    }
 }
 
 impl RunResult {
@@ -193,6 +235,7 @@ fn params_of(args: &Args, groups: usize, version: u8, failover: bool) -> Params 
         keep: args.keep,
         realtime: args.realtime,
         advert_slots: args.advert_slots,
+        attack: if failover { args.attack } else { 0 },
     }
 }
 
@@ -238,6 +281,11 @@ pub fn run(args: Args) -> Result<()> {
             args.realtime
                 .map(|r| format!(", real-time priority {r}"))
                 .unwrap_or_default()
+                + &(if args.attack > 0 {
+                    format!(", attack {} forged adverts/s", args.attack)
+                } else {
+                    String::new()
+                })
                 + &args
                     .advert_slots
                     .map(|s| format!(", rvrrpd advert_slots = {s}"))
@@ -258,6 +306,11 @@ pub fn run(args: Args) -> Result<()> {
                 args.interval_ms,
                 args.peer,
                 args.realtime.map(|r| format!("-rt{r}")).unwrap_or_default()
+                    + &(if args.attack > 0 {
+                        format!("-attack{}", args.attack)
+                    } else {
+                        String::new()
+                    })
                     + &args
                         .advert_slots
                         .map(|s| format!("-slots{s}"))

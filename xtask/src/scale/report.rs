@@ -117,6 +117,41 @@ pub(super) fn table(runs: &[RunResult]) -> String {
         let f = |l: &Option<Lateness>| fmt_opt(l.as_ref().and_then(|l| l.all_taken_s), " s", 3);
         format!("{} / {}", f(&r.failover_idle), f(&r.failover_hogs))
     });
+    if runs.iter().any(|r| r.attack.is_some()) {
+        row(
+            "attack: forged adverts/s to each router (sent to A / B, window)",
+            &|r| {
+                r.attack.as_ref().map_or("—".into(), |a| {
+                    format!(
+                        "{} ({} / {}, {:.0} s)",
+                        a.rate, a.sent[0], a.sent[1], a.window_s
+                    )
+                })
+            },
+        );
+        row("attack: CPU % of one core A / B", &|r| {
+            r.attack.as_ref().map_or("—".into(), |a| {
+                format!("{:.2} / {:.2}", a.cpu[0], a.cpu[1])
+            })
+        });
+        row(
+            "attack: spurious (log lines A / B; B adverts; A silent > MDI; longest gap)",
+            &|r| {
+                r.attack.as_ref().map_or("—".into(), |a| {
+                    let c = &a.checks;
+                    format!(
+                        "{} / {}; {} / {}; {}; {:.3} s",
+                        c.log_transitions[0],
+                        c.log_transitions[1],
+                        c.b_adverts.0,
+                        c.b_adverts.1,
+                        c.a_silent_groups,
+                        c.a_max_gap_s
+                    )
+                })
+            },
+        );
+    }
     let mut o = String::from("| |");
     for r in runs {
         let _ = write!(o, " {} |", r.daemon);
