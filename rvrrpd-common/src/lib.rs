@@ -116,6 +116,29 @@ pub const FLAG_PASS: u32 = 1 << 0;
 /// require TTL 255.
 pub const FLAG_UNICAST: u32 = 1 << 1;
 
+/// Demux flag: the XDP program drops, before the worker sees them, adverts of this group
+/// (of at most [`SMALL_VRRP_LEN`] bytes, with a [`SuppressEntry`]) that the worker's first
+/// checks would refuse: a VRRPv2 message whose authentication type is not the group's
+/// (bits [`SCREEN_AUTH_SHIFT`]..+8; a VRRPv3 message when that type is not 0), and with
+/// [`FLAG_SCREEN_SUM`] a wrong checksum. Counted in [`Counter::BadAuthType`] /
+/// [`Counter::BadChecksum`] and in the group's entry. A forged flood then costs the host the
+/// XDP program, not a worker wake-up per packet.
+pub const FLAG_SCREEN: u32 = 1 << 2;
+/// With [`FLAG_SCREEN`]: also verify the checksum, as the worker does (VRRPv2: over the
+/// message; VRRPv3/IPv6: with the pseudo-header; VRRPv3/IPv4: either), with the VRRP
+/// multicast group as destination, as the worker assumes for adverts from the fast path.
+/// Not for unicast groups (the worker checks their pseudo-header against its own address).
+pub const FLAG_SCREEN_SUM: u32 = 1 << 3;
+/// Position of the expected VRRPv2 authentication type in the demux flags.
+pub const SCREEN_AUTH_SHIFT: u32 = 16;
+
+/// The demux flags that screen a group's adverts in the kernel (see [`FLAG_SCREEN`]).
+pub const fn screen_flags(auth_type: u8, checksum: bool) -> u32 {
+    FLAG_SCREEN
+        | ((auth_type as u32) << SCREEN_AUTH_SHIFT)
+        | if checksum { FLAG_SCREEN_SUM } else { 0 }
+}
+
 /// Name of the `HashMap<PeerKey, u32>` of unicast peers (value: the lowest accepted TTL).
 pub const PEERS_MAP: &str = "PEERS";
 
@@ -152,10 +175,16 @@ pub enum Counter {
     /// A packet addressed to the VIP of a group without accept mode ([`NOACCEPT_MAP`]),
     /// neither VRRP nor IPv6 neighbour discovery (dropped).
     NoAccept = 9,
+    /// An advert of a [`FLAG_SCREEN_SUM`] group whose VRRP checksum is wrong (dropped in the
+    /// kernel; also counted in the group's [`SuppressEntry::screened_malformed`]).
+    BadChecksum = 10,
+    /// A VRRPv2 advert of a [`FLAG_SCREEN`] group with another authentication type than the
+    /// group's (dropped in the kernel; also in [`SuppressEntry::screened_auth`]).
+    BadAuthType = 11,
 }
 
 /// Number of [`Counter`]s (length of the per-CPU array).
-pub const NUM_COUNTERS: u32 = 10;
+pub const NUM_COUNTERS: u32 = 12;
 
 impl Counter {
     /// Every counter, in index order.
@@ -170,6 +199,8 @@ impl Counter {
         Counter::BadWorker,
         Counter::UnknownPeer,
         Counter::NoAccept,
+        Counter::BadChecksum,
+        Counter::BadAuthType,
     ];
 
     /// Stable snake_case name (for logs and metrics).
@@ -185,6 +216,8 @@ impl Counter {
             Counter::BadWorker => "bad_worker",
             Counter::UnknownPeer => "unknown_peer",
             Counter::NoAccept => "no_accept",
+            Counter::BadChecksum => "bad_checksum",
+            Counter::BadAuthType => "bad_auth_type",
         }
     }
 
@@ -360,6 +393,11 @@ pub struct SuppressEntry {
     pub src: [u8; 16],
     /// The VRRP message, zero beyond `len`.
     pub vrrp: [u8; SMALL_VRRP_LEN],
+    /// Adverts the XDP program refused for a bad checksum ([`FLAG_SCREEN_SUM`]), since the
+    /// group was created; not compared.
+    pub screened_malformed: u64,
+    /// Adverts the XDP program refused for another authentication type ([`FLAG_SCREEN`]).
+    pub screened_auth: u64,
 }
 
 impl SuppressEntry {
@@ -367,8 +405,15 @@ impl SuppressEntry {
     pub const SIZE: usize = core::mem::size_of::<SuppressEntry>();
     /// Offset of [`Self::suppressed`].
     pub const SUPPRESSED_OFFSET: usize = 8;
-    /// Offset of [`Self::key`]; the 8-byte words from here on are the compared bytes.
+    /// Offset of [`Self::key`]; the 8-byte words from here to [`Self::COMPARED_END`] are
+    /// the compared bytes.
     pub const KEY_OFFSET: usize = 16;
+    /// End of the compared bytes (offset of [`Self::screened_malformed`]).
+    pub const COMPARED_END: usize = 112;
+    /// Offset of [`Self::screened_malformed`].
+    pub const SCREENED_MALFORMED_OFFSET: usize = 112;
+    /// Offset of [`Self::screened_auth`].
+    pub const SCREENED_AUTH_OFFSET: usize = 120;
 }
 
 /// One received advert, as written by the XDP program into a worker's ring buffer, carrying
@@ -505,7 +550,7 @@ impl VrrpEvent {
 // Layout guards: the kernel and user space must agree byte for byte.
 const _: () = assert!(core::mem::size_of::<DemuxKey>() == 8);
 const _: () = assert!(core::mem::size_of::<DemuxValue>() == 16);
-const _: () = assert!(core::mem::size_of::<SuppressEntry>() == 48 + SMALL_VRRP_LEN);
+const _: () = assert!(core::mem::size_of::<SuppressEntry>() == 48 + SMALL_VRRP_LEN + 16);
 const _: () = assert!(SuppressEntry::SIZE.is_multiple_of(8));
 const _: () = assert!(core::mem::align_of::<SuppressEntry>() == 8);
 const _: () = assert!(core::mem::offset_of!(SuppressEntry, suppressed) == 8);
@@ -513,6 +558,14 @@ const _: () = assert!(core::mem::offset_of!(SuppressEntry, key) == SuppressEntry
 const _: () = assert!(core::mem::offset_of!(SuppressEntry, len) == 24);
 const _: () = assert!(core::mem::offset_of!(SuppressEntry, src) == 32);
 const _: () = assert!(core::mem::offset_of!(SuppressEntry, vrrp) == 48);
+const _: () = assert!(
+    core::mem::offset_of!(SuppressEntry, screened_malformed)
+        == SuppressEntry::SCREENED_MALFORMED_OFFSET
+);
+const _: () = assert!(
+    core::mem::offset_of!(SuppressEntry, screened_auth) == SuppressEntry::SCREENED_AUTH_OFFSET
+);
+const _: () = assert!(SuppressEntry::COMPARED_END == 48 + SMALL_VRRP_LEN);
 const _: () = assert!(SMALL_VRRP_LEN.is_multiple_of(8));
 const _: () = assert!(core::mem::size_of::<PeerKey>() == 24);
 const _: () = assert!(core::mem::size_of::<VipKey>() == 20);

@@ -16,7 +16,9 @@
 //!   adverts of configured groups; the worker then reads them from the socket as before.
 //!
 //! Both programs then drop an admitted advert that repeats the last one its group's worker
-//! accepted from the Master it follows (the kernel-resident Backup, [`suppress`]).
+//! accepted from the Master it follows (the kernel-resident Backup, [`suppress`]); the XDP
+//! program also drops adverts the worker would refuse for their checksum or authentication
+//! type ([`screen`]).
 //!
 //! Layout of shared types, map names and counter indices: `rvrrpd-common`.
 //!
@@ -31,6 +33,7 @@
 #![allow(internal_features)]
 #![feature(core_intrinsics)]
 
+mod screen;
 mod suppress;
 
 use core::mem::{size_of, MaybeUninit};
@@ -512,6 +515,10 @@ fn l3<const L3: usize>(ctx: &XdpContext, proto: u16) -> u32 {
     };
     let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
     if suppress::swallow(&r, &adv, key, val.slot, 0) {
+        return pass_or_drop(val);
+    }
+    if let Some(c) = screen::refuse(&r, &adv, &val) {
+        count(c);
         return pass_or_drop(val);
     }
     // Short adverts (most) go into small records: three times as many fit in a ring.

@@ -19,11 +19,11 @@ use rvrrpd_common::{DemuxKey, SuppressEntry, BPF_F_MMAPABLE, MAX_GROUPS, SMALL_V
 use crate::{copy_len, Advert, L3Reader};
 
 #[map]
-static SUPPRESS: Array<SuppressEntry> = Array::with_max_entries(MAX_GROUPS, BPF_F_MMAPABLE);
+pub(crate) static SUPPRESS: Array<SuppressEntry> = Array::with_max_entries(MAX_GROUPS, BPF_F_MMAPABLE);
 
-/// Compared 8-byte words of an entry, from [`SuppressEntry::KEY_OFFSET`] to its end: key,
-/// length (+ padding), source, message.
-const WORDS: usize = (SuppressEntry::SIZE - SuppressEntry::KEY_OFFSET) / 8;
+/// Compared 8-byte words of an entry, from [`SuppressEntry::KEY_OFFSET`] to
+/// [`SuppressEntry::COMPARED_END`]: key, length (+ padding), source, message.
+const WORDS: usize = (SuppressEntry::COMPARED_END - SuppressEntry::KEY_OFFSET) / 8;
 const MSG_WORDS: usize = SMALL_VRRP_LEN / 8;
 const _: () = assert!(WORDS == 4 + MSG_WORDS);
 

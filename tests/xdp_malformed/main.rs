@@ -13,6 +13,8 @@
 //! * `full_ring_drops_and_counts`: a full ring drops and counts instead of delivering.
 //! * `suppress::*`: the kernel-resident Backup — repeats of a kept advert swallowed, any
 //!   difference delivered (see that module).
+//! * `screen::*`: adverts the worker would refuse for their checksum or authentication type
+//!   dropped and counted in the kernel, everything else delivered (see that module).
 //!
 //! For every frame the test checks the exact verdict, the change of every counter and the
 //! events in every ring (their fields and bytes for delivered adverts). The socket filter gets
@@ -55,6 +57,7 @@ mod xdp_support;
 mod cases;
 mod oracle;
 mod rig;
+mod screen;
 mod suppress;
 
 use std::collections::BTreeMap;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::daemon::plan::GroupSpec;
 use crate::net::xdp::{FastPath, FastPathConfig, WorkerRing, FLAG_UNICAST};
 use crate::wire::Family;
+use rvrrpd_common::screen_flags;
 
 /// Routes group `s` to `worker` in the demux map; a unicast group's peers go in first, so
 /// its unicast flag never goes live without them.
@@ -15,15 +16,18 @@ pub(super) fn route_group(
     worker: u32,
 ) -> Result<(), crate::net::xdp::XdpError> {
     let key = s.demux_key();
+    // The worker's checksum and authentication-type checks run in the kernel too; the
+    // checksum of a unicast group's adverts is not checked there (see FLAG_SCREEN_SUM).
+    let auth = s.auth.kind().number();
     let flags = match s.unicast.as_deref() {
         Some(u) => {
             fast.set_peers(key, &u.peers, u.min_ttl)?;
-            FLAG_UNICAST
+            FLAG_UNICAST | screen_flags(auth, false)
         }
-        None => 0,
+        None => screen_flags(auth, true),
     };
     fast.set_group(key, worker, flags)?;
-    if flags == 0 {
+    if flags & FLAG_UNICAST == 0 {
         // A group that was unicast before a reload admits no stale peers.
         fast.set_peers(key, &[], 255)?;
     }

@@ -125,6 +125,16 @@ impl Shard {
             .and_then(|gr| gr.suppress.as_ref())
             .map_or(0, SuppressSlot::suppressed)
     }
+
+    /// Adverts of group `g` the XDP program refused so far: (bad checksum, other
+    /// authentication type).
+    pub fn screened(&self, g: usize) -> (u64, u64) {
+        self.groups
+            .get(g)
+            .and_then(Option::as_ref)
+            .and_then(|gr| gr.suppress.as_ref())
+            .map_or((0, 0), SuppressSlot::screened)
+    }
 }
 
 /// A kernel stamp (CLOCK_MONOTONIC ns) as the workers' clock, never after `now`.

@@ -240,3 +240,22 @@ fn a_change_just_before_the_unextended_deadline_keeps_the_swallowed_repeats() {
     assert_eq!(b.state(0), Some(State::Backup));
     assert_eq!(a.state(0), Some(State::Master));
 }
+
+#[test]
+fn adverts_refused_in_the_kernel_count_as_the_workers_own_refusals() {
+    let (mut b, _table) = backup(100);
+    let t = Instant::from_micros(1_000_000);
+    b.startup(t);
+    let slot = b.groups[0].as_ref().and_then(|g| g.suppress.as_ref());
+    let slot = slot.expect("a slot");
+    slot.kernel_screens(false);
+    slot.kernel_screens(false);
+    slot.kernel_screens(true);
+    b.publish(0);
+    let snap = b.status.get(1).expect("published");
+    assert_eq!(
+        (snap.discarded, snap.auth_failures, snap.adverts_in),
+        (2, 1, 3),
+        "{snap:?}"
+    );
+}

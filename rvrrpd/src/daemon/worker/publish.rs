@@ -40,6 +40,10 @@ impl Shard {
         // One atomic load; the count moves without the worker (see `follow`), and is
         // published when the worker touches the group (at least once per Master_Down_Interval).
         let suppressed = self.suppressed(g);
+        // Refused in the kernel: counted like the worker's own refusals.
+        let (bad_sum, bad_auth) = self.screened(g);
+        let malformed = group.malformed + bad_sum;
+        let auth_failures = group.auth_failures + bad_auth;
         publish(
             &group.slot,
             GroupSnapshot {
@@ -51,15 +55,15 @@ impl Shard {
                 master_down_interval: fsm.master_down_interval(),
                 skew_time: fsm.skew_time(),
                 adverts_in: stats.adverts_received
-                    + group.auth_failures
-                    + group.malformed
+                    + auth_failures
+                    + malformed
                     + group.not_peer
                     + suppressed,
                 adverts_suppressed: suppressed,
                 adverts_out: stats.adverts_sent,
                 transitions: stats.transitions,
-                auth_failures: group.auth_failures,
-                discarded: stats.discarded.total() + group.malformed + group.not_peer,
+                auth_failures,
+                discarded: stats.discarded.total() + malformed + group.not_peer,
                 last_transition: group.last_transition,
             },
         );

@@ -25,7 +25,10 @@ const ENTRY_WORDS: usize = SuppressEntry::SIZE / 8;
 const COUNT_WORD: usize = SuppressEntry::SUPPRESSED_OFFSET / 8;
 const KEY_WORD: usize = SuppressEntry::KEY_OFFSET / 8;
 /// Compared words: key, length, source (2), message.
-const BODY_WORDS: usize = ENTRY_WORDS - KEY_WORD;
+const BODY_WORDS: usize = (SuppressEntry::COMPARED_END - SuppressEntry::KEY_OFFSET) / 8;
+/// Word indices of the kernel's screening counts.
+const SCREENED_MALFORMED_WORD: usize = SuppressEntry::SCREENED_MALFORMED_OFFSET / 8;
+const SCREENED_AUTH_WORD: usize = SuppressEntry::SCREENED_AUTH_OFFSET / 8;
 
 /// The mapped `SUPPRESS` array and its slot allocation.
 #[derive(Debug)]
@@ -215,10 +218,32 @@ impl SuppressSlot {
         self.word(COUNT_WORD).load(Ordering::Relaxed)
     }
 
-    /// A fresh entry for a new group: invalid, count 0.
+    /// Adverts the XDP program refused for the group (see `rvrrpd_common::FLAG_SCREEN`):
+    /// (bad checksum, other authentication type).
+    pub fn screened(&self) -> (u64, u64) {
+        (
+            self.word(SCREENED_MALFORMED_WORD).load(Ordering::Relaxed),
+            self.word(SCREENED_AUTH_WORD).load(Ordering::Relaxed),
+        )
+    }
+
+    /// What the XDP program does when it refuses an advert of the group, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn kernel_screens(&self, auth: bool) {
+        let w = if auth {
+            SCREENED_AUTH_WORD
+        } else {
+            SCREENED_MALFORMED_WORD
+        };
+        self.word(w).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A fresh entry for a new group: invalid, counts 0.
     pub fn reset(&self) {
         self.invalidate();
-        self.word(COUNT_WORD).store(0, Ordering::Relaxed);
+        for w in [COUNT_WORD, SCREENED_MALFORMED_WORD, SCREENED_AUTH_WORD] {
+            self.word(w).store(0, Ordering::Relaxed);
+        }
     }
 }
 
@@ -263,6 +288,8 @@ mod tests {
             _pad: [0; 6],
             src: [0; 16],
             vrrp: [0; SMALL_VRRP_LEN],
+            screened_malformed: 0,
+            screened_auth: 0,
         };
         e.src[..4].copy_from_slice(&[192, 0, 2, 2]);
         e.vrrp[..msg.len()].copy_from_slice(&msg);
@@ -274,7 +301,10 @@ mod tests {
         bytes.extend_from_slice(&e._pad);
         bytes.extend_from_slice(&e.src);
         bytes.extend_from_slice(&e.vrrp);
-        assert_eq!(bytes.len(), SuppressEntry::SIZE - SuppressEntry::KEY_OFFSET);
+        assert_eq!(
+            bytes.len(),
+            SuppressEntry::COMPARED_END - SuppressEntry::KEY_OFFSET
+        );
         let words: Vec<u64> = bytes
             .chunks_exact(8)
             .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
