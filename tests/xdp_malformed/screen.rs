@@ -15,7 +15,9 @@ use rvrrpd_common::screen_flags;
 use super::*;
 
 /// (verdict, events, delivered, bad_checksum, bad_auth_type) of one XDP run.
-fn run(rig: &mut Rig, frame: &[u8], ifindex: u32) -> (u32, usize, u64, u64, u64) {
+type Seen = (u32, usize, u64, u64, u64);
+
+fn run(rig: &mut Rig, frame: &[u8], ifindex: u32) -> Seen {
     let ret = rig.test_run(Prog::Xdp, frame, ifindex).expect("test_run");
     let got = rig.observe(ret);
     (
@@ -27,9 +29,9 @@ fn run(rig: &mut Rig, frame: &[u8], ifindex: u32) -> (u32, usize, u64, u64, u64)
     )
 }
 
-const DELIVERED: (u32, usize, u64, u64, u64) = (XDP_DROP, 1, 1, 0, 0);
-const BAD_SUM: (u32, usize, u64, u64, u64) = (XDP_DROP, 0, 0, 1, 0);
-const BAD_AUTH: (u32, usize, u64, u64, u64) = (XDP_DROP, 0, 0, 0, 1);
+const DELIVERED: Seen = (XDP_DROP, 1, 1, 0, 0);
+const BAD_SUM: Seen = (XDP_DROP, 0, 0, 1, 0);
+const BAD_AUTH: Seen = (XDP_DROP, 0, 0, 0, 1);
 
 fn v2(vrid: u8, auth: &AuthKey) -> Vec<u8> {
     let repr = VrrpRepr::v2(
@@ -83,7 +85,7 @@ fn the_kernel_refuses_what_the_worker_would_and_delivers_the_rest() {
         let src6 = IpAddr::V6(SRC6);
         let addr6: IpAddr = "2001:db8::100".parse().expect("v6");
         let vip4 = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100));
-        let cases: Vec<(&str, Vec<u8>, (u32, usize, u64, u64, u64))> = vec![
+        let cases: Vec<(&str, Vec<u8>, Seen)> = vec![
             ("v2, its auth type", v2(20, &simple), DELIVERED),
             ("v2, bad checksum", bad_sum(v2(20, &simple), 34), BAD_SUM),
             ("v2, no authentication", v2(20, &none), BAD_AUTH),
