@@ -19,6 +19,8 @@ have setpriv    || need_pkgs+=(util-linux)
 have dpkg-deb   || need_pkgs+=(dpkg)
 have groff      || need_pkgs+=(groff-base)
 have strip      || need_pkgs+=(binutils)
+# cargo xtask scale --attack: the XDP program's run time (bpf_stats) during the flood.
+[ -x /usr/sbin/bpftool ] || need_pkgs+=(bpftool)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -157,6 +157,57 @@ impl Drop for Flood {
     }
 }
 
+/// The kernel's BPF run-time statistics (`kernel.bpf_stats_enabled`), switched on while this
+/// lives and restored on drop; read per XDP program with `bpftool`.
+pub(super) struct BpfStats {
+    before: String,
+}
+
+const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+impl BpfStats {
+    /// Switches the statistics on; `None` without `bpftool` or the sysctl.
+    pub(super) fn enable() -> Option<BpfStats> {
+        std::process::Command::new("bpftool")
+            .arg("version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        let before = std::fs::read_to_string(BPF_STATS).ok()?;
+        std::fs::write(BPF_STATS, "1").ok()?;
+        Some(BpfStats { before })
+    }
+
+    /// (run time ns, runs) of the XDP program attached to `ifname` in namespace `ns`.
+    pub(super) fn xdp(&self, ns: &str, ifname: &str) -> Option<(u64, u64)> {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns", "exec", ns, "bpftool", "-j", "net", "show", "dev", ifname,
+            ])
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let id = v
+            .as_array()?
+            .iter()
+            .filter_map(|e| e["xdp"].as_array())
+            .flatten()
+            .find_map(|x| x["id"].as_u64())?;
+        let out = std::process::Command::new("bpftool")
+            .args(["-j", "prog", "show", "id", &id.to_string()])
+            .output()
+            .ok()?;
+        let p: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some((p["run_time_ns"].as_u64()?, p["run_cnt"].as_u64()?))
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        let _ = std::fs::write(BPF_STATS, self.before.trim());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

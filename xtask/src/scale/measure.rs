@@ -266,6 +266,10 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
             attack::frames(&groups, Side::A, p.version, p.interval),
             p.attack,
         )?;
+        let stats = attack::BpfStats::enable();
+        let link = scale::link_name(0);
+        let xdp = |side: Side| stats.as_ref().and_then(|s| s.xdp(topo.ns(side), &link));
+        let (xa0, xb0) = (xdp(Side::A), xdp(Side::B));
         let wa0 = now();
         let (ua0, ub0) = (usage(&rt.a)?, usage(&rt.b)?);
         let (la0, lb0) = (transitions(&rt.a), transitions(&rt.b));
@@ -276,6 +280,14 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
         }
         let (ua1, ub1) = (usage(&rt.a)?, usage(&rt.b)?);
         let wa1 = now();
+        let (xa1, xb1) = (xdp(Side::A), xdp(Side::B));
+        drop(stats);
+        let prog = |x0: Option<(u64, u64)>, x1: Option<(u64, u64)>| {
+            let ((t0, c0), (t1, c1)) = (x0?, x1?);
+            let (t, c) = (t1.checked_sub(t0)?, c1.checked_sub(c0)?);
+            let per_run = if c > 0 { t as f64 / c as f64 } else { 0.0 };
+            Some((c, per_run, t as f64 / 1e9 / (wa1 - wa0) * 100.0))
+        };
         let sent = [to_a.stop()?, to_b.stop()?];
         let a = AttackResult {
             rate: p.attack,
@@ -285,6 +297,7 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
                 procstat::cpu_percent(&ua0, &ua1),
                 procstat::cpu_percent(&ub0, &ub1),
             ],
+            xdp: [prog(xa0, xa1), prog(xb0, xb1)],
             checks: WindowChecks {
                 log_transitions: [
                     transitions(&rt.a).saturating_sub(la0),

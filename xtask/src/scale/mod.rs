@@ -191,6 +191,9 @@ pub struct AttackResult {
     pub window_s: f64,
     /// CPU % of one core, A and B, during the flood.
     pub cpu: [f64; 2],
+    /// The XDP program of A and B during the flood (rvrrpd on XDP, with `bpftool`): runs,
+    /// ns per run, % of one core (on veth charged to the sender, not to the daemon).
+    pub xdp: [Option<(u64, f64, f64)>; 2],
     /// Spurious transitions during the flood, as in the steady state.
     pub checks: WindowChecks,
 }

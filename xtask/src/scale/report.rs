@@ -135,6 +135,19 @@ pub(super) fn table(runs: &[RunResult]) -> String {
             })
         });
         row(
+            "attack: XDP program A / B (runs, ns each, % of a core)",
+            &|r| {
+                let f = |x: &Option<(u64, f64, f64)>| {
+                    x.map_or("—".into(), |(n, ns, pct)| {
+                        format!("{n}, {ns:.0} ns, {pct:.2} %")
+                    })
+                };
+                r.attack.as_ref().map_or("—".into(), |a| {
+                    format!("{} / {}", f(&a.xdp[0]), f(&a.xdp[1]))
+                })
+            },
+        );
+        row(
             "attack: spurious (log lines A / B; B adverts; A silent > MDI; longest gap)",
             &|r| {
                 r.attack.as_ref().map_or("—".into(), |a| {
