@@ -21,6 +21,8 @@ have groff      || need_pkgs+=(groff-base)
 have strip      || need_pkgs+=(binutils)
 # cargo xtask scale --attack: the XDP program's run time (bpf_stats) during the flood.
 [ -x /usr/sbin/bpftool ] || need_pkgs+=(bpftool)
+# cargo xtask scale --napi-threads: GRO on the veths (their own NAPI, then threaded).
+[ -x /usr/sbin/ethtool ] || need_pkgs+=(ethtool)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -97,6 +97,11 @@ enum Cmd {
         /// with one changed byte); 0: none.
         #[arg(long, default_value_t = 0)]
         attack: u32,
+        /// Receive on the veths in threaded NAPI (GRO on, `threaded` = 1), so that each
+        /// router is not charged its peer's receive path (veth receives in the sender's
+        /// softirq by default); the NAPI threads' CPU is reported apart.
+        #[arg(long)]
+        napi_threads: bool,
         /// Use this rvrrpd binary instead of building target/release/rvrrpd.
         #[arg(long)]
         rvrrpd: Option<PathBuf>,
@@ -189,6 +194,7 @@ fn main() -> Result<()> {
             realtime,
             advert_slots,
             attack,
+            napi_threads,
             rvrrpd,
         } => {
             require_root("cargo xtask scale")?;
@@ -220,6 +226,7 @@ fn main() -> Result<()> {
                 realtime,
                 advert_slots,
                 attack,
+                napi_threads,
                 command: format!(
                     "cargo xtask {}",
                     std::env::args().skip(1).collect::<Vec<_>>().join(" ")

@@ -104,6 +104,35 @@ pub fn group_usage(pgid: u32) -> Result<GroupUsage> {
     })
 }
 
+/// CPU time (seconds) of the kernel's threaded-NAPI threads of the scale links
+/// (`napi/s<k>-<id>`, see [`crate::scale::ScaleTopo::thread_napi`]), both routers together
+/// (the names do not tell the namespaces apart).
+pub fn napi_usage() -> GroupUsage {
+    let mut pids = Vec::new();
+    let mut ticks = 0;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if !comm.starts_with("napi/s") {
+                continue;
+            }
+            if let Some(s) = pid_stat(pid) {
+                ticks += s.ticks;
+                pids.push(pid);
+            }
+        }
+    }
+    GroupUsage {
+        at: Instant::now(),
+        pids,
+        cpu_secs: ticks as f64 / clk_tck(),
+        rss_kib: 0,
+    }
+}
+
 /// CPU use between two readings, in percent of one core.
 pub fn cpu_percent(from: &GroupUsage, to: &GroupUsage) -> f64 {
     let wall = to.at.duration_since(from.at).as_secs_f64();

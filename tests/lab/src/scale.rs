@@ -170,6 +170,26 @@ impl ScaleTopo {
         Ok(t)
     }
 
+    /// Moves each link's receive processing out of the sender's context: GRO on (a veth then
+    /// receives through its own NAPI instance, as it does anyway with an XDP program) and
+    /// threaded NAPI (that instance runs in a kernel thread `napi/s<k>-<id>`). By default a
+    /// veth receives in the softirq of the *sending* task, so each router's CPU includes its
+    /// peer's receive path; with this, each daemon is charged its own work, as with real NICs,
+    /// and the receive work is measured apart ([`crate::procstat::napi_usage`]).
+    pub fn thread_napi(&self) -> Result<()> {
+        for side in [Side::A, Side::B] {
+            let script: String = (0..self.links)
+                .map(|k| {
+                    let n = link_name(k);
+                    format!("ethtool -K {n} gro on && echo 1 > /sys/class/net/{n}/threaded && ")
+                })
+                .collect::<String>()
+                + "true";
+            crate::cmd::run(&["ip", "netns", "exec", self.ns(side), "sh", "-c", &script])?;
+        }
+        Ok(())
+    }
+
     /// Runs `ip -n NS -batch` with `text` in `side`'s namespace.
     pub fn batch(&self, side: Side, text: &str) -> Result<()> {
         let file = self.dir.join(format!("batch-{}.ip", self.ns(side)));

@@ -139,6 +139,9 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
         p.version
     );
     let mut topo = ScaleTopo::build(p.groups).context("building the scale topology")?;
+    if p.napi_threads {
+        topo.thread_napi().context("threaded NAPI on the links")?;
+    }
     if p.keep {
         topo.keep_files();
     }
@@ -221,6 +224,7 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
     let w0 = now();
     let ua0 = usage(&rt.a)?;
     let ub0 = usage(&rt.b)?;
+    let un0 = procstat::napi_usage();
     let la0 = transitions(&rt.a);
     let lb0 = transitions(&rt.b);
     let wstart = Instant::now();
@@ -230,7 +234,11 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
     }
     let ua1 = usage(&rt.a)?;
     let ub1 = usage(&rt.b)?;
+    let un1 = procstat::napi_usage();
     let w1 = now();
+    if p.napi_threads {
+        r.napi_cpu = Some(procstat::cpu_percent(&un0, &un1));
+    }
     r.window_s = w1 - w0;
     r.cpu = [
         procstat::cpu_percent(&ua0, &ua1),

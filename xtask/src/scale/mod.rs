@@ -106,6 +106,8 @@ pub struct Args {
     pub advert_slots: Option<u16>,
     /// Forged adverts per second sent to each router in a second window (0: none).
     pub attack: u32,
+    /// Receive on the veths in threaded NAPI, not in the sender's context.
+    pub napi_threads: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -125,6 +127,7 @@ struct Params {
     realtime: Option<u8>,
     advert_slots: Option<u16>,
     attack: u32,
+    napi_threads: bool,
 }
 
 impl Params {
@@ -156,6 +159,9 @@ pub struct RunResult {
     pub window_s: f64,
     /// CPU % of one core, A and B.
     pub cpu: [f64; 2],
+    /// With `--napi-threads`: CPU % of one core of the links' NAPI threads (both routers'
+    /// kernel receive path) over the same window.
+    pub napi_cpu: Option<f64>,
     /// VmRSS at the end of the window, KiB, A and B.
     pub rss_kib: [u64; 2],
     /// Processes in each daemon's group.
@@ -239,6 +245,7 @@ fn params_of(args: &Args, groups: usize, version: u8, failover: bool) -> Params 
         realtime: args.realtime,
         advert_slots: args.advert_slots,
         attack: if failover { args.attack } else { 0 },
+        napi_threads: args.napi_threads,
     }
 }
 
@@ -289,6 +296,11 @@ pub fn run(args: Args) -> Result<()> {
                 } else {
                     String::new()
                 })
+                + if args.napi_threads {
+                    ", threaded NAPI"
+                } else {
+                    ""
+                }
                 + &args
                     .advert_slots
                     .map(|s| format!(", rvrrpd advert_slots = {s}"))
@@ -314,6 +326,7 @@ pub fn run(args: Args) -> Result<()> {
                     } else {
                         String::new()
                     })
+                    + if args.napi_threads { "-napi" } else { "" }
                     + &args
                         .advert_slots
                         .map(|s| format!("-slots{s}"))

@@ -77,6 +77,12 @@ pub(super) fn table(runs: &[RunResult]) -> String {
     row("CPU % of one core, B (Backup)", &|r| {
         format!("{:.2}", r.cpu[1])
     });
+    if runs.iter().any(|r| r.napi_cpu.is_some()) {
+        row(
+            "kernel receive in NAPI threads, both routers (% of one core)",
+            &|r| fmt_opt(r.napi_cpu, "", 2),
+        );
+    }
     row("RSS A / B", &|r| {
         format!("{} / {}", kib(r.rss_kib[0]), kib(r.rss_kib[1]))
     });
