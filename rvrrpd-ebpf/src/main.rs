@@ -15,7 +15,10 @@
 //!   classic raw socket (AF_INET/AF_INET6 raw proto 112 or AF_PACKET), it keeps only valid
 //!   adverts of configured groups; the worker then reads them from the socket as before.
 //!
-//! Both programs then drop an admitted advert that repeats the last one its group's worker
+//! * `vrrp_tx` (XDP, never attached): the workers' batched transmit path, run with
+//!   `BPF_PROG_TEST_RUN` and live frames ([`tx`]).
+//!
+//! Both receive programs then drop an admitted advert that repeats the last one its group's worker
 //! accepted from the Master it follows (the kernel-resident Backup, [`suppress`]).
 //!
 //! Layout of shared types, map names and counter indices: `rvrrpd-common`.
@@ -32,6 +35,7 @@
 #![feature(core_intrinsics)]
 
 mod suppress;
+mod tx;
 
 use core::mem::{size_of, MaybeUninit};
 
