@@ -8,8 +8,12 @@
 //! in the sender's context) and the wall time. Modes:
 //!
 //! * `packet`: the daemon's AF_PACKET socket, one `sendmmsg` per batch (`TxSocket`);
-//! * `xdp`: `vrrp_tx` with `BPF_PROG_TEST_RUN` and live frames, one call per 64 frames
-//!   (`XdpTx`).
+//! * `xdp`: `vrrp_demux`'s transmit branch with `BPF_PROG_TEST_RUN` and live frames, one
+//!   call per 64 frames (`XdpTx`), the program attached nowhere in driver mode: each call
+//!   with more than one frame adds it to the kernel's XDP dispatcher and removes it, waiting
+//!   for RCU grace periods (wall time);
+//! * `xdp-att`: the same with `vrrp_demux` attached in driver mode to the sending interface,
+//!   as the daemon runs it (the dispatcher keeps it).
 //!
 //! Receivers: `xdp-peer` (rvrrpd's `vrrp_demux` attached in native mode to the peer, no
 //! groups configured: every advert is counted as an unknown VRID and dropped in XDP, the
@@ -219,6 +223,20 @@ fn run() -> Result<(), String> {
                 });
                 let note = err.unwrap_or_default();
                 rows.push(format!("xdp    {batch:>6} {c:>12.0} {w:>12.0}  {note}"));
+            }
+            fp.attach_with("ta", rvrrpd::net::xdp::ModePolicy::Driver)
+                .map_err(|e| e.to_string())?;
+            for &batch in &batches {
+                let refs: Vec<&[u8]> = (0..batch).map(|i| f[i % f.len()].as_slice()).collect();
+                let staged: Vec<(u32, &[u8])> = refs.iter().map(|r| (ifindex, *r)).collect();
+                let mut err = None;
+                let (c, w) = measure(total, batch, |n| {
+                    if let Err(e) = xdp.send(0, &staged[..n]) {
+                        err.get_or_insert(e.to_string());
+                    }
+                });
+                let note = err.unwrap_or_default();
+                rows.push(format!("xdp-att{batch:>6} {c:>12.0} {w:>12.0}  {note}"));
             }
             Ok(rows)
         })

@@ -1,4 +1,4 @@
-//! The XDP transmit path (`vrrp_tx` run with `BPF_PROG_TEST_RUN` and live frames) and its
+//! The XDP transmit path (`vrrp_demux` run with `BPF_PROG_TEST_RUN`, live frames and a seed) and its
 //! fallback, the AF_PACKET socket, end to end: frames sent from namespace `a` over a veth
 //! pair are captured in namespace `b` and compared byte for byte.
 //!
@@ -71,7 +71,7 @@ impl Pair {
             .unwrap_or_else(|e| panic!("loading the eBPF object: {e}"));
             let tx = fp
                 .xdp_tx()
-                .unwrap_or_else(|e| panic!("loading vrrp_tx: {e}"));
+                .unwrap_or_else(|e| panic!("loading the transmit path: {e}"));
             let ifindex = rvrrpd::net::iface::ifindex("xa").expect("ifindex of xa");
             (fp, tx, ifindex)
         })
@@ -269,4 +269,34 @@ fn xdp_tx_refuses_frames_the_stage_cannot_hold() {
     }
     // Nothing was sent (the good frame of a refused batch stays too).
     assert!(receive(&mut cap, 1, QUIET).is_empty());
+}
+
+#[test]
+fn transmit_branch_only_for_seeds_run_on_loopback() {
+    use rvrrpd_common::tx::TxSeed;
+    let ns = TestNs::new("txseed");
+    let dev = ns.add_device("sd0");
+    let obj = object();
+    let (on_dev, on_lo, not_seed) = ns.run(move || {
+        let mut fp = FastPath::load(&FastPathConfig {
+            object: Some(obj),
+            ..FastPathConfig::new(1)
+        })
+        .expect("load");
+        let _tx = fp.xdp_tx().expect("transmit path");
+        let seed = TxSeed::bytes(0);
+        let mut other = seed;
+        other[0] ^= 1;
+        (
+            fp.test_run(&seed, dev).expect("run on device"),
+            fp.test_run(&seed, 1).expect("run on loopback"),
+            fp.test_run(&other, 1).expect("run on loopback"),
+        )
+    });
+    // A seed that arrives on a real interface is ordinary (non-IP) traffic: passed.
+    assert_eq!(on_dev, XDP_PASS, "seed on a device");
+    // On loopback it is a transmit run; with nothing staged the repetition is dropped.
+    assert_eq!(on_lo, XDP_DROP, "seed on loopback, nothing staged");
+    // Anything else on loopback is ordinary traffic.
+    assert_eq!(not_seed, XDP_PASS, "not a seed");
 }

@@ -25,8 +25,8 @@
 //! [`Counter::NoAccept`] (RFC 5798 §6.4.3).
 //!
 //! # Transmit
-//! A worker may send its adverts through the XDP program `vrrp_tx` run with
-//! `BPF_PROG_TEST_RUN` and live frames instead of an AF_PACKET socket: see [`tx`].
+//! A worker may send its adverts through `vrrp_demux` run with `BPF_PROG_TEST_RUN` and live
+//! frames instead of an AF_PACKET socket: see [`tx`].
 #![no_std]
 
 pub mod tx;

@@ -1,9 +1,9 @@
-//! Layout shared by the XDP transmit program `vrrp_tx` and the workers that stage frames for
-//! it (issue 10, part 2).
+//! Layout shared by the transmit branch of the XDP program `vrrp_demux` and the workers
+//! that stage frames for it (issue 10, part 2).
 //!
 //! A worker writes up to [`TX_BATCH`] complete Ethernet frames with their egress interface
 //! into its own [`TxStage`] (entry `worker` of the `BPF_F_MMAPABLE` array [`TX_STAGE_MAP`],
-//! through `mmap`), sets [`TxStage::count`], zeroes [`TxStage::cursor`] and runs `vrrp_tx`
+//! through `mmap`), sets [`TxStage::count`], zeroes [`TxStage::cursor`] and runs `vrrp_demux`
 //! with `BPF_PROG_TEST_RUN`, `BPF_F_TEST_XDP_LIVE_FRAMES` and `repeat = batch_size = count`.
 //! Each repetition gets a fresh page initialised from the run's input (a [`TxSeed`]: it
 //! names the worker), takes frame `cursor` of that stage, resizes the packet to it, copies
@@ -20,9 +20,6 @@ pub const TX_FRAME_MAX: usize = 328;
 
 /// Shortest frame accepted (an Ethernet header).
 pub const TX_FRAME_MIN: usize = 14;
-
-/// Name of the transmit program in the eBPF object.
-pub const TX_PROGRAM: &str = "vrrp_tx";
 
 /// Name of the staging array (one [`TxStage`] per worker).
 pub const TX_STAGE_MAP: &str = "TX_STAGE";

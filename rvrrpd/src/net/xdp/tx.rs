@@ -1,7 +1,7 @@
 //! The XDP transmit path (issue 10, part 2): a worker stages its turn's frames in its
 //! [`TxStage`] (entry `stage` of the `BPF_F_MMAPABLE` array `TX_STAGE`, written through
 //! `mmap`) and sends up to [`TX_BATCH`] of them, on any interfaces, with one
-//! `BPF_PROG_TEST_RUN` of `vrrp_tx` with live frames. See `rvrrpd_common::tx` for the
+//! `BPF_PROG_TEST_RUN` of `vrrp_demux` (its transmit branch) with live frames. See `rvrrpd_common::tx` for the
 //! protocol and `docs/performance.md` (finding 11) for what it costs and when it is exact.
 //!
 //! Exactness: frames leave through the egress driver's `ndo_xdp_xmit`. A driver without it,
@@ -18,6 +18,7 @@ use rvrrpd_common::tx::{TxFrame, TxSeed, TxStage, TX_BATCH, TX_FRAME_MAX, TX_FRA
 use rvrrpd_common::{BPF_F_MMAPABLE, MAX_WORKERS};
 
 use crate::net::sys::{xdp_live_run, SharedWords};
+use rvrrpd_common::XDP_PROGRAM;
 
 /// Words of one stage.
 const STAGE_WORDS: usize = TxStage::SIZE / 8;
@@ -41,10 +42,10 @@ pub enum TxError {
     #[error("stage {0} out of range (max {MAX_WORKERS})")]
     BadStage(u32),
     /// The system call failed.
-    #[error("BPF_PROG_TEST_RUN of vrrp_tx with live frames: {0}")]
+    #[error("BPF_PROG_TEST_RUN of vrrp_demux with live frames (transmit): {0}")]
     Run(#[source] std::io::Error),
     /// The program did not take every staged frame (an object out of step with the daemon).
-    #[error("vrrp_tx took {taken} of {staged} staged frames")]
+    #[error("vrrp_demux took {taken} of {staged} staged frames")]
     Short {
         /// Frames the program took.
         taken: u32,
@@ -64,7 +65,7 @@ pub struct XdpTx {
 }
 
 impl XdpTx {
-    /// Maps `TX_STAGE` and keeps a descriptor of the loaded `vrrp_tx`.
+    /// Maps `TX_STAGE` and keeps a descriptor of the loaded `vrrp_demux`.
     pub(super) fn open(prog: OwnedFd, map: MapData) -> Result<XdpTx, String> {
         let info = map.info().map_err(|e| format!("info: {e}"))?;
         if info.map_flags() & BPF_F_MMAPABLE == 0 {
@@ -150,38 +151,30 @@ impl XdpTx {
 }
 
 impl super::FastPath {
-    /// Loads `vrrp_tx` (runs the verifier) and maps its stages, once; the workers share the
-    /// result. Fails on an object without them (built by an older rvrrpd) or a kernel that
-    /// refuses the program.
+    /// Loads `vrrp_demux` (runs the verifier) if not yet done and maps the transmit stages,
+    /// once; the workers share the result. Fails on an object without them (built by an
+    /// older rvrrpd).
+    ///
+    /// Cheap runs need the program attached in driver mode somewhere (the daemon's VRRP
+    /// interfaces): otherwise every run with more than one frame adds it to the kernel's XDP
+    /// dispatcher and removes it again, each time waiting for an RCU grace period.
     pub fn xdp_tx(&mut self) -> super::XdpResult<std::sync::Arc<XdpTx>> {
-        use rvrrpd_common::tx::{TX_PROGRAM, TX_STAGE_MAP};
+        use rvrrpd_common::tx::TX_STAGE_MAP;
         if let Some(tx) = &self.tx {
             return Ok(tx.clone());
         }
+        self.load_xdp()?;
         let object = self.object.clone();
         let bad = |what: String| super::XdpError::BadObject {
             path: object.clone(),
             what,
         };
-        let prog: &mut aya::programs::Xdp = self
-            .ebpf
-            .program_mut(TX_PROGRAM)
-            .ok_or_else(|| {
-                bad(format!(
-                    "program {TX_PROGRAM} missing (object built by an older rvrrpd?)"
-                ))
-            })?
-            .try_into()
-            .map_err(|e| bad(format!("program {TX_PROGRAM}: {e}")))?;
-        prog.load().map_err(|source| super::XdpError::Verify {
-            program: TX_PROGRAM,
-            source: Box::new(source),
-        })?;
-        let fd = prog
+        let fd = self
+            .xdp()?
             .fd()
             .map_err(|e| e.to_string())
             .and_then(|fd| fd.as_fd().try_clone_to_owned().map_err(|e| e.to_string()))
-            .map_err(|e| bad(format!("program {TX_PROGRAM}: descriptor: {e}")))?;
+            .map_err(|e| bad(format!("program {XDP_PROGRAM}: descriptor: {e}")))?;
         let map = match self.ebpf.take_map(TX_STAGE_MAP) {
             Some(aya::maps::Map::Array(m)) => m,
             Some(_) => return Err(bad(format!("map {TX_STAGE_MAP}: not an array"))),
