@@ -18,6 +18,7 @@ mod reload;
 mod service;
 mod sync;
 mod system;
+mod tx_path;
 mod workers;
 mod writes;
 
@@ -67,6 +68,8 @@ pub struct Control {
     fast: Option<FastPath>,
     /// Whether XDP is attached (else `fast`, if any, serves the eBPF socket filter).
     xdp: bool,
+    /// The XDP transmit path the workers use (`tx_path = "xdp"`), if any.
+    xdp_tx: Option<crate::daemon::worker::XdpTxPlan>,
     /// Shards and rings prepared for the workers `run` starts.
     pending: Vec<(Vec<Arc<GroupSpec>>, Option<WorkerRing>)>,
     /// Network changes and API writes since the heap was last trimmed, and the quiet seconds
@@ -139,6 +142,8 @@ impl Control {
             }
         };
         let xdp = !rings.is_empty();
+        let mut fast = fast;
+        let (xdp_tx, tx_path) = tx_path::choose(config.tx_path, fast.as_mut().filter(|_| xdp));
         let mut rings = rings.into_iter();
         let pending = shards.into_iter().map(|s| (s, rings.next())).collect();
         let shared = Arc::new(Shared {
@@ -149,6 +154,7 @@ impl Control {
             routes_installed: Default::default(),
             workers,
             fast_path,
+            tx_path,
             fast_path_counters: RwLock::new(Vec::new()),
             started: std::time::Instant::now(),
             tracking: RwLock::new(BTreeMap::new()),
@@ -167,6 +173,7 @@ impl Control {
             next_id,
             fast,
             xdp,
+            xdp_tx,
             pending,
             heap_churn: 0,
             quiet_ticks: 0,
@@ -251,11 +258,13 @@ impl Control {
             }
         }
         info!(
-            "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: {})",
+            "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: {}; \
+             transmit path: {})",
             env!("CARGO_PKG_VERSION"),
             groups,
             self.workers.len(),
-            self.shared.fast_path
+            self.shared.fast_path,
+            self.shared.tx_path
         );
         // Parsing thousands of vrouters and dumping every address of the namespace peaked far
         // above what the daemon keeps.
