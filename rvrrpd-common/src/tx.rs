@@ -93,7 +93,7 @@ impl TxStage {
 
 const _: () = assert!(TxSeed::SIZE == 16);
 const _: () = assert!(TxFrame::SIZE == 8 + TX_FRAME_MAX);
-const _: () = assert!(TxFrame::SIZE % 8 == 0);
+const _: () = assert!(TxFrame::SIZE & 7 == 0);
 const _: () = assert!(TxStage::SIZE == 8 + TX_BATCH * TxFrame::SIZE);
 const _: () = assert!(TX_FRAME_MAX >= 14 + 40 + crate::MAX_VRRP_LEN);
 const _: () = assert!(TX_BATCH <= 256 && TX_BATCH.is_power_of_two());

@@ -23,7 +23,6 @@ use rvrrpd_common::XDP_PROGRAM;
 /// Words of one stage.
 const STAGE_WORDS: usize = TxStage::SIZE / 8;
 const FRAME_WORDS: usize = TxFrame::SIZE / 8;
-const _: () = assert!(TxStage::SIZE % 8 == 0);
 
 /// Why a batch did not leave (the caller falls back to the AF_PACKET socket).
 #[derive(Debug, thiserror::Error)]
