@@ -27,6 +27,8 @@
 //! cargo xtask txbench -- --frames 200000      # the same, building the object first
 //! ```
 //! Run it on a quiet machine for figures; `--frames 2000` is a quick correctness run.
+//! Without `--bench` (as `cargo test --all-targets` runs it) it makes a smoke run of 128
+//! frames in batches of 16.
 #![cfg(target_os = "linux")]
 
 use std::sync::Arc;
@@ -95,6 +97,11 @@ fn args() -> Result<Args, String> {
         frames: 20_000,
         batches: vec![1, 16, 64],
     };
+    // `cargo test --all-targets` runs bench binaries without `--bench`: a smoke run then.
+    if !std::env::args().any(|a| a == "--bench") {
+        a.frames = 128;
+        a.batches = vec![16];
+    }
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
