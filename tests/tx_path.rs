@@ -1,6 +1,7 @@
 //! `tx_path` with real daemons: a Master of many groups in the lab sends its adverts through
 //! the XDP transmit path (`tx_path = "xdp"`), and through the AF_PACKET socket when the
-//! XDP path is unavailable (forced with `RVRRPD_NO_XDP=1`). In both cases every advert
+//! XDP path is unavailable (forced with `RVRRPD_NO_XDP=1`); `tx_path = "auto"` takes the XDP
+//! path only where the device reports XDP transmit (veth: while its peer can receive). In both cases every advert
 //! captured on another host of the segment must be byte for byte the frame the codec builds
 //! for the group. The XDP case also shows the documented trade-off: the Master's own packet
 //! taps do not see the adverts (they leave through `ndo_xdp_xmit`), where with the socket
@@ -34,8 +35,8 @@ fn vip(vrid: u8) -> Ipv4Addr {
 }
 
 /// Starts rvrrpd in `node` with `GROUPS` v2 groups at 1 s, one worker, one advert slot and
-/// `tx_path = "xdp"`; `env` is prepended to the command (e.g. `RVRRPD_NO_XDP=1`).
-fn start_master(lab: &Lab, node: &Node, name: &str, env: &[&str]) -> Proc {
+/// `tx_path = path`; `env` is prepended to the command (e.g. `RVRRPD_NO_XDP=1`).
+fn start_master(lab: &Lab, node: &Node, name: &str, path: &str, env: &[&str]) -> Proc {
     let mut c = RvrrpdConf::new(lab.dir(), name);
     for vrid in 1..=GROUPS {
         c = c.vrouter(
@@ -46,7 +47,7 @@ fn start_master(lab: &Lab, node: &Node, name: &str, env: &[&str]) -> Proc {
         );
     }
     let toml = format!(
-        "tx_path = \"xdp\"\nworkers = 1\nadvert_slots = 1\n{}",
+        "tx_path = \"{path}\"\nworkers = 1\nadvert_slots = 1\n{}",
         c.to_toml()
     );
     let file = lab.path(&format!("{name}.toml"));
@@ -146,7 +147,7 @@ fn sniffer(ns: &str) -> Sniffer {
 
 /// Runs the Master and checks what the client receives and what the Master's taps see.
 /// Returns the Master's log.
-fn run(env: &[&str], gro: bool) -> (String, usize) {
+fn run(path: &str, env: &[&str], gro: bool) -> (String, usize) {
     let lab = lab(1);
     let r1 = lab.router(1).clone();
     if gro {
@@ -154,7 +155,7 @@ fn run(env: &[&str], gro: bool) -> (String, usize) {
     }
     let mut client = sniffer(&lab.client().ns);
     let mut own = sniffer(&r1.ns);
-    let mut p = start_master(&lab, &r1, "r1", env);
+    let mut p = start_master(&lab, &r1, "r1", path, env);
     // Master after Master_Down_Interval (3.2–3.6 s), then an advert per second per group.
     let _ = collect(&mut client, Duration::from_secs(5), false);
     let _ = collect(&mut own, Duration::from_millis(1), true);
@@ -184,7 +185,7 @@ fn run(env: &[&str], gro: bool) -> (String, usize) {
 
 #[test]
 fn xdp_transmit_path_sends_byte_exact_adverts() {
-    let (log, tapped) = run(&[], true);
+    let (log, tapped) = run("xdp", &[], true);
     assert!(
         log.contains("transmit path: XDP live frames"),
         "the XDP transmit path was not chosen:\n{log}"
@@ -195,12 +196,33 @@ fn xdp_transmit_path_sends_byte_exact_adverts() {
 
 #[test]
 fn without_xdp_tx_path_xdp_falls_back_to_packet_sockets_byte_exact() {
-    let (log, tapped) = run(&["RVRRPD_NO_XDP=1"], false);
+    let (log, tapped) = run("xdp", &["RVRRPD_NO_XDP=1"], false);
     assert!(
         log.contains("transmit path: AF_PACKET sendmmsg (tx_path = xdp:"),
         "the fallback was not reported:\n{log}"
     );
     // Sent on the socket: the taps see them.
+    assert!(
+        tapped > 0,
+        "the Master's taps saw none of its socket-sent adverts"
+    );
+}
+
+#[test]
+fn auto_uses_xdp_only_where_the_device_reports_xdp_transmit() {
+    // GRO on the switch port: veth reports ndo_xdp_xmit, auto takes the XDP path.
+    let (log, tapped) = run("auto", &[], true);
+    assert!(
+        log.contains("transmit path: XDP live frames"),
+        "auto did not choose XDP with a receiving peer:\n{log}"
+    );
+    assert_eq!(tapped, 0, "the Master's taps saw {tapped} XDP-sent adverts");
+    // A plain peer: veth reports no XDP transmit, auto keeps the socket (exact, tapped).
+    let (log, tapped) = run("auto", &[], false);
+    assert!(
+        log.contains("transmit path: AF_PACKET sendmmsg (tx_path = auto: no XDP transmit on eth0)"),
+        "auto did not fall back on a device without XDP transmit:\n{log}"
+    );
     assert!(
         tapped > 0,
         "the Master's taps saw none of its socket-sent adverts"

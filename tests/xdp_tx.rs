@@ -25,6 +25,7 @@ use rvrrpd::net::tx::TxSocket;
 use rvrrpd::net::xdp::{
     DemuxKey, FastPath, FastPathConfig, TxError, XdpTx, FAMILY_V4, FAMILY_V6, FLAG_PASS,
 };
+use rvrrpd::net::xdp_features::{xdp_features, NDO_XMIT};
 use rvrrpd_lab::{cmd, names};
 use xdp_support::*;
 
@@ -136,6 +137,13 @@ fn xdp_send(ns: &str, tx: &Arc<XdpTx>, ifindex: u32, frames: &[Vec<u8>]) -> Resu
     .expect("enter ns")
 }
 
+/// `xdp_features` of `ifindex` in `ns`.
+fn features(ns: &str, ifindex: u32) -> u64 {
+    netns::run_in(ns, move || xdp_features(ifindex))
+        .expect("enter ns")
+        .expect("xdp_features")
+}
+
 impl Drop for Pair {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b] {
@@ -207,6 +215,12 @@ fn xdp_tx_is_byte_exact_to_a_peer_with_xdp() {
     let rx = pair.xdp_receiver(&sent);
     let mut cap = pair.capture();
     let (_fp, tx, ifindex) = pair.sender();
+    // With XDP on the peer, veth reports that it accepts redirected frames.
+    assert_ne!(
+        features(&pair.a, ifindex) & NDO_XMIT,
+        0,
+        "xdp_features of xa"
+    );
     let n = xdp_send(&pair.a, &tx, ifindex, &sent).expect("xdp send");
     assert_eq!(n, sent.len());
     let got = receive(&mut cap, sent.len(), WAIT);
@@ -227,6 +241,12 @@ fn peer_without_xdp_drops_xdp_tx_and_packet_fallback_is_exact() {
     let sent = frames(20);
     let mut cap = pair.capture();
     let (_fp, tx, ifindex) = pair.sender();
+    // veth says so: no XDP transmit while the peer cannot receive (what `auto` checks).
+    assert_eq!(
+        features(&pair.a, ifindex) & NDO_XMIT,
+        0,
+        "xdp_features of xa"
+    );
     // The kernel takes the frames and drops them in veth (no NAPI on the peer): the call
     // succeeds, nothing arrives. If this ever changes, the start-up check can be relaxed.
     assert_eq!(

@@ -81,8 +81,12 @@ string_enum! {
         /// Batches of 16 or more through the XDP program (`BPF_PROG_TEST_RUN` with live
         /// frames) on interfaces where it is attached in driver mode; the AF_PACKET socket
         /// for the rest. The operator vouches that those drivers transmit XDP frames (on
-        /// veth: that the peers run an XDP program).
+        /// veth: that the peers run an XDP program); a device that reports no XDP transmit
+        /// at start-up is warned about.
         Xdp => "xdp",
+        /// As `xdp`, but only on interfaces whose driver reports XDP transmit
+        /// (`xdp_features` has `NDO_XMIT`) at start-up.
+        Auto => "auto",
     }
 }
 

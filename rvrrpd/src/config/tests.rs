@@ -356,7 +356,7 @@ fn unknown_keywords() {
         toml("debug = 0\ntx_path = \"ring\"\n"),
         "tx_path",
         Some(2),
-        &["= \"ring\"", "`packet`", "`xdp`"],
+        &["= \"ring\"", "`packet`", "`xdp`", "`auto`"],
     );
     assert_rejected(
         toml("client_api = \"grpc\"\n"),
@@ -705,6 +705,7 @@ fn workers_and_realtime_priority_are_range_checked() {
     assert_eq!(toml("advert_slots = 1\n").unwrap().advert_slots, Some(1));
     assert_eq!(toml("tx_path = \"xdp\"\n").unwrap().tx_path, TxPath::Xdp);
     assert_eq!(toml("debug = 0\n").unwrap().tx_path, TxPath::Packet);
+    assert_eq!(toml("tx_path = \"auto\"\n").unwrap().tx_path, TxPath::Auto);
     assert_rejected(
         toml("advert_slots = 0\n"),
         "advert_slots",

@@ -1,5 +1,6 @@
 //! The transmit path chosen at start-up (`tx_path`, issue 10 part 2): the AF_PACKET
-//! sockets, or the XDP path on the interfaces where `vrrp_demux` runs in driver mode. The
+//! sockets, or the XDP path on the interfaces where `vrrp_demux` runs in driver mode (with
+//! `auto`: and whose driver reports XDP transmit, `xdp_features` & `NDO_XMIT`). The
 //! description is logged and reported by the API (`tx_path` of `GET /run/daemon`).
 
 use tracing::warn;
@@ -7,6 +8,7 @@ use tracing::warn;
 use crate::config::TxPath;
 use crate::daemon::worker::{XdpTxPlan, XDP_MIN_BATCH};
 use crate::net::xdp::{AttachMode, FastPath};
+use crate::net::xdp_features::{xdp_features, NDO_XMIT};
 
 /// What the workers use, and its description.
 pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTxPlan>, String) {
@@ -14,19 +16,45 @@ pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTx
     if want == TxPath::Packet {
         return (None, PACKET.to_string());
     }
+    let key = want.as_str();
     let fallback = |why: String| {
-        warn!("tx_path = \"xdp\": {why}; sending on AF_PACKET sockets");
-        (None, format!("{PACKET} (tx_path = xdp: {why})"))
+        warn!("tx_path = \"{key}\": {why}; sending on AF_PACKET sockets");
+        (None, format!("{PACKET} (tx_path = {key}: {why})"))
     };
     let Some(fast) = fast else {
         return fallback("no eBPF fast path".into());
     };
-    let (driver, other): (Vec<_>, Vec<_>) = fast
+    let (mut driver, other): (Vec<_>, Vec<_>) = fast
         .attached()
         .map(|(name, ifindex, mode)| (name.to_string(), ifindex, mode))
         .partition(|(_, _, mode)| *mode == AttachMode::Driver);
+    let mut no_xmit = Vec::new();
+    driver.retain(|(name, ifindex, _)| {
+        let xmit = match xdp_features(*ifindex) {
+            Ok(f) => f & NDO_XMIT != 0,
+            Err(e) => {
+                warn!("{name}: {e}");
+                false
+            }
+        };
+        if !xmit {
+            no_xmit.push(name.clone());
+            if want == TxPath::Xdp {
+                warn!(
+                    "tx_path = \"xdp\": {name} reports no XDP transmit (xdp_features): its \
+                     driver (or, on veth, its peer) may drop the adverts; \"auto\" would \
+                     use the AF_PACKET socket there"
+                );
+            }
+        }
+        xmit || want == TxPath::Xdp
+    });
     if driver.is_empty() {
-        return fallback("XDP is not attached in driver mode on any interface".into());
+        return fallback(if no_xmit.is_empty() {
+            "XDP is not attached in driver mode on any interface".into()
+        } else {
+            format!("no XDP transmit on {}", no_xmit.join(", "))
+        });
     }
     let tx = match fast.xdp_tx() {
         Ok(tx) => tx,
@@ -43,6 +71,9 @@ pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTx
             " and on {} (XDP not in driver mode)",
             others.join(", ")
         ));
+    }
+    if want == TxPath::Auto && !no_xmit.is_empty() {
+        desc.push_str(&format!(" and on {} (no XDP transmit)", no_xmit.join(", ")));
     }
     let plan = XdpTxPlan {
         tx,
