@@ -1,4 +1,5 @@
-//! The turn's adverts through the XDP transmit path (`tx_path = "xdp"`, issue 10 part 2):
+//! The turn's adverts through the XDP transmit path (`tx_path = "xdp"` / `"auto"`, issue 10
+//! part 2):
 //! the frames of every interface the plan covers leave in runs of up to 64 with one
 //! `BPF_PROG_TEST_RUN` each, instead of one `sendmmsg` per interface and an skb per frame.
 //!
