@@ -55,6 +55,11 @@ pub enum TxError {
 
 /// The transmit program and the mapped stages; shared by the workers (each uses only its
 /// own stage).
+///
+/// Memory ordering: a stage is written by its worker (atomic word stores) before the
+/// system call and read after it; the program reads the frames and moves the cursor only
+/// during the call, in the worker's own context. The two sides never touch a stage at the
+/// same time, so the program's byte and 4-byte accesses need no atomics.
 #[derive(Debug)]
 pub struct XdpTx {
     prog: OwnedFd,
