@@ -258,14 +258,14 @@ impl Control {
             }
         }
         info!(
-            "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: {}; \
-             transmit path: {})",
+            "rvrrpd {} running {} virtual router(s) on {} worker(s) (receive path: {})",
             env!("CARGO_PKG_VERSION"),
             groups,
             self.workers.len(),
-            self.shared.fast_path,
-            self.shared.tx_path
+            self.shared.fast_path
         );
+        // A line of its own: tools parse the one above up to its closing parenthesis.
+        info!("transmit path: {}", self.shared.tx_path);
         // Parsing thousands of vrouters and dumping every address of the namespace peaked far
         // above what the daemon keeps.
         crate::daemon::sys::release_free_heap();
