@@ -24,9 +24,7 @@ use aya_ebpf::{
     maps::Array,
     programs::XdpContext,
 };
-use rvrrpd_common::tx::{
-    TxSeed, TxStage, TX_BATCH, TX_FRAME_MAX, TX_FRAME_MIN, TX_SEED_MAGIC,
-};
+use rvrrpd_common::tx::{TxSeed, TxStage, TX_BATCH, TX_FRAME_MAX, TX_FRAME_MIN, TX_SEED_MAGIC};
 use rvrrpd_common::{BPF_F_MMAPABLE, MAX_WORKERS};
 
 #[map]
