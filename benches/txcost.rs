@@ -260,7 +260,20 @@ fn run() -> Result<(), String> {
             println!("{receiver:<11} {r}{note}");
         }
         if let Some(n) = seen {
-            println!("{receiver:<11} (receiver's XDP program saw {n} adverts)");
+            // Every mode sends `frames` plus one warm-up batch per batch size.
+            let sent: usize = args
+                .batches
+                .iter()
+                .map(|&b| 3 * (args.frames + b.min(args.frames)))
+                .sum();
+            let verdict = if n == sent as u64 {
+                "all arrived"
+            } else {
+                "SOME LOST"
+            };
+            println!(
+                "{receiver:<11} (receiver's XDP program saw {n} of {sent} adverts: {verdict})"
+            );
         }
         drop(rx);
     }
