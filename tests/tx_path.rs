@@ -91,7 +91,8 @@ fn gro_on(ns: &str, dev: &str) {
         data: *mut EthtoolValue,
         _pad: [u8; 16],
     }
-    let dev = dev.to_string();
+    let name = dev.to_string();
+    let dev = name.clone();
     let r = netns::run_in(ns, move || {
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
         let mut val = EthtoolValue {
@@ -114,7 +115,7 @@ fn gro_on(ns: &str, dev: &str) {
         Ok(())
     })
     .expect("enter the switch namespace");
-    r.unwrap_or_else(|e| panic!("GRO on {ns}/{}: {e}", "port"));
+    r.unwrap_or_else(|e| panic!("GRO on {ns}/{name}: {e}"));
 }
 
 /// Adverts seen by `cap` within `dur`, by VRID (incoming only, or outgoing only).
