@@ -23,7 +23,13 @@
 //! while [`NOACCEPT_ON_MAP`]`[0]` is non-zero, IP packets addressed to one of them (other than
 //! VRRP and IPv6 neighbour solicitations / advertisements) are dropped and counted as
 //! [`Counter::NoAccept`] (RFC 5798 §6.4.3).
+//!
+//! # Transmit
+//! A worker may send its adverts through `vrrp_demux` run with `BPF_PROG_TEST_RUN` and live
+//! frames instead of an AF_PACKET socket: see [`tx`].
 #![no_std]
+
+pub mod tx;
 
 /// Address family tag for IPv4 in [`DemuxKey::family`] and [`VrrpEvent::family`].
 pub const FAMILY_V4: u8 = 4;

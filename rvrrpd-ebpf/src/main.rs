@@ -15,10 +15,13 @@
 //!   classic raw socket (AF_INET/AF_INET6 raw proto 112 or AF_PACKET), it keeps only valid
 //!   adverts of configured groups; the worker then reads them from the socket as before.
 //!
-//! Both programs then drop an admitted advert that repeats the last one its group's worker
-//! accepted from the Master it follows (the kernel-resident Backup, [`suppress`]); the XDP
-//! program also drops adverts the worker would refuse for their checksum or authentication
-//! type ([`screen`]).
+//! * Transmit (same program): a worker's `BPF_PROG_TEST_RUN` with live frames and a seed
+//!   sends the frames it staged ([`tx`]).
+//!
+//! Both receive programs then drop an admitted advert that repeats the last one its group's
+//! worker accepted from the Master it follows (the kernel-resident Backup, [`suppress`]); the
+//! XDP program also drops adverts the worker would refuse for their checksum or
+//! authentication type ([`screen`]).
 //!
 //! Layout of shared types, map names and counter indices: `rvrrpd-common`.
 //!
@@ -35,6 +38,7 @@
 
 mod screen;
 mod suppress;
+mod tx;
 
 use core::mem::{size_of, MaybeUninit};
 
@@ -411,6 +415,9 @@ macro_rules! deliver {
 
 #[xdp]
 pub fn vrrp_demux(ctx: XdpContext) -> u32 {
+    if tx::is_tx_run(&ctx) {
+        return tx::transmit(&ctx);
+    }
     // Up to MAX_PRIORITY_TAGS priority tags, each at a constant offset (so that `l3` reads
     // the IP header with direct access at constant offsets too).
     match vlan_tag::<ETH_HLEN>(&ctx) {

@@ -7,6 +7,7 @@
 //! * `fuzz`  — the cargo-fuzz targets (`fuzz/`, docs/fuzzing.md).
 //! * `man`, `completions` — man pages and shell completions under target/dist/.
 //! * `deb`   — the Debian package, target/debian/rvrrpd_<version>_<arch>.deb.
+//! * `txbench` — transmit cost per advert by transmit mode (`benches/txcost.rs`).
 
 mod apiload;
 mod dist;
@@ -30,6 +31,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Transmit cost per advert by transmit mode (AF_PACKET sendmmsg, XDP live frames) in
+    /// namespaces of its own: builds the eBPF object, then runs `benches/txcost.rs`.
+    Txbench {
+        /// Arguments for the tool (`--frames N`, `--batch 1,16,64`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Install the packages and toolchain components the tests and the lab need.
     Setup,
     /// Format check, clippy, and every test (needs root for the network-namespace tests).
@@ -177,6 +185,14 @@ fn main() -> Result<()> {
     let root = project_root();
     match cli.cmd {
         Cmd::Setup => setup(&root),
+        Cmd::Txbench { args } => {
+            require_root("cargo xtask txbench")?;
+            ebpf::build(&root, true)?;
+            run(cargo()
+                .current_dir(&root)
+                .args(["bench", "-p", "rvrrpd", "--bench", "txcost", "--"])
+                .args(&args))
+        }
         Cmd::Test { args } => test(&root, &args),
         Cmd::Lab { version, interval } => lab(&root, version, interval),
         Cmd::Scale {

@@ -196,6 +196,9 @@ pub struct GlobalView {
     pub workers: usize,
     /// Receive fast path in use (e.g. `af_packet+cbpf`).
     pub fast_path: String,
+    /// Transmit path in use (`tx_path`: AF_PACKET `sendmmsg`, or XDP live frames on which
+    /// interfaces).
+    pub tx_path: String,
     /// How `accept_mode = false` is enforced: XDP, nftables, not needed, or NOT ENFORCED.
     pub accept_mode: String,
     /// How the worker threads are scheduled (real-time with its CPU cap, or nice).
@@ -221,9 +224,16 @@ impl GlobalView {
             uptime,
             workers,
             fast_path: fast_path.to_string(),
+            tx_path: "AF_PACKET sendmmsg".to_string(),
             accept_mode: String::new(),
             worker_scheduling: String::new(),
         }
+    }
+
+    /// The same, saying which transmit path runs.
+    pub fn with_tx_path(mut self, how: String) -> Self {
+        self.tx_path = how;
+        self
     }
 
     /// The same, saying how accept mode is enforced.

@@ -247,6 +247,7 @@ where
                 "uptime": g.uptime,
                 "workers": g.workers,
                 "fast_path": g.fast_path,
+                "tx_path": g.tx_path,
                 "accept_mode": g.accept_mode,
                 "worker_scheduling": g.worker_scheduling,
                 "pid": g.pid,

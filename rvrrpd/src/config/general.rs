@@ -74,6 +74,23 @@ string_enum! {
 }
 
 string_enum! {
+    /// Extension: how workers send their adverts (`tx_path`).
+    pub enum TxPath ("transmit path") default Packet {
+        /// An AF_PACKET socket per interface, one `sendmmsg` per batch (default).
+        Packet => "packet",
+        /// Batches of 16 or more through the XDP program (`BPF_PROG_TEST_RUN` with live
+        /// frames) on interfaces where it is attached in driver mode; the AF_PACKET socket
+        /// for the rest. The operator vouches that those drivers transmit XDP frames (on
+        /// veth: that the peers run an XDP program); a device that reports no XDP transmit
+        /// at start-up is warned about.
+        Xdp => "xdp",
+        /// As `xdp`, but only on interfaces whose driver reports XDP transmit
+        /// (`xdp_features` has `NDO_XMIT`) at start-up.
+        Auto => "auto",
+    }
+}
+
+string_enum! {
     /// Client API interface (`client_api`); absent means the API is off.
     pub enum ClientApi ("client API interface") {
         /// RESTful HTTP(S) interface configured by the `[api]` section.
@@ -103,5 +120,12 @@ where
     match path {
         Some(path) => path.serialize(serializer),
         None => serializer.serialize_str("disabled"),
+    }
+}
+
+impl TxPath {
+    /// Whether this is the default (`packet`): not serialized then.
+    pub fn is_packet(&self) -> bool {
+        *self == TxPath::Packet
     }
 }

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 pub use address::{AddressFamily, VirtualAddress};
 pub use api::{ApiConfig, Credential, UserEntry};
 pub use error::{ConfigError, ConfigWarning};
-pub use general::{ClientApi, DebugLevel, TimeFormat, TimeZone};
+pub use general::{ClientApi, DebugLevel, TimeFormat, TimeZone, TxPath};
 pub use notify::{
     check_executable, split_argv, NotifyMaxRunning, NotifyScript, NotifyTimeout, ScriptUser,
     SplitError,
@@ -189,6 +189,9 @@ pub struct Config {
     /// (1–1000; default one per 50 groups, at most 20; 1 = every group in one burst).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advert_slots: Option<u16>,
+    /// Extension: transmit path of the workers (`packet`, the default, or `xdp`).
+    #[serde(default, skip_serializing_if = "TxPath::is_packet")]
+    pub tx_path: TxPath,
     /// FIFO that receives one line per transition in keepalived's format (created if missing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_fifo: Option<PathBuf>,
@@ -263,6 +266,7 @@ impl Default for Config {
             realtime_cpu_limit: None,
             worker_nice: None,
             advert_slots: None,
+            tx_path: TxPath::default(),
             notify_fifo: None,
             notify_fifo_script: None,
             script_user: None,

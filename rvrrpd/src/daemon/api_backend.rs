@@ -47,6 +47,8 @@ pub struct Shared {
     pub workers: usize,
     /// Receive path in use.
     pub fast_path: String,
+    /// Transmit path in use (`tx_path`).
+    pub tx_path: String,
     /// The XDP program's drop and delivery counters (refreshed by the control plane).
     pub fast_path_counters: RwLock<Vec<(String, u64)>>,
     /// Start time, for the uptime.
@@ -168,6 +170,7 @@ impl Backend for DaemonBackend {
             self.shared.workers,
             &self.shared.fast_path,
         )
+        .with_tx_path(self.shared.tx_path.clone())
         .with_accept_mode(
             self.shared
                 .no_accept

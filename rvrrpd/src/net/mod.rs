@@ -57,6 +57,8 @@ pub mod tx;
 pub mod unicast_tx;
 #[cfg(target_os = "linux")]
 pub mod xdp;
+#[cfg(target_os = "linux")]
+pub mod xdp_features;
 
 /// FreeBSD drivers (compile-checked only). Their portable `codec` also builds in Linux tests.
 #[cfg(any(target_os = "freebsd", test))]

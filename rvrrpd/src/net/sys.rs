@@ -12,7 +12,9 @@ use std::time::Duration;
 use super::cbpf::Insn;
 
 mod shared_words;
+mod test_run;
 pub(crate) use shared_words::SharedWords;
+pub(crate) use test_run::xdp_live_run;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {

@@ -35,10 +35,12 @@ mod error;
 mod noaccept;
 mod peers;
 mod suppress;
+mod tx;
 
 use error::map_err;
 pub use error::{XdpError, XdpResult};
 pub use suppress::{SuppressSlot, SuppressTable};
+pub use tx::{TxError, XdpTx};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -228,6 +230,8 @@ pub struct FastPath {
     attached: BTreeMap<String, Attachment>,
     xdp_loaded: bool,
     sock_loaded: bool,
+    /// The transmit program and stages, once [`xdp_tx`](Self::xdp_tx) loaded them.
+    tx: Option<Arc<XdpTx>>,
 }
 
 impl fmt::Debug for FastPath {
@@ -372,6 +376,7 @@ impl FastPath {
             attached: BTreeMap::new(),
             xdp_loaded: false,
             sock_loaded: false,
+            tx: None,
         })
     }
 

@@ -20,6 +20,7 @@ mod scheduling;
 mod service;
 mod sync;
 mod system;
+mod tx_path;
 mod workers;
 mod writes;
 
@@ -69,6 +70,8 @@ pub struct Control {
     fast: Option<FastPath>,
     /// Whether XDP is attached (else `fast`, if any, serves the eBPF socket filter).
     xdp: bool,
+    /// The XDP transmit path the workers use (`tx_path = "xdp"`), if any.
+    xdp_tx: Option<crate::daemon::worker::XdpTxPlan>,
     /// Shards and rings prepared for the workers `run` starts.
     pending: Vec<(Vec<Arc<GroupSpec>>, Option<WorkerRing>)>,
     /// Network changes and API writes since the heap was last trimmed, and the quiet seconds
@@ -143,6 +146,8 @@ impl Control {
             }
         };
         let xdp = !rings.is_empty();
+        let mut fast = fast;
+        let (xdp_tx, tx_path) = tx_path::choose(config.tx_path, fast.as_mut().filter(|_| xdp));
         let mut rings = rings.into_iter();
         let pending = shards.into_iter().map(|s| (s, rings.next())).collect();
         let shared = Arc::new(Shared {
@@ -153,6 +158,7 @@ impl Control {
             routes_installed: Default::default(),
             workers,
             fast_path,
+            tx_path,
             fast_path_counters: RwLock::new(Vec::new()),
             started: std::time::Instant::now(),
             tracking: RwLock::new(BTreeMap::new()),
@@ -173,6 +179,7 @@ impl Control {
             next_id,
             fast,
             xdp,
+            xdp_tx,
             pending,
             heap_churn: 0,
             quiet_ticks: 0,
@@ -265,6 +272,8 @@ impl Control {
             self.workers.len(),
             self.shared.fast_path
         );
+        // A line of its own: tools parse the one above up to its closing parenthesis.
+        info!("transmit path: {}", self.shared.tx_path);
         // Parsing thousands of vrouters and dumping every address of the namespace peaked far
         // above what the daemon keeps.
         crate::daemon::sys::release_free_heap();

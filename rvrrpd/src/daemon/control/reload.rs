@@ -109,6 +109,7 @@ fn restart_settings(old: &Config, new: &Config) -> Vec<String> {
     );
     check("worker_nice", old.worker_nice != new.worker_nice);
     check("advert_slots", old.advert_slots != new.advert_slots);
+    check("tx_path", old.tx_path != new.tx_path);
     check("client_api", old.client_api != new.client_api);
     check("api", old.api != new.api);
     check("pid", old.pid != new.pid);

@@ -78,8 +78,11 @@ impl Control {
         } else {
             None
         };
-        let worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring, sock_filter)
+        let mut worker = Worker::new(id, shard, cmd_rx, wake.clone(), links, ring, sock_filter)
             .map_err(DaemonError::Worker)?;
+        if let Some(plan) = &self.xdp_tx {
+            worker.set_xdp_tx(plan.clone());
+        }
         let heartbeat = worker.heartbeat();
         let thread = std::thread::Builder::new()
             .name(format!("rvrrpd-w{id}"))

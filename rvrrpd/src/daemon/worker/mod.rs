@@ -23,6 +23,7 @@ mod shell;
 #[cfg(test)]
 mod tests;
 mod transmit;
+mod transmit_xdp;
 #[cfg(test)]
 mod unicast_tests;
 
@@ -37,6 +38,7 @@ use super::status::{LatenessHistogram, StatusBoard};
 
 pub use shard::Shard;
 pub use shell::Worker;
+pub use transmit_xdp::{XdpTxPlan, XDP_MIN_BATCH};
 
 /// A reply to a command: `Err` carries a message for the operator.
 pub type Reply = oneshot::Sender<Result<(), String>>;

@@ -108,6 +108,8 @@ pub struct Shard {
     pub(super) last_fire: Instant,
     /// The kernel-resident Backup's table, when an eBPF program receives for this shard.
     pub(super) suppress: Option<Arc<SuppressTable>>,
+    /// The XDP transmit path, when `tx_path = "xdp"` found interfaces for it.
+    pub(super) xdp_tx: Option<super::XdpTxPlan>,
 }
 
 impl Shard {
@@ -133,6 +135,7 @@ impl Shard {
             deferred: Vec::new(),
             last_fire: Instant::ZERO,
             suppress: None,
+            xdp_tx: None,
         }
     }
 

@@ -246,6 +246,11 @@ impl Worker {
         Ok(())
     }
 
+    /// Sends this worker's adverts through the XDP path of `plan` (see `transmit_xdp`).
+    pub fn set_xdp_tx(&mut self, plan: super::XdpTxPlan) {
+        self.shard.set_xdp_tx(plan);
+    }
+
     /// The worker's heartbeat, for the control plane's watchdog (take it before `run`).
     pub fn heartbeat(&self) -> Arc<Heartbeat> {
         self.heartbeat.clone()

@@ -1,5 +1,6 @@
-//! The transmit path: adverts queued during a loop turn leave in one batch per interface,
-//! then the work deferred behind them (transition logs, gratuitous ARP / unsolicited NA).
+//! The transmit path: adverts queued during a loop turn leave in one batch per interface
+//! (or, with `tx_path = "xdp"`, in XDP runs: `transmit_xdp`), then the work deferred behind
+//! them (transition logs, gratuitous ARP / unsolicited NA).
 
 use tracing::{debug, info, warn};
 
@@ -99,8 +100,12 @@ impl Shard {
         }
         // Stable: adverts keep their order within an interface.
         self.out_frames.sort_by_key(|(ifindex, _)| *ifindex);
+        let via_xdp = self.flush_xdp();
         let mut frames: Vec<&[u8]> = Vec::with_capacity(self.out_frames.len());
         for chunk in self.out_frames.chunk_by(|a, b| a.0 == b.0) {
+            if via_xdp.contains(&chunk[0].0) {
+                continue;
+            }
             frames.clear();
             frames.extend(chunk.iter().map(|(_, r)| &self.out_bytes[r.clone()]));
             if let Some(tx) = self.tx.get(&chunk[0].0) {

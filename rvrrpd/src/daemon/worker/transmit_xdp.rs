@@ -1,0 +1,131 @@
+//! The turn's adverts through the XDP transmit path (`tx_path = "xdp"` / `"auto"`, issue 10
+//! part 2):
+//! the frames of every interface the plan covers leave in runs of up to 64 with one
+//! `BPF_PROG_TEST_RUN` each, instead of one `sendmmsg` per interface and an skb per frame.
+//!
+//! Only when the turn has at least [`XDP_MIN_BATCH`] of them: a run has a fixed cost (the
+//! kernel sets up a page pool per call, ~11 µs on the development VM against ~2 µs for a
+//! one-frame `sendmmsg`) that only a batch pays back (docs/performance.md, finding 11).
+//! An interface with a frame too long for the stage sends the whole turn through its socket,
+//! so its adverts keep their order. A failed run falls back to the sockets for its frames
+//! and the worker's later turns.
+
+use std::sync::Arc;
+
+use tracing::warn;
+
+use super::Shard;
+use crate::net::xdp::XdpTx;
+use rvrrpd_common::tx::TX_FRAME_MAX;
+
+/// Fewest frames in a turn for which the XDP path is used.
+pub const XDP_MIN_BATCH: usize = 16;
+
+/// The XDP transmit path as the workers use it.
+#[derive(Debug, Clone)]
+pub struct XdpTxPlan {
+    /// The program and the stages (each worker uses the stage of its id).
+    pub tx: Arc<XdpTx>,
+    /// Interfaces (ifindex) it serves; the others use their AF_PACKET socket.
+    pub ifindexes: Vec<u32>,
+}
+
+impl Shard {
+    /// Sends this shard's adverts through `plan` from now on (on its interfaces).
+    pub fn set_xdp_tx(&mut self, plan: XdpTxPlan) {
+        self.xdp_tx = Some(plan);
+    }
+
+    /// Sends through the XDP path the adverts of the interfaces it serves, if enough;
+    /// returns the interfaces it took (their frames are then not sent again). `out_frames`
+    /// is sorted by interface. A failed run sends its frames on the sockets and turns the
+    /// XDP path off for this worker (logged once; the cause is not going away by itself).
+    pub(super) fn flush_xdp(&mut self) -> Vec<u32> {
+        let Some(plan) = &self.xdp_tx else {
+            return Vec::new();
+        };
+        let ifaces = select(&self.out_frames, &plan.ifindexes);
+        if ifaces.is_empty() {
+            return ifaces;
+        }
+        let batch: Vec<(u32, &[u8])> = self
+            .out_frames
+            .iter()
+            .filter(|(i, _)| ifaces.contains(i))
+            .map(|(i, r)| (*i, &self.out_bytes[r.clone()]))
+            .collect();
+        match plan.tx.send(self.id as u32, &batch) {
+            Ok(_) => ifaces,
+            Err(e) => {
+                warn!(
+                    "worker {}: XDP transmit of {} advert(s) failed, sending them and all \
+                     later adverts of this worker on the AF_PACKET sockets: {e}",
+                    self.id,
+                    batch.len()
+                );
+                self.xdp_tx = None;
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The interfaces whose frames of this turn go through the XDP path: those `ifindexes`
+/// serves, with no frame longer than the stage holds; none unless they have at least
+/// [`XDP_MIN_BATCH`] frames together. `frames` (ifindex, byte range) is sorted by interface.
+fn select(frames: &[(u32, std::ops::Range<usize>)], ifindexes: &[u32]) -> Vec<u32> {
+    let mut ifaces = Vec::new();
+    let mut n = 0;
+    for chunk in frames.chunk_by(|a, b| a.0 == b.0) {
+        let ifindex = chunk[0].0;
+        if ifindexes.contains(&ifindex) && chunk.iter().all(|(_, r)| r.len() <= TX_FRAME_MAX) {
+            ifaces.push(ifindex);
+            n += chunk.len();
+        }
+    }
+    if n < XDP_MIN_BATCH {
+        ifaces.clear();
+    }
+    ifaces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` frames of `len` bytes on `ifindex`, appended to `v` (ranges are fake offsets).
+    fn add(v: &mut Vec<(u32, std::ops::Range<usize>)>, ifindex: u32, n: usize, len: usize) {
+        for _ in 0..n {
+            v.push((ifindex, 0..len));
+        }
+    }
+
+    #[test]
+    fn small_turns_stay_on_the_sockets() {
+        let mut f = Vec::new();
+        add(&mut f, 2, XDP_MIN_BATCH - 1, 60);
+        assert!(select(&f, &[2]).is_empty());
+        add(&mut f, 2, 1, 60);
+        assert_eq!(select(&f, &[2]), vec![2]);
+    }
+
+    #[test]
+    fn interfaces_add_up_and_only_served_ones_count() {
+        let mut f = Vec::new();
+        add(&mut f, 2, 10, 60);
+        add(&mut f, 3, 10, 60);
+        add(&mut f, 4, 30, 60);
+        // 2 and 3 together reach the minimum; 4 is not served.
+        assert_eq!(select(&f, &[2, 3]), vec![2, 3]);
+        assert!(select(&f, &[2]).is_empty());
+    }
+
+    #[test]
+    fn an_interface_with_a_long_frame_keeps_its_order_on_the_socket() {
+        let mut f = Vec::new();
+        add(&mut f, 2, 20, 60);
+        add(&mut f, 3, 19, 60);
+        add(&mut f, 3, 1, TX_FRAME_MAX + 1);
+        assert_eq!(select(&f, &[2, 3]), vec![2]);
+    }
+}
