@@ -136,6 +136,13 @@ impl Shard {
         }
     }
 
+    /// Room for `n` more groups, allocated once: the slab of groups (~0.5 KiB each) and the
+    /// demux map would otherwise double their way up, leaving the outgrown copies in the heap.
+    pub fn reserve(&mut self, n: usize) {
+        self.groups.reserve_exact(n);
+        self.demux.reserve(n);
+    }
+
     /// Lets groups inserted from now on keep their Master's advert in `table`, where the eBPF
     /// programs swallow its repeats.
     pub fn set_suppress_table(&mut self, table: Arc<SuppressTable>) {
