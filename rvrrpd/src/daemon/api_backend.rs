@@ -51,8 +51,9 @@ pub struct Shared {
     pub fast_path_counters: RwLock<Vec<(String, u64)>>,
     /// Start time, for the uptime.
     pub started: StdInstant,
-    /// Tracking of each group (refreshed by the control plane when an outcome changes).
-    pub tracking: RwLock<BTreeMap<usize, Vec<TrackedView>>>,
+    /// Tracking of each group (refreshed by the control plane when an outcome changes);
+    /// groups that see the same (most often: only their own interface, up) share one list.
+    pub tracking: RwLock<BTreeMap<usize, Arc<[TrackedView]>>>,
     /// Every transition, for `GET /events` (the control plane's notifier sends).
     pub transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
     /// How `accept_mode = false` is enforced (refreshed by the control plane).
@@ -124,7 +125,7 @@ impl Shared {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&spec.index)
-                .cloned()
+                .map(|v| v.to_vec())
                 .unwrap_or_default(),
         }
     }
