@@ -84,7 +84,7 @@ impl Shared {
             group: spec.vrid,
             interface: spec.ifname.clone(),
             name: spec.name.clone(),
-            vif: spec.vip_ifname.clone(),
+            vif: spec.vip_ifname().to_string(),
             virtual_ips: spec.vips.iter().map(|v| v.addr).collect(),
             version: match spec.version {
                 Version::V2 => 2,
@@ -135,7 +135,7 @@ impl Shared {
         let specs = self.specs.read().unwrap_or_else(|e| e.into_inner());
         specs
             .values()
-            .find(|s| s.vrid == vrid && (s.ifname == interface || s.vip_ifname == interface))
+            .find(|s| s.vrid == vrid && (s.ifname == interface || s.vip_ifname() == interface))
             .map(|s| s.index)
     }
 }

@@ -36,7 +36,6 @@ pub(super) fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
         auth: AuthKey::none(),
         v3_checksum: V3Checksum::PseudoHeader,
         announce_mac: MacAddr([2, 0, 0, 0, 0, me]),
-        vip_ifname: "eth0".into(),
         vif: None,
         netdrv: NetDrv::Netlink,
         socket_filter: true,
