@@ -244,7 +244,10 @@ impl Shard {
         };
         let refresh = group.spec.garp_master_refresh;
         if !refresh.is_zero() {
-            group.later_timer = Some(self.wheel.insert(now + refresh, TimerKey::AnnounceLater(g)));
+            group.later_timer = Some(
+                self.wheel
+                    .insert(now + refresh, TimerKey::announce_later(g)),
+            );
         }
         self.start_burst(g, count, now);
     }
@@ -309,7 +312,7 @@ impl Shard {
         }
         if group.announce_left > 0 {
             let at = now + spec.garp_interval;
-            group.announce_timer = Some(self.wheel.insert(at, TimerKey::Announce(g)));
+            group.announce_timer = Some(self.wheel.insert(at, TimerKey::announce(g)));
         }
     }
 }
