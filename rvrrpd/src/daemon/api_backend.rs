@@ -107,8 +107,8 @@ impl Shared {
             },
             interface_hwaddress: spec.if_mac.0,
             advert_interval: spec.interval,
-            masterdown_interval: snap.master_down_interval,
-            skew_time: snap.skew_time,
+            masterdown_interval: snap.master_down_interval(spec.fsm_version()),
+            skew_time: snap.skew_time(spec.fsm_version()),
             master: snap.master,
             counters: GroupCounters {
                 adverts_in: snap.adverts_in,

@@ -118,6 +118,14 @@ impl GroupSpec {
         self.vif.as_ref().map_or(&self.ifname, |v| &v.name)
     }
 
+    /// The VRRP version as the state machine (and its timer arithmetic) names it.
+    pub fn fsm_version(&self) -> crate::fsm::Version {
+        match self.version {
+            Version::V2 => crate::fsm::Version::V2,
+            Version::V3 => crate::fsm::Version::V3,
+        }
+    }
+
     /// Its notify scripts (none for most groups).
     pub fn notify(&self) -> &crate::daemon::notify::GroupNotify {
         self.notify

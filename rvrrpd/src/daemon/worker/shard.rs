@@ -658,10 +658,7 @@ pub(super) fn wire_interval(spec: &GroupSpec) -> u16 {
 
 fn group_params(spec: &GroupSpec) -> GroupParams {
     GroupParams {
-        version: match spec.version {
-            wire::Version::V2 => crate::fsm::Version::V2,
-            wire::Version::V3 => crate::fsm::Version::V3,
-        },
+        version: spec.fsm_version(),
         vrid: spec.vrid,
         priority: spec.priority,
         preempt: spec.preempt,
