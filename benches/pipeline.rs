@@ -202,7 +202,6 @@ fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
         auth: f.auth.clone(),
         v3_checksum: V3Checksum::default(),
         announce_mac: mac,
-        vip_ifname: format!("eth{ifindex}"),
         vif: None,
         netdrv: NetDrv::Netlink,
         socket_filter: true,
@@ -237,6 +236,8 @@ fn new_shard() -> (Shard, Arc<StatusBoard>) {
 /// A shard holding groups `0..groups` of flavour `f` at `priority` (not started); their slots.
 fn shard_with(f: &Flavour, groups: usize, priority: u8) -> (Shard, Arc<StatusBoard>, Vec<usize>) {
     let (mut shard, status) = new_shard();
+    // As the daemon's worker does for its shard (`Worker::new`).
+    shard.reserve(groups);
     let slots = (0..groups)
         .map(|i| shard.insert_group(spec(f, i, priority)))
         .collect();
@@ -594,6 +595,10 @@ fn memory_report() {
         ("wire::AdvertCache", size_of::<AdvertCache>()),
         ("daemon::plan::GroupSpec", size_of::<GroupSpec>()),
         ("daemon::status::GroupSnapshot", size_of::<GroupSnapshot>()),
+        (
+            "config::VRouter (kept for reloads)",
+            size_of::<rvrrpd::config::VRouter>(),
+        ),
         ("rvrrpd_common::VrrpEvent", size_of::<VrrpEvent>()),
     ] {
         println!("  {name:<40} {size:>5}");

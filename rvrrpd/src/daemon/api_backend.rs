@@ -53,8 +53,9 @@ pub struct Shared {
     pub fast_path_counters: RwLock<Vec<(String, u64)>>,
     /// Start time, for the uptime.
     pub started: StdInstant,
-    /// Tracking of each group (refreshed by the control plane when an outcome changes).
-    pub tracking: RwLock<BTreeMap<usize, Vec<TrackedView>>>,
+    /// Tracking of each group (refreshed by the control plane when an outcome changes);
+    /// groups that see the same (most often: only their own interface, up) share one list.
+    pub tracking: RwLock<BTreeMap<usize, Arc<[TrackedView]>>>,
     /// Every transition, for `GET /events` (the control plane's notifier sends).
     pub transitions: tokio::sync::broadcast::Sender<crate::api::events::TransitionView>,
     /// How `accept_mode = false` is enforced (refreshed by the control plane).
@@ -87,7 +88,7 @@ impl Shared {
             group: spec.vrid,
             interface: spec.ifname.clone(),
             name: spec.name.clone(),
-            vif: spec.vip_ifname.clone(),
+            vif: spec.vip_ifname().to_string(),
             virtual_ips: spec.vips.iter().map(|v| v.addr).collect(),
             version: match spec.version {
                 Version::V2 => 2,
@@ -110,8 +111,8 @@ impl Shared {
             },
             interface_hwaddress: spec.if_mac.0,
             advert_interval: spec.interval,
-            masterdown_interval: snap.master_down_interval,
-            skew_time: snap.skew_time,
+            masterdown_interval: snap.master_down_interval(spec.fsm_version()),
+            skew_time: snap.skew_time(spec.fsm_version()),
             master: snap.master,
             counters: GroupCounters {
                 adverts_in: snap.adverts_in,
@@ -128,7 +129,7 @@ impl Shared {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&spec.index)
-                .cloned()
+                .map(|v| v.to_vec())
                 .unwrap_or_default(),
         }
     }
@@ -138,7 +139,7 @@ impl Shared {
         let specs = self.specs.read().unwrap_or_else(|e| e.into_inner());
         specs
             .values()
-            .find(|s| s.vrid == vrid && (s.ifname == interface || s.vip_ifname == interface))
+            .find(|s| s.vrid == vrid && (s.ifname == interface || s.vip_ifname() == interface))
             .map(|s| s.index)
     }
 }

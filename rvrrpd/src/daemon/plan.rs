@@ -68,10 +68,8 @@ pub struct GroupSpec {
     pub v3_checksum: V3Checksum,
     /// MAC announced in gratuitous ARP / NA (virtual MAC with macvlan, the interface's otherwise).
     pub announce_mac: MacAddr,
-    /// The interface that holds the VIPs (the macvlan, or the interface itself).
-    pub vip_ifname: String,
-    /// The macvlan to create, if `iftype = "macvlan"`.
-    pub vif: Option<VifSpec>,
+    /// The macvlan to create, if `iftype = "macvlan"` (boxed: most groups have none).
+    pub vif: Option<Box<VifSpec>>,
     /// Network driver.
     pub netdrv: NetDrv,
     /// Attach the classic BPF filter to the receive socket.
@@ -96,8 +94,8 @@ pub struct GroupSpec {
     pub unicast: Option<Box<UnicastSpec>>,
     /// The vrouter's name (keepalived's instance name).
     pub name: String,
-    /// Its notify scripts.
-    pub notify: crate::daemon::notify::GroupNotify,
+    /// Its notify scripts, if it has any (boxed: most groups have none).
+    pub notify: Option<Box<crate::daemon::notify::GroupNotify>>,
 }
 
 /// A group's unicast mode: where its adverts go and whose it accepts.
@@ -115,6 +113,26 @@ pub struct UnicastSpec {
 }
 
 impl GroupSpec {
+    /// The interface that holds the VIPs: the macvlan, or the interface itself.
+    pub fn vip_ifname(&self) -> &str {
+        self.vif.as_ref().map_or(&self.ifname, |v| &v.name)
+    }
+
+    /// The VRRP version as the state machine (and its timer arithmetic) names it.
+    pub fn fsm_version(&self) -> crate::fsm::Version {
+        match self.version {
+            Version::V2 => crate::fsm::Version::V2,
+            Version::V3 => crate::fsm::Version::V3,
+        }
+    }
+
+    /// Its notify scripts (none for most groups).
+    pub fn notify(&self) -> &crate::daemon::notify::GroupNotify {
+        self.notify
+            .as_deref()
+            .unwrap_or(&crate::daemon::notify::GroupNotify::NONE)
+    }
+
     /// Source address of the group's adverts: `unicast_src` in unicast mode, else `primary`.
     pub fn advert_src(&self) -> IpAddr {
         self.unicast.as_ref().map_or(self.primary, |u| u.src)
@@ -329,10 +347,7 @@ fn resolve_one(
         auth,
         v3_checksum: vr.v3_checksum,
         announce_mac: if vif.is_some() { vmac } else { facts.mac },
-        vip_ifname: vif
-            .as_ref()
-            .map_or_else(|| ifname.clone(), |v| v.name.clone()),
-        vif,
+        vif: vif.map(Box::new),
         netdrv: if vr.uses_ioctl() {
             NetDrv::Ioctl
         } else {
@@ -357,7 +372,7 @@ fn resolve_one(
         }),
         ifname,
         name: vr.name().into_owned(),
-        notify: crate::daemon::notify::GroupNotify::from_vrouter(vr),
+        notify: crate::daemon::notify::GroupNotify::from_vrouter(vr).boxed_if_any(),
     })
 }
 
@@ -477,7 +492,7 @@ mod tests {
             vec!["10.0.0.100".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(g.announce_mac, MacAddr([2, 0, 0, 0, 0, 1]));
-        assert_eq!(g.vip_ifname, "eth0");
+        assert_eq!(g.vip_ifname(), "eth0");
         assert!(g.vif.is_none());
         assert_eq!(g.vips[0].prefix_len, 32);
     }
@@ -538,13 +553,13 @@ mod tests {
         let vmac = virtual_mac(Family::Ipv4, 9);
         assert_eq!(g.announce_mac, vmac);
         assert_eq!(
-            g.vif,
-            Some(VifSpec {
+            g.vif.as_deref(),
+            Some(&VifSpec {
                 name: "standby9".into(),
                 mac: vmac
             })
         );
-        assert_eq!(g.vip_ifname, "standby9");
+        assert_eq!(g.vip_ifname(), "standby9");
     }
 
     #[test]

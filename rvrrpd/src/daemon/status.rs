@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use crate::fsm::State;
+use crate::fsm::{timing, State, Version};
 
 /// The published state of one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,12 +21,10 @@ pub struct GroupSnapshot {
     pub priority: u8,
     /// Preemption in force.
     pub preempt: bool,
-    /// Master_Adver_Interval in force (learned from the Master in v3).
+    /// Master_Adver_Interval in force (learned from the Master in v3). Master_Down_Interval
+    /// and Skew_Time follow from it and the priority ([`GroupSnapshot::master_down_interval`]):
+    /// not stored, one slot per group is 32 bytes smaller.
     pub master_adver_interval: Duration,
-    /// Master_Down_Interval in force.
-    pub master_down_interval: Duration,
-    /// Skew_Time in force.
-    pub skew_time: Duration,
     /// Adverts received for this group (valid or not), including the suppressed ones.
     pub adverts_in: u64,
     /// Of those, repeats of the followed Master's advert swallowed by the eBPF programs
@@ -52,8 +50,6 @@ impl Default for GroupSnapshot {
             priority: 0,
             preempt: false,
             master_adver_interval: Duration::ZERO,
-            master_down_interval: Duration::ZERO,
-            skew_time: Duration::ZERO,
             adverts_in: 0,
             adverts_suppressed: 0,
             adverts_out: 0,
@@ -62,6 +58,24 @@ impl Default for GroupSnapshot {
             discarded: 0,
             last_transition: None,
         }
+    }
+}
+
+impl GroupSnapshot {
+    /// Master_Down_Interval in force for a group of `version` (zero before the first publish).
+    pub fn master_down_interval(&self, version: Version) -> Duration {
+        if self.master_adver_interval.is_zero() {
+            return Duration::ZERO;
+        }
+        timing::master_down_interval(version, self.priority, self.master_adver_interval)
+    }
+
+    /// Skew_Time in force for a group of `version` (zero before the first publish).
+    pub fn skew_time(&self, version: Version) -> Duration {
+        if self.master_adver_interval.is_zero() {
+            return Duration::ZERO;
+        }
+        timing::skew_time(version, self.priority, self.master_adver_interval)
     }
 }
 
@@ -158,6 +172,26 @@ mod tests {
         assert_eq!(board.get(3).map(|s| s.priority), Some(42));
         board.remove(3);
         assert_eq!(board.get(3), None);
+    }
+
+    #[test]
+    fn intervals_follow_from_priority_and_master_adver_interval() {
+        let v2 = GroupSnapshot {
+            priority: 100,
+            master_adver_interval: Duration::from_secs(1),
+            ..Default::default()
+        };
+        assert_eq!(v2.skew_time(Version::V2).as_micros(), 609_375);
+        assert_eq!(v2.master_down_interval(Version::V2).as_micros(), 3_609_375);
+        let v3 = GroupSnapshot {
+            master_adver_interval: Duration::from_millis(100),
+            ..v2
+        };
+        assert_eq!(v3.master_down_interval(Version::V3).as_micros(), 360_937);
+        // Before the first publish, as when the values were stored.
+        let unset = GroupSnapshot::default();
+        assert_eq!(unset.master_down_interval(Version::V2), Duration::ZERO);
+        assert_eq!(unset.skew_time(Version::V3), Duration::ZERO);
     }
 
     #[test]

@@ -415,7 +415,7 @@ impl Control {
                     vrid: spec.vrid,
                     ifname: &spec.ifname,
                     name: &spec.name,
-                    notify: &spec.notify,
+                    notify: spec.notify(),
                 },
             );
         }

@@ -28,7 +28,7 @@ impl Control {
             vips: specs
                 .values()
                 .filter(|s| !s.owner && s.netdrv == NetDrv::Netlink)
-                .flat_map(|s| s.vips.iter().map(|v| (s.vip_ifname.clone(), *v)))
+                .flat_map(|s| s.vips.iter().map(|v| (s.vip_ifname().to_string(), *v)))
                 .collect(),
         };
         match self.netlink.cleanup_leftovers(&plan).await {
@@ -67,12 +67,12 @@ impl Control {
             NetOp::AddVips | NetOp::RemoveVips if spec.owner => Ok(()),
             NetOp::AddVips => {
                 self.driver(spec.netdrv)
-                    .add_vips(&spec.vip_ifname, &spec.vips)
+                    .add_vips(spec.vip_ifname(), &spec.vips)
                     .await
             }
             NetOp::RemoveVips => {
                 self.driver(spec.netdrv)
-                    .remove_vips(&spec.vip_ifname, &spec.vips)
+                    .remove_vips(spec.vip_ifname(), &spec.vips)
                     .await
             }
             NetOp::InstallRoutes => {
@@ -118,7 +118,7 @@ impl Control {
         for spec in &specs {
             if !spec.owner {
                 let drv = self.driver(spec.netdrv);
-                if let Err(e) = drv.remove_vips(&spec.vip_ifname, &spec.vips).await {
+                if let Err(e) = drv.remove_vips(spec.vip_ifname(), &spec.vips).await {
                     warn!(
                         "vrouter {} on {}: removing VIPs: {e}",
                         spec.vrid, spec.ifname

@@ -23,6 +23,8 @@ use super::Control;
 const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long an API write waits for its worker.
 const WORKER_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Distinct tracking lists remembered while publishing, to share among groups.
+const RECENT_VIEWS: usize = 8;
 
 /// A started worker as seen from the control plane.
 pub(super) struct WorkerHandle {
@@ -111,8 +113,23 @@ impl Control {
             .tracking
             .write()
             .unwrap_or_else(|e| e.into_inner());
+        // Most groups see the same list as the group before them (their interface, up):
+        // one shared copy instead of one list and one name per group.
+        let mut recent: Vec<Arc<[crate::api::TrackedView]>> = Vec::new();
         for g in groups {
-            views.insert(g, t.views(g));
+            let v = t.views(g);
+            let shared = match recent.iter().find(|r| r[..] == v[..]) {
+                Some(r) => r.clone(),
+                None => {
+                    let r: Arc<[crate::api::TrackedView]> = v.into();
+                    if recent.len() == RECENT_VIEWS {
+                        recent.remove(0);
+                    }
+                    recent.push(r.clone());
+                    r
+                }
+            };
+            views.insert(g, shared);
         }
     }
 

@@ -156,6 +156,20 @@ pub struct GroupNotify {
 }
 
 impl GroupNotify {
+    /// No scripts.
+    pub const NONE: GroupNotify = GroupNotify {
+        master: None,
+        backup: None,
+        fault: None,
+        stop: None,
+        any: None,
+    };
+
+    /// Boxed when there is a script, `None` otherwise (a group's spec keeps one word).
+    pub fn boxed_if_any(self) -> Option<Box<Self>> {
+        (self != Self::NONE).then(|| Box::new(self))
+    }
+
     /// The scripts of `vr`.
     pub fn from_vrouter(vr: &VRouter) -> Self {
         Self {

@@ -107,7 +107,7 @@ impl Shard {
         };
         match group.fsm.poll_timeout() {
             Some(next) if next > now => {
-                group.fsm_timer = Some(self.wheel.insert(next, super::shard::TimerKey::Fsm(g)));
+                group.fsm_timer = Some(self.wheel.insert(next, super::shard::TimerKey::fsm(g)));
                 self.resume(g, stamp);
                 // The suppressed count, published at least once per Master_Down_Interval.
                 self.publish_if_due(g, now);

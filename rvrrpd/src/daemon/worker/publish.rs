@@ -52,8 +52,6 @@ impl Shard {
                 priority: fsm.priority(),
                 preempt: fsm.params().preempt,
                 master_adver_interval: fsm.master_adver_interval(),
-                master_down_interval: fsm.master_down_interval(),
-                skew_time: fsm.skew_time(),
                 adverts_in: stats.adverts_received
                     + auth_failures
                     + malformed

@@ -26,15 +26,42 @@ pub(super) fn unicast_tx_key(spec: &GroupSpec) -> Option<UnicastTxKey> {
     spec.unicast.as_ref().map(|u| (spec.ifindex, u.src, u.ttl))
 }
 
+/// What a wheel timer is for, and the group's local slot. The slot is held as 32 bits, so a
+/// key is 8 bytes and a wheel entry 48 instead of 56 (the wheel keeps room for the peak of a
+/// takeover: protocol timer, announcements and second burst of every group).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum TimerKey {
     /// The group's protocol timer (Adver_Timer or Master_Down_Timer).
-    Fsm(usize),
+    Fsm(u32),
     /// The next gratuitous ARP / NA repetition.
-    Announce(usize),
+    Announce(u32),
     /// A later burst while Master: the second one (`garp_master_delay`) or a refresh
     /// (`garp_master_refresh`).
-    AnnounceLater(usize),
+    AnnounceLater(u32),
+}
+
+impl TimerKey {
+    /// Group slot `g`'s protocol timer.
+    pub(super) fn fsm(g: usize) -> Self {
+        TimerKey::Fsm(slot32(g))
+    }
+
+    /// Group slot `g`'s next announcement.
+    pub(super) fn announce(g: usize) -> Self {
+        TimerKey::Announce(slot32(g))
+    }
+
+    /// Group slot `g`'s later burst.
+    pub(super) fn announce_later(g: usize) -> Self {
+        TimerKey::AnnounceLater(slot32(g))
+    }
+}
+
+/// A local slot as a timer key holds it: slots are dense indices of groups of ~0.5 KiB
+/// each, far below 2^32.
+fn slot32(g: usize) -> u32 {
+    debug_assert!(u32::try_from(g).is_ok());
+    g as u32
 }
 
 /// Per-group runtime state inside a worker.
@@ -137,6 +164,13 @@ impl Shard {
             suppress: None,
             xdp_tx: None,
         }
+    }
+
+    /// Room for `n` more groups, allocated once: the slab of groups (~0.5 KiB each) and the
+    /// demux map would otherwise double their way up, leaving the outgrown copies in the heap.
+    pub fn reserve(&mut self, n: usize) {
+        self.groups.reserve_exact(n);
+        self.demux.reserve(n);
     }
 
     /// Lets groups inserted from now on keep their Master's advert in `table`, where the eBPF
@@ -432,6 +466,7 @@ impl Shard {
         while let Some((_, key)) = self.wheel.poll(now) {
             match key {
                 TimerKey::Fsm(g) => {
+                    let g = g as usize;
                     let Some(group) = self.groups[g].as_mut() else {
                         continue;
                     };
@@ -439,7 +474,7 @@ impl Shard {
                     let due = match group.fsm.poll_timeout() {
                         // Armed early (see `rearm`): the real deadline moved on.
                         Some(due) if due > now => {
-                            group.fsm_timer = Some(self.wheel.insert(due, TimerKey::Fsm(g)));
+                            group.fsm_timer = Some(self.wheel.insert(due, TimerKey::fsm(g)));
                             continue;
                         }
                         Some(due) => due,
@@ -458,12 +493,14 @@ impl Shard {
                     self.apply_actions(g, now);
                 }
                 TimerKey::AnnounceLater(g) => {
+                    let g = g as usize;
                     if let Some(group) = self.groups[g].as_mut() {
                         group.later_timer = None;
                         self.announce_later(g, now);
                     }
                 }
                 TimerKey::Announce(g) => {
+                    let g = g as usize;
                     if let Some(group) = self.groups[g].as_mut() {
                         group.announce_timer = None;
                         self.announce(g, now);
@@ -517,7 +554,7 @@ impl Shard {
                         };
                         if let Some(at) = next {
                             group.later_timer =
-                                Some(self.wheel.insert(at, TimerKey::AnnounceLater(g)));
+                                Some(self.wheel.insert(at, TimerKey::announce_later(g)));
                         }
                     }
                     // Sent after the turn's adverts are out (see `flush`).
@@ -561,7 +598,7 @@ impl Shard {
                 Some(armed) if armed <= at => {}
                 _ => {
                     if self.wheel.reschedule(id, at).is_err() {
-                        group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g)));
+                        group.fsm_timer = Some(self.wheel.insert(at, TimerKey::fsm(g)));
                     }
                 }
             },
@@ -569,7 +606,7 @@ impl Shard {
                 self.wheel.cancel(id);
                 group.fsm_timer = None;
             }
-            (None, Some(at)) => group.fsm_timer = Some(self.wheel.insert(at, TimerKey::Fsm(g))),
+            (None, Some(at)) => group.fsm_timer = Some(self.wheel.insert(at, TimerKey::fsm(g))),
             (None, None) => {}
         }
     }
@@ -624,10 +661,7 @@ pub(super) fn wire_interval(spec: &GroupSpec) -> u16 {
 
 fn group_params(spec: &GroupSpec) -> GroupParams {
     GroupParams {
-        version: match spec.version {
-            wire::Version::V2 => crate::fsm::Version::V2,
-            wire::Version::V3 => crate::fsm::Version::V3,
-        },
+        version: spec.fsm_version(),
         vrid: spec.vrid,
         priority: spec.priority,
         preempt: spec.preempt,

@@ -93,6 +93,7 @@ impl Worker {
         if let Some(t) = table {
             worker.shard.set_suppress_table(t);
         }
+        worker.shard.reserve(specs.len());
         // All groups first, then one socket per (interface, family) with its whole VRID set:
         // starting thousands of groups must not re-filter a socket thousands of times.
         let mut sockets: Vec<(u32, String, Family, bool)> = Vec::new();

@@ -36,7 +36,6 @@ pub(super) fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
         auth: AuthKey::none(),
         v3_checksum: V3Checksum::PseudoHeader,
         announce_mac: MacAddr([2, 0, 0, 0, 0, me]),
-        vip_ifname: "eth0".into(),
         vif: None,
         netdrv: NetDrv::Netlink,
         socket_filter: true,
@@ -378,4 +377,24 @@ fn each_transition_is_reported_once_and_a_handover_as_master_to_backup() {
             (State::Backup, State::Initialize, "shutdown"),
         ]
     );
+}
+
+#[test]
+fn a_burst_leaves_no_big_buffers_behind() {
+    use super::transmit::release_burst;
+    // A takeover turn of 10,000 adverts: kept while that turn's size is the norm.
+    let mut v: Vec<u8> = Vec::with_capacity(600_000);
+    release_burst(&mut v, 600_000);
+    assert!(v.capacity() >= 600_000);
+    // The next, steady turn: back to twice its size, at least 64 KiB.
+    release_burst(&mut v, 15_000);
+    assert!(v.capacity() >= 64 * 1024 && v.capacity() < 600_000);
+    // A steady load is never shrunk and regrown.
+    let cap = v.capacity();
+    for _ in 0..3 {
+        v.extend(std::iter::repeat_n(0u8, 15_000));
+        v.clear();
+        release_burst(&mut v, 15_000);
+        assert_eq!(v.capacity(), cap);
+    }
 }

@@ -14,6 +14,22 @@ use crate::wire::{self, AdvertParams};
 /// Deferred items (logs, announcements) run per worker loop turn.
 const DEFERRED_PER_TURN: usize = 64;
 
+/// What each of a turn's buffers keeps at least, in bytes, once a burst is over: a phase
+/// slot's adverts and events fit, so steady-state turns never reallocate.
+const KEEP_BYTES: usize = 64 * 1024;
+
+/// Gives back the memory a burst left in `v` (now empty; `used` elements this turn): a
+/// takeover of 10,000 groups in one turn grows the adverts, frames and events buffers to
+/// ~3 MiB, which steady-state turns of a few hundred adverts never need again. Keeps twice
+/// what the turn used and at least [`KEEP_BYTES`], so a steady load is never shrunk and
+/// regrown.
+pub(super) fn release_burst<T>(v: &mut Vec<T>, used: usize) {
+    let keep = (2 * used).max(KEEP_BYTES / std::mem::size_of::<T>().max(1));
+    if v.capacity() > 2 * keep {
+        v.shrink_to(keep);
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Deferred {
     /// Log a transition.
@@ -118,17 +134,22 @@ impl Shard {
                 }
             }
         }
+        let (frames_used, bytes_used) = (self.out_frames.len(), self.out_bytes.len());
         self.out_frames.clear();
         self.out_bytes.clear();
+        release_burst(&mut self.out_frames, frames_used);
+        release_burst(&mut self.out_bytes, bytes_used);
         self.send_events();
         self.run_deferred();
     }
 
     /// Hands the turn's events (transitions, address changes) to the control plane.
     pub(super) fn send_events(&mut self) {
+        let used = self.pending_events.len();
         for ev in self.pending_events.drain(..) {
             let _ = self.events.send(ev);
         }
+        release_burst(&mut self.pending_events, used);
     }
 
     /// Sends the queued unicast adverts, one `sendmmsg` per socket.
@@ -228,7 +249,10 @@ impl Shard {
         };
         let refresh = group.spec.garp_master_refresh;
         if !refresh.is_zero() {
-            group.later_timer = Some(self.wheel.insert(now + refresh, TimerKey::AnnounceLater(g)));
+            group.later_timer = Some(
+                self.wheel
+                    .insert(now + refresh, TimerKey::announce_later(g)),
+            );
         }
         self.start_burst(g, count, now);
     }
@@ -293,7 +317,7 @@ impl Shard {
         }
         if group.announce_left > 0 {
             let at = now + spec.garp_interval;
-            group.announce_timer = Some(self.wheel.insert(at, TimerKey::Announce(g)));
+            group.announce_timer = Some(self.wheel.insert(at, TimerKey::announce(g)));
         }
     }
 }
