@@ -110,6 +110,10 @@ enum Cmd {
         /// softirq by default); the NAPI threads' CPU is reported apart.
         #[arg(long)]
         napi_threads: bool,
+        /// rvrrpd `tx_path = "xdp"` (adverts through XDP live frames). They bypass the
+        /// sender's capture: only CPU, memory and the logs' transitions are measured.
+        #[arg(long)]
+        tx_xdp: bool,
         /// Use this rvrrpd binary instead of building target/release/rvrrpd.
         #[arg(long)]
         rvrrpd: Option<PathBuf>,
@@ -211,6 +215,7 @@ fn main() -> Result<()> {
             advert_slots,
             attack,
             napi_threads,
+            tx_xdp,
             rvrrpd,
         } => {
             require_root("cargo xtask scale")?;
@@ -243,6 +248,7 @@ fn main() -> Result<()> {
                 advert_slots,
                 attack,
                 napi_threads,
+                tx_xdp,
                 command: format!(
                     "cargo xtask {}",
                     std::env::args().skip(1).collect::<Vec<_>>().join(" ")

@@ -108,6 +108,8 @@ pub struct Args {
     pub attack: u32,
     /// Receive on the veths in threaded NAPI, not in the sender's context.
     pub napi_threads: bool,
+    /// rvrrpd `tx_path = "xdp"`.
+    pub tx_xdp: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -128,6 +130,7 @@ struct Params {
     advert_slots: Option<u16>,
     attack: u32,
     napi_threads: bool,
+    tx_xdp: bool,
 }
 
 impl Params {
@@ -246,6 +249,7 @@ fn params_of(args: &Args, groups: usize, version: u8, failover: bool) -> Params 
         advert_slots: args.advert_slots,
         attack: if failover { args.attack } else { 0 },
         napi_threads: args.napi_threads,
+        tx_xdp: args.tx_xdp,
     }
 }
 
@@ -301,6 +305,11 @@ pub fn run(args: Args) -> Result<()> {
                 } else {
                     ""
                 }
+                + if args.tx_xdp {
+                    ", rvrrpd tx_path = xdp"
+                } else {
+                    ""
+                }
                 + &args
                     .advert_slots
                     .map(|s| format!(", rvrrpd advert_slots = {s}"))
@@ -327,6 +336,7 @@ pub fn run(args: Args) -> Result<()> {
                         String::new()
                     })
                     + if args.napi_threads { "-napi" } else { "" }
+                    + if args.tx_xdp { "-txxdp" } else { "" }
                     + &args
                         .advert_slots
                         .map(|s| format!("-slots{s}"))
