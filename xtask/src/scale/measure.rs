@@ -407,16 +407,24 @@ pub(super) fn run_one(bin: &Path, daemon: Daemon, p: Params) -> Result<RunResult
         }
     }
     obs.poll()?;
-    let steady = wire_checks(&obs, &groups, w0, w1, mdi_b);
+    // With tx_path = xdp the captures hold nothing to check (see the note).
+    let tx_xdp = p.tx_xdp && daemon == Daemon::Rvrrpd;
+    let steady = if tx_xdp {
+        WindowChecks::default()
+    } else {
+        wire_checks(&obs, &groups, w0, w1, mdi_b)
+    };
     r.b_adverts = steady.b_adverts;
     r.a_silent_groups = steady.a_silent_groups;
     r.a_max_gap_s = steady.a_max_gap_s;
     if let (Some(a), Some((wa0, wa1))) = (r.attack.as_mut(), attack_window) {
         let log_transitions = a.checks.log_transitions;
-        a.checks = WindowChecks {
-            log_transitions,
-            ..wire_checks(&obs, &groups, wa0, wa1, mdi_b)
-        };
+        if !tx_xdp {
+            a.checks = WindowChecks {
+                log_transitions,
+                ..wire_checks(&obs, &groups, wa0, wa1, mdi_b)
+            };
+        }
         if a.checks.spurious() > 0 {
             r.notes
                 .push(format!("spurious under attack: {:?}", a.checks));
