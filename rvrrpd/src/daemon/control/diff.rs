@@ -1,6 +1,8 @@
 //! How a reload classifies the vrouters: the running ones against the new file's (see
 //! [`super::reload`] for what happens to each class).
 
+use std::collections::{HashMap, HashSet};
+
 use crate::config::VRouter;
 
 /// What changes between the running vrouters and the new file's.
@@ -20,10 +22,13 @@ pub(super) struct Diff {
     pub start: Vec<VRouter>,
 }
 
-/// A vrouter's identity.
-fn key(vr: &VRouter) -> (String, u8, bool) {
+/// A vrouter's identity: its interface, group and whether it is IPv6 (borrowed: building
+/// and comparing one allocates nothing).
+type Key<'a> = (&'a str, u8, bool);
+
+fn key(vr: &VRouter) -> Key<'_> {
     (
-        vr.interface.as_str().to_string(),
+        vr.interface.as_str(),
         vr.group.get(),
         vr.family() == crate::config::AddressFamily::Ipv6,
     )
@@ -41,26 +46,40 @@ fn without_live_settings(vr: &VRouter, base: &VRouter) -> VRouter {
     v
 }
 
-/// Classifies `old` (running) against `new` (the file).
+/// Classifies `old` (running) against `new` (the file). Linear: the new vrouters are indexed
+/// by key once (validation makes keys unique; were one repeated, its first vrouter counts, as
+/// a search in file order would find).
 pub(super) fn classify(old: &[VRouter], new: &[VRouter]) -> Diff {
+    let mut index: HashMap<Key<'_>, usize> = HashMap::with_capacity(new.len());
+    for (i, n) in new.iter().enumerate() {
+        index.entry(key(n)).or_insert(i);
+    }
+    let old_keys: HashSet<Key<'_>> = old.iter().map(key).collect();
+    // The new vrouters to start: the restarted (marked here) and the added (below).
+    let mut start = vec![false; new.len()];
     let mut diff = Diff::default();
     for vr in old {
-        match new.iter().find(|n| key(n) == key(vr)) {
+        match index.get(&key(vr)).map(|&i| (i, &new[i])) {
             None => diff.removed.push(vr.clone()),
-            Some(n) if n == vr => diff.unchanged += 1,
-            Some(n) if without_live_settings(n, vr) == *vr => diff.updated.push(n.clone()),
-            Some(n) => diff.restarted.push(n.clone()),
+            Some((_, n)) if n == vr => diff.unchanged += 1,
+            Some((_, n)) if without_live_settings(n, vr) == *vr => diff.updated.push(n.clone()),
+            Some((i, n)) => {
+                start[i] = true;
+                diff.restarted.push(n.clone());
+            }
         }
     }
-    diff.added = new
-        .iter()
-        .filter(|n| !old.iter().any(|o| key(o) == key(n)))
-        .cloned()
-        .collect();
+    for (i, n) in new.iter().enumerate() {
+        if !old_keys.contains(&key(n)) {
+            start[i] = true;
+            diff.added.push(n.clone());
+        }
+    }
     diff.start = new
         .iter()
-        .filter(|n| diff.added.contains(n) || diff.restarted.contains(n))
-        .cloned()
+        .zip(&start)
+        .filter(|(_, &s)| s)
+        .map(|(n, _)| n.clone())
         .collect();
     diff
 }
