@@ -185,7 +185,8 @@ fn spec(f: &Flavour, i: usize, priority: u8) -> GroupSpec {
     let mac = MacAddr([2, 0, 0, 0, ifindex as u8, 1]);
     GroupSpec {
         index: i,
-        ifname: format!("eth{ifindex}"),
+        ifname: rvrrpd::config::IfName::try_from(format!("eth{ifindex}"))
+            .unwrap_or_else(|e| panic!("{e}")),
         ifindex,
         if_mac: mac,
         vrid,

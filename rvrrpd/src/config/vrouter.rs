@@ -379,9 +379,16 @@ impl From<GarpRepeat> for u8 {
 }
 
 /// A network interface name as Linux accepts it: 1–15 bytes, no `/`, `:` or whitespace.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Stored inline (16 bytes, no allocation): every `[[vrouter]]` has one, and the daemon keeps
+/// them all.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct IfName(String);
+pub struct IfName {
+    /// The name, zero-padded: a valid name has no NUL, so the padding sorts before any byte
+    /// and the derived order is the names' order.
+    bytes: [u8; IfName::MAX_LEN],
+    len: u8,
+}
 
 impl IfName {
     /// Longest valid name (IFNAMSIZ − 1).
@@ -389,7 +396,8 @@ impl IfName {
 
     /// The name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Built from a `String` of at most MAX_LEN bytes, so always valid UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -412,19 +420,50 @@ impl TryFrom<String> for IfName {
                 "is not a valid interface name (no '/', ':' or whitespace)",
             ));
         }
-        Ok(Self(name))
+        let mut bytes = [0; Self::MAX_LEN];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(Self {
+            bytes,
+            len: name.len() as u8,
+        })
     }
 }
 
 impl From<IfName> for String {
     fn from(name: IfName) -> String {
-        name.0
+        name.as_str().to_string()
+    }
+}
+
+impl std::ops::Deref for IfName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for IfName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for IfName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IfName").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for IfName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -488,5 +527,38 @@ impl From<ProtocolVersion> for u8 {
 impl fmt::Display for ProtocolVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         u8::from(*self).fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod ifname_tests {
+    use super::IfName;
+
+    fn name(s: &str) -> IfName {
+        IfName::try_from(s.to_string()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn inline_name_keeps_text_order_and_forms() {
+        assert_eq!(std::mem::size_of::<IfName>(), 16);
+        let longest = "abcdefghijklmno";
+        assert_eq!(name(longest).as_str(), longest);
+        assert_eq!(String::from(name("eth0")), "eth0");
+        assert_eq!(name("eth0").to_string(), "eth0");
+        assert_eq!(format!("{:?}", name("eth0")), "IfName(\"eth0\")");
+        let mut v = [
+            name("eth10"),
+            name("eth0"),
+            name("eth"),
+            name("dummy"),
+            name("é"),
+        ];
+        v.sort();
+        let sorted: Vec<&str> = v.iter().map(IfName::as_str).collect();
+        assert_eq!(sorted, ["dummy", "eth", "eth0", "eth10", "é"]);
+        assert_ne!(name("eth"), name("eth0"));
+        assert!(IfName::try_from("abcdefghijklmnop".to_string()).is_err());
+        assert!(IfName::try_from(String::new()).is_err());
+        assert!(IfName::try_from("a\0".to_string()).is_err());
     }
 }

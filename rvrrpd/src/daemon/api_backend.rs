@@ -86,7 +86,7 @@ impl Shared {
         };
         GroupView {
             group: spec.vrid,
-            interface: spec.ifname.clone(),
+            interface: spec.ifname.to_string(),
             name: spec.name.clone(),
             vif: spec.vip_ifname().to_string(),
             virtual_ips: spec.vips.iter().map(|v| v.addr).collect(),
@@ -196,7 +196,10 @@ impl Backend for DaemonBackend {
         let specs = self.shared.specs.read().unwrap_or_else(|e| e.into_inner());
         let mut by_name: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for s in specs.values() {
-            by_name.entry(s.ifname.clone()).or_default().push(s.vrid);
+            by_name
+                .entry(s.ifname.to_string())
+                .or_default()
+                .push(s.vrid);
         }
         drop(specs);
         by_name

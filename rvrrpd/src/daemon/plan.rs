@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::auth::AuthKey;
-use crate::config::{Config, ProtocolVersion, VRouter};
+use crate::config::{Config, IfName, ProtocolVersion, VRouter};
 use crate::net::{IpPrefix, Ipv4Route};
 use crate::wire::{virtual_mac, Family, MacAddr, V3Checksum, Version};
 
@@ -34,8 +34,8 @@ pub struct VifSpec {
 pub struct GroupSpec {
     /// Position in the configuration (`vrouter[N]`).
     pub index: usize,
-    /// Interface the group runs on.
-    pub ifname: String,
+    /// Interface the group runs on (inline, no allocation).
+    pub ifname: IfName,
     /// Its index.
     pub ifindex: u32,
     /// Its MAC address.
@@ -115,7 +115,9 @@ pub struct UnicastSpec {
 impl GroupSpec {
     /// The interface that holds the VIPs: the macvlan, or the interface itself.
     pub fn vip_ifname(&self) -> &str {
-        self.vif.as_ref().map_or(&self.ifname, |v| &v.name)
+        self.vif
+            .as_ref()
+            .map_or(self.ifname.as_str(), |v| v.name.as_str())
     }
 
     /// The VRRP version as the state machine (and its timer arithmetic) names it.
@@ -278,10 +280,10 @@ fn resolve_one(
     advert_slots: u16,
 ) -> Result<GroupSpec, PlanError> {
     let family = vr.family();
-    let ifname = vr.interface.as_str().to_string();
+    let ifname = vr.interface.clone();
     let iface_err = |reason: String| PlanError::Interface {
         index,
-        ifname: ifname.clone(),
+        ifname: ifname.to_string(),
         reason,
     };
     let (primary, local): (IpAddr, &[IpAddr]) = match family {

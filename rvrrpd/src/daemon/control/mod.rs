@@ -13,6 +13,7 @@
 //! - [`no_accept`]: accept mode enforced (XDP or nftables drops of traffic to the VIPs);
 //! - [`scheduling`]: the workers' real-time policy, its CPU cap and its fallback.
 
+mod diff;
 mod fast_path;
 mod no_accept;
 mod reload;

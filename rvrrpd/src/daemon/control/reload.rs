@@ -69,27 +69,6 @@ pub struct ConfigSource {
     pub format: Option<Format>,
 }
 
-/// A vrouter's identity.
-fn key(vr: &VRouter) -> (String, u8, bool) {
-    (
-        vr.interface.as_str().to_string(),
-        vr.group.get(),
-        vr.family() == crate::config::AddressFamily::Ipv6,
-    )
-}
-
-/// `vr` with the settings that can change in place set to `base`'s.
-fn without_live_settings(vr: &VRouter, base: &VRouter) -> VRouter {
-    let mut v = vr.clone();
-    v.priority = base.priority;
-    v.preemption = base.preemption;
-    v.accept_mode = base.accept_mode;
-    v.track_interface = base.track_interface.clone();
-    v.track_script = base.track_script.clone();
-    v.track_file = base.track_file.clone();
-    v
-}
-
 /// The daemon-wide settings whose change needs a restart.
 fn restart_settings(old: &Config, new: &Config) -> Vec<String> {
     let mut out = Vec::new();
@@ -143,24 +122,9 @@ impl Control {
             ..ReloadSummary::default()
         };
 
-        // Classify.
-        let mut removed = Vec::new();
-        let mut restarted = Vec::new();
-        let mut updated = Vec::new();
-        for vr in &old.vrouters {
-            match new.vrouters.iter().find(|n| key(n) == key(vr)) {
-                None => removed.push(vr.clone()),
-                Some(n) if n == vr => summary.unchanged += 1,
-                Some(n) if without_live_settings(n, vr) == *vr => updated.push(n.clone()),
-                Some(n) => restarted.push(n.clone()),
-            }
-        }
-        let added: Vec<VRouter> = new
-            .vrouters
-            .iter()
-            .filter(|n| !old.vrouters.iter().any(|o| key(o) == key(n)))
-            .cloned()
-            .collect();
+        let diff = super::diff::classify(&old.vrouters, &new.vrouters);
+        summary.unchanged = diff.unchanged;
+        let (removed, restarted, updated) = (diff.removed, diff.restarted, diff.updated);
 
         // 1. Stop what goes (also the old form of what restarts).
         for vr in removed.iter().chain(restarted.iter()) {
@@ -210,16 +174,12 @@ impl Control {
             summary.updated += 1;
         }
         // 4. Start what is new (and the new form of what restarts), in file order.
-        for vr in new
-            .vrouters
-            .iter()
-            .filter(|n| added.contains(n) || restarted.contains(n))
-        {
+        for vr in &diff.start {
             self.add_vrouter(vr, ev_tx)
                 .await
                 .map_err(|e| format!("starting vrouter {} on {}: {e}", vr.group, vr.interface))?;
         }
-        summary.added = added.len();
+        summary.added = diff.added.len();
         summary.removed = removed.len();
         summary.restarted = restarted.len();
         // The file's order and content from now on.

@@ -168,7 +168,10 @@ impl Control {
         self.owner.insert(id, w);
         let xdp = self.xdp;
         if let Some(fast) = self.fast.as_mut() {
-            let attached = !xdp || fast.attached().any(|(name, _, _)| name == spec.ifname);
+            let attached = !xdp
+                || fast
+                    .attached()
+                    .any(|(name, _, _)| name == spec.ifname.as_str());
             let r = route_group(fast, &spec, w as u32).and_then(|()| {
                 if attached {
                     Ok(())
@@ -263,7 +266,7 @@ impl Control {
         let mut cfg = (**self.shared.config.read().unwrap_or_else(|e| e.into_inner())).clone();
         cfg.vrouters.retain(|vr| {
             !(vr.group.get() == spec.vrid
-                && vr.interface.as_str() == spec.ifname
+                && vr.interface == spec.ifname
                 && vr.family() == spec.family)
         });
         *self

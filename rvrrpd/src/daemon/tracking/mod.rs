@@ -125,7 +125,7 @@ impl Tracking {
             let v6 = spec.family == crate::wire::Family::Ipv6;
             let vr = config.vrouters.iter().find(|vr| {
                 vr.group.get() == spec.vrid
-                    && vr.interface.as_str() == spec.ifname
+                    && vr.interface == spec.ifname
                     && (vr.family() == crate::config::AddressFamily::Ipv6) == v6
             });
             if let Some(vr) = vr {

@@ -105,7 +105,7 @@ impl Worker {
             {
                 sockets.push((
                     spec.ifindex,
-                    spec.ifname.clone(),
+                    spec.ifname.to_string(),
                     spec.family,
                     spec.socket_filter,
                 ));

@@ -19,7 +19,8 @@ pub(super) fn spec(index: usize, me: u8, priority: u8) -> GroupSpec {
     let vip: std::net::IpAddr = "10.0.0.100".parse().unwrap();
     GroupSpec {
         index,
-        ifname: "eth0".into(),
+        ifname: crate::config::IfName::try_from("eth0".to_string())
+            .unwrap_or_else(|e| panic!("{e}")),
         ifindex: 2,
         if_mac: MacAddr([2, 0, 0, 0, 0, me]),
         vrid: 7,
@@ -398,3 +399,4 @@ fn a_burst_leaves_no_big_buffers_behind() {
         assert_eq!(v.capacity(), cap);
     }
 }
+
