@@ -2,7 +2,7 @@
 //!
 //! By default they run `SCHED_FIFO` at priority 1: a takeover advert then never waits for a
 //! CPU behind ordinary load (with 4 busy loops on 2 cores a nice −10 worker waited ms for
-//! EEVDF to run it; docs/performance.md findings 10 and 11). The risk of real-time threads is
+//! EEVDF to run it; docs/performance.md findings 10 and 13). The risk of real-time threads is
 //! a worker that never sleeps; so the soft `RLIMIT_RTTIME` is set to `realtime_cpu_limit`
 //! and when the kernel reports (SIGXCPU) that a worker used that much CPU without sleeping,
 //! every worker drops back to the normal policy with `worker_nice`. The cap demotes, it never

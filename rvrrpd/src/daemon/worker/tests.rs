@@ -399,4 +399,3 @@ fn a_burst_leaves_no_big_buffers_behind() {
         assert_eq!(v.capacity(), cap);
     }
 }
-
