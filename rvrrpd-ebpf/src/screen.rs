@@ -27,18 +27,26 @@ pub(crate) fn refuse<R: L3Reader>(r: &R, adv: &Advert, val: &DemuxValue) -> Opti
     if val.flags & FLAG_SCREEN == 0 || val.slot == NO_SLOT || adv.len > SMALL_VRRP_LEN as u32 {
         return None;
     }
-    let mut msg = [0u8; SMALL_VRRP_LEN];
-    let n = copy_len(adv.len, SMALL_VRRP_LEN as u32);
-    if !r.load_raw(adv.off, msg.as_mut_ptr(), n) {
-        return None;
-    }
-    let version = msg[0] >> 4;
+    // The header first, then exactly the message proper: the bytes after it stay zero, so
+    // the checksum is a straight sum over the whole buffer (RFC 1071 pads with zeros too).
+    // A per-byte "inside the message?" test made the verifier walk 64 branches (0.4 s at
+    // every start-up).
+    let hdr: [u8; 4] = r.load(adv.off)?;
+    let version = hdr[0] >> 4;
     let v4 = adv.family == FAMILY_V4;
     let addr_len: usize = if v4 { 4 } else { 16 };
     let auth_len = if version == 2 { VRRP_V2_AUTH_LEN } else { 0 };
-    let msg_len = VRRP_HEADER_LEN + msg[3] as usize * addr_len + auth_len;
+    let msg_len = VRRP_HEADER_LEN + hdr[3] as usize * addr_len + auth_len;
     if msg_len > adv.len as usize {
         // classify() guarantees it; the worker decides otherwise.
+        return None;
+    }
+    let mut msg = [0u8; SMALL_VRRP_LEN];
+    if !r.load_raw(
+        adv.off,
+        msg.as_mut_ptr(),
+        copy_len(msg_len as u32, SMALL_VRRP_LEN as u32),
+    ) {
         return None;
     }
     let (counter, word) = if val.flags & FLAG_SCREEN_SUM != 0 && !checksum_ok(&msg, msg_len, adv, version) {
@@ -73,9 +81,7 @@ fn checksum_ok(msg: &[u8; SMALL_VRRP_LEN], msg_len: usize, adv: &Advert, version
     let mut sum: u32 = 0;
     let mut i = 0;
     while i < SMALL_VRRP_LEN {
-        let hi = if i < msg_len { msg[i] } else { 0 };
-        let lo = if i + 1 < msg_len { msg[i + 1] } else { 0 };
-        sum += ((hi as u32) << 8) | lo as u32;
+        sum += be(msg[i], msg[i + 1]);
         i += 2;
     }
     let plain = fold(sum) == 0xffff;

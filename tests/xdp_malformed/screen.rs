@@ -55,6 +55,18 @@ fn bad_sum(mut f: Vec<u8>, at: usize) -> Vec<u8> {
     f
 }
 
+/// An IPv4 frame with `n` bytes after its VRRP message (IP total length and header checksum
+/// updated): the VRRP checksum covers the message only.
+fn trailing(mut f: Vec<u8>, n: usize) -> Vec<u8> {
+    f.extend(std::iter::repeat_n(0xee, n));
+    let total = (f.len() - 14) as u16;
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f[24..26].fill(0);
+    let sum = rvrrpd::wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    f
+}
+
 #[test]
 fn the_kernel_refuses_what_the_worker_would_and_delivers_the_rest() {
     with_rig("sc", |rig, d0| {
@@ -125,6 +137,21 @@ fn the_kernel_refuses_what_the_worker_would_and_delivers_the_rest() {
                 BAD_AUTH,
             ),
             (
+                "v2 with bytes after the message, not in its checksum",
+                trailing(v2(20, &simple), 6),
+                DELIVERED,
+            ),
+            (
+                "v2 with bytes after the message and a bad checksum",
+                trailing(bad_sum(v2(20, &simple), 34), 6),
+                BAD_SUM,
+            ),
+            (
+                "v3/IPv4 with bytes after the message, pseudo-header checksum",
+                trailing(v3(21, IpAddr::V4(SRC4), vip4, V3Checksum::PseudoHeader), 5),
+                DELIVERED,
+            ),
+            (
                 "unicast group: a bad checksum is the worker's to judge",
                 bad_sum(v2(22, &none), 34),
                 DELIVERED,
@@ -134,7 +161,7 @@ fn the_kernel_refuses_what_the_worker_would_and_delivers_the_rest() {
             assert_eq!(run(rig, f, d0), *want, "{what}");
         }
         // Each group's entry counted its refusals: (bad checksum, other auth type).
-        assert_eq!(e2.screened(), (2, 1), "v2 group");
+        assert_eq!(e2.screened(), (3, 1), "v2 group");
         assert_eq!(e3.screened(), (1, 1), "v3/IPv4 group");
         assert_eq!(e6.screened(), (1, 0), "v3/IPv6 group");
         // The socket filter screens nothing: the refused v2 frame is kept.
