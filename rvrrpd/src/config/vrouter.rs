@@ -259,6 +259,16 @@ impl VRouter {
             .first()
             .map_or(AddressFamily::Ipv4, VirtualAddress::family)
     }
+
+    /// What identifies the vrouter among the others (validation keeps it unique): its
+    /// interface, group and whether it is IPv6. Borrowed: building one allocates nothing.
+    pub fn identity(&self) -> (&str, u8, bool) {
+        (
+            self.interface.as_str(),
+            self.group.get(),
+            self.family() == AddressFamily::Ipv6,
+        )
+    }
 }
 
 /// Virtual router identifier (`group`), 1–255.

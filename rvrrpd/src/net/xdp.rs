@@ -232,6 +232,10 @@ pub struct FastPath {
     sock_loaded: bool,
     /// The transmit program and stages, once [`xdp_tx`](Self::xdp_tx) loaded them.
     tx: Option<Arc<XdpTx>>,
+    /// What `PEERS` holds, per group: only [`set_peers`](Self::set_peers) writes the map (it
+    /// is created empty at load), so stale peers are found here and not by walking the map —
+    /// a walk of the whole hash table per group made a 10,000-group start-up quadratic.
+    peer_keys: std::collections::HashMap<DemuxKey, Vec<rvrrpd_common::PeerKey>>,
 }
 
 impl fmt::Debug for FastPath {
@@ -377,6 +381,7 @@ impl FastPath {
             xdp_loaded: false,
             sock_loaded: false,
             tx: None,
+            peer_keys: std::collections::HashMap::new(),
         })
     }
 

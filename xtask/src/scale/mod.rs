@@ -342,6 +342,12 @@ pub fn run(args: Args) -> Result<()> {
                         .map(|s| format!("-slots{s}"))
                         .unwrap_or_default()
                     + if args.no_ebpf { "-noebpf" } else { "" }
+                    // A shorter or longer window is another run, not a replacement.
+                    + &(if args.duration != 60 {
+                        format!("-d{}", args.duration)
+                    } else {
+                        String::new()
+                    })
             )
             .to_lowercase();
             let body = format!(

@@ -22,16 +22,11 @@ pub(super) struct Diff {
     pub start: Vec<VRouter>,
 }
 
-/// A vrouter's identity: its interface, group and whether it is IPv6 (borrowed: building
-/// and comparing one allocates nothing).
+/// A vrouter's identity ([`VRouter::identity`]).
 type Key<'a> = (&'a str, u8, bool);
 
 fn key(vr: &VRouter) -> Key<'_> {
-    (
-        vr.interface.as_str(),
-        vr.group.get(),
-        vr.family() == crate::config::AddressFamily::Ipv6,
-    )
+    vr.identity()
 }
 
 /// `vr` with the settings that can change in place set to `base`'s.

@@ -119,16 +119,17 @@ impl Tracking {
                     .map_err(|e| format!("watching the track files: {e}"))?,
             );
         }
+        // By identity, not position: groups added by the API or a reload have ids past the
+        // file's vrouters. Indexed once (a search per group was quadratic at 10,000 groups);
+        // the first of a repeated identity counts, as a search in file order would find.
+        let mut by_key: HashMap<(&str, u8, bool), &VRouter> =
+            HashMap::with_capacity(config.vrouters.len());
+        for vr in &config.vrouters {
+            by_key.entry(vr.identity()).or_insert(vr);
+        }
         for spec in specs {
-            // By identity, not position: groups added by the API or a reload have ids past
-            // the file's vrouters.
             let v6 = spec.family == crate::wire::Family::Ipv6;
-            let vr = config.vrouters.iter().find(|vr| {
-                vr.group.get() == spec.vrid
-                    && vr.interface == spec.ifname
-                    && (vr.family() == crate::config::AddressFamily::Ipv6) == v6
-            });
-            if let Some(vr) = vr {
+            if let Some(vr) = by_key.get(&(spec.ifname.as_str(), spec.vrid, v6)) {
                 t.add_group(spec, vr);
             }
         }

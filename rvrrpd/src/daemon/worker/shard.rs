@@ -107,6 +107,11 @@ pub struct Shard {
     pub(super) groups: Vec<Option<Group>>,
     /// (ifindex, family, vrid) → local slot.
     pub(super) demux: HashMap<(u32, Family, u8), usize>,
+    /// Stable group id (`GroupSpec::index`) → local slot: commands name groups by id, and a
+    /// search of the slab per command made a 10,000-group start-up quadratic.
+    by_id: HashMap<u32, u32>,
+    /// Free local slots, reused before the slab grows.
+    free: Vec<u32>,
     pub(super) tx: HashMap<u32, TxSocket>,
     /// Unicast transmit sockets, by (ifindex, source address, TTL).
     pub(super) utx: HashMap<UnicastTxKey, UnicastTx>,
@@ -147,6 +152,8 @@ impl Shard {
             id,
             groups: Vec::new(),
             demux: HashMap::new(),
+            by_id: HashMap::new(),
+            free: Vec::new(),
             tx: HashMap::new(),
             utx: HashMap::new(),
             wheel: TimingWheel::new(),
@@ -171,6 +178,7 @@ impl Shard {
     pub fn reserve(&mut self, n: usize) {
         self.groups.reserve_exact(n);
         self.demux.reserve(n);
+        self.by_id.reserve(n);
     }
 
     /// Lets groups inserted from now on keep their Master's advert in `table`, where the eBPF
@@ -213,8 +221,10 @@ impl Shard {
             entry_valid: false,
             spec,
         };
-        let g = match self.groups.iter().position(Option::is_none) {
+        let id = group.spec.index as u32;
+        let g = match self.free.pop() {
             Some(free) => {
+                let free = free as usize;
                 self.groups[free] = Some(group);
                 free
             }
@@ -223,6 +233,7 @@ impl Shard {
                 self.groups.len() - 1
             }
         };
+        self.by_id.insert(id, g as u32);
         self.demux.insert(key, g);
         self.publish(g);
         g
@@ -311,9 +322,20 @@ impl Shard {
 
     /// The local slot of the group with stable id `id`.
     pub(super) fn local(&self, id: usize) -> Option<usize> {
-        self.groups
-            .iter()
-            .position(|g| g.as_ref().is_some_and(|g| g.spec.index == id))
+        let g = *self.by_id.get(&u32::try_from(id).ok()?)? as usize;
+        // The slot holds that group while the id is mapped (`insert_group`, `take_group`).
+        debug_assert!(self.groups[g]
+            .as_ref()
+            .is_some_and(|gr| gr.spec.index == id));
+        Some(g)
+    }
+
+    /// Takes the group out of local slot `g` (stopped by the caller) and frees the slot.
+    pub(super) fn take_group(&mut self, g: usize) -> Option<Group> {
+        let group = self.groups.get_mut(g)?.take()?;
+        self.by_id.remove(&(group.spec.index as u32));
+        self.free.push(g as u32);
+        Some(group)
     }
 
     /// The local slot and group of stable id `id`, with the action buffer beside it.

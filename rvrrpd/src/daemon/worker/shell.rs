@@ -224,7 +224,7 @@ impl Worker {
             .local(id)
             .ok_or_else(|| format!("no group {id} in worker {}", self.id))?;
         self.shard.stop_group(g, now);
-        let Some(group) = self.shard.groups[g].take() else {
+        let Some(group) = self.shard.take_group(g) else {
             return Ok(());
         };
         let spec = &group.spec;

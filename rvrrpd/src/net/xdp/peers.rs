@@ -22,24 +22,45 @@ impl FastPath {
     ///
     /// [`FLAG_UNICAST`]: rvrrpd_common::FLAG_UNICAST
     pub fn set_peers(&mut self, key: DemuxKey, peers: &[IpAddr], min_ttl: u8) -> XdpResult<()> {
-        let mut map = self.peers_map()?;
-        let of_group =
-            |k: &PeerKey| k.ifindex == key.ifindex && k.vrid == key.vrid && k.family == key.family;
+        let previous = self.peer_keys.remove(&key).unwrap_or_default();
+        if peers.is_empty() && previous.is_empty() {
+            return Ok(());
+        }
         let wanted: Vec<PeerKey> = peers
             .iter()
             .map(|p| PeerKey::new(key.ifindex, key.vrid, key.family, addr_bytes(p).1))
             .collect();
-        for k in &wanted {
+        let result = self.write_peers(&wanted, min_ttl, &previous);
+        // After a failure the map may hold any of both: remember them all, so a later call
+        // removes what is stale.
+        let mut held = wanted;
+        if result.is_err() {
+            for k in previous {
+                if !held.contains(&k) {
+                    held.push(k);
+                }
+            }
+        }
+        if !held.is_empty() {
+            self.peer_keys.insert(key, held);
+        }
+        result
+    }
+
+    /// Inserts `wanted` (with `min_ttl`), then removes what of `previous` is not wanted.
+    fn write_peers(
+        &mut self,
+        wanted: &[PeerKey],
+        min_ttl: u8,
+        previous: &[PeerKey],
+    ) -> XdpResult<()> {
+        let mut map = self.peers_map()?;
+        for k in wanted {
             map.insert(k, u32::from(min_ttl), 0)
                 .map_err(map_err(PEERS_MAP, "insert"))?;
         }
-        let stale: Vec<PeerKey> = map
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| of_group(k) && !wanted.contains(k))
-            .collect();
-        for k in stale {
-            match map.remove(&k) {
+        for k in previous.iter().filter(|k| !wanted.contains(k)) {
+            match map.remove(k) {
                 Ok(()) | Err(MapError::KeyNotFound) => {}
                 Err(e) => return Err(map_err(PEERS_MAP, "remove")(e)),
             }
