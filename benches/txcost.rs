@@ -32,60 +32,20 @@
 #![cfg(target_os = "linux")]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rvrrpd::auth::AuthKey;
 use rvrrpd::net::netns;
 use rvrrpd::net::tx::TxSocket;
 use rvrrpd::net::xdp::{Counter, FastPath, FastPathConfig, XdpTx};
 use rvrrpd::wire::{advert_frame, V3Checksum, VrrpRepr};
-use rvrrpd_lab::{cmd, names};
+use rvrrpd_lab::VethPair;
 
-/// Two namespaces and a veth pair (`ta` in `a`, `tb` in `b`); removed on drop.
-struct Pair {
-    a: String,
-    b: String,
-}
-
-impl Pair {
-    fn new() -> Result<Pair, String> {
-        let p = names::unique_prefix();
-        let pair = Pair {
-            a: format!("{p}-txa"),
-            b: format!("{p}-txb"),
-        };
-        for ns in [&pair.a, &pair.b] {
-            cmd::run(&["ip", "netns", "add", ns.as_str()]).map_err(|e| format!("{e:#}"))?;
-        }
-        cmd::run(&[
-            "ip", "link", "add", "ta", "netns", &pair.a, "type", "veth", "peer", "name", "tb",
-            "netns", &pair.b,
-        ])
-        .map_err(|e| format!("veth pair: {e:#}"))?;
-        for (ns, dev) in [(&pair.a, "ta"), (&pair.b, "tb")] {
-            cmd::ip(ns, &["link", "set", dev, "up"]).map_err(|e| format!("{e:#}"))?;
-        }
-        Ok(pair)
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = cmd::run(&["ip", "netns", "del", ns.as_str()]);
-        }
-    }
-}
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux supports.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+// The CPU clock only: the criterion measurement beside it is for the criterion benches.
+#[allow(dead_code)]
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::thread_cpu;
 
 struct Args {
     frames: usize,
@@ -170,7 +130,7 @@ fn run() -> Result<(), String> {
     let args = args()?;
     let object = FastPath::find_object()
         .map_err(|e| format!("{e} (build it with cargo xtask build-ebpf --release)"))?;
-    let pair = Pair::new()?;
+    let pair = VethPair::new("tx").map_err(|e| format!("veth pair: {e:#}"))?;
     let frames: Arc<Vec<Vec<u8>>> = Arc::new((1..=64).map(advert).collect());
     println!(
         "txcost: {} frames of {} bytes per mode and batch size; CPU = sending thread's CPU \
@@ -193,7 +153,7 @@ fn run() -> Result<(), String> {
                         ..FastPathConfig::new(1)
                     })
                     .map_err(|e| e.to_string())?;
-                    fp.attach("tb").map_err(|e| e.to_string())?;
+                    fp.attach(VethPair::B_DEV).map_err(|e| e.to_string())?;
                     Ok(fp)
                 })
                 .map_err(|e| e.to_string())??,
@@ -212,7 +172,7 @@ fn run() -> Result<(), String> {
             })
             .map_err(|e| e.to_string())?;
             let xdp: Arc<XdpTx> = fp.xdp_tx().map_err(|e| e.to_string())?;
-            let sock = TxSocket::open("ta").map_err(|e| e.to_string())?;
+            let sock = TxSocket::open(VethPair::A_DEV).map_err(|e| e.to_string())?;
             let ifindex = sock.ifindex();
             let mut rows = Vec::new();
             for &batch in &batches {
@@ -231,7 +191,7 @@ fn run() -> Result<(), String> {
                 let note = err.unwrap_or_default();
                 rows.push(format!("xdp    {batch:>6} {c:>12.0} {w:>12.0}  {note}"));
             }
-            fp.attach_with("ta", rvrrpd::net::xdp::ModePolicy::Driver)
+            fp.attach_with(VethPair::A_DEV, rvrrpd::net::xdp::ModePolicy::Driver)
                 .map_err(|e| e.to_string())?;
             for &batch in &batches {
                 let refs: Vec<&[u8]> = (0..batch).map(|i| f[i % f.len()].as_slice()).collect();

@@ -18,40 +18,32 @@ use rvrrpd::net::xdp::{
     AttachMode, Counter, Counters, DemuxKey, FastPath, FastPathConfig, FAMILY_V4, FAMILY_V6,
     FLAG_PASS, MAX_VRRP_LEN,
 };
-use rvrrpd_lab::{cmd, kernel, names, wait_until, Injector};
+use rvrrpd_lab::{cmd, kernel, wait_until, Injector, VethPair};
 use xdp_support::*;
 
 const WAIT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(10);
 
 /// Two namespaces joined by a veth pair (`xa` in `a`, `xb` in `b`), addressed; removed on drop.
-struct Pair {
-    a: String,
-    b: String,
+struct Pair(VethPair);
+
+impl std::ops::Deref for Pair {
+    type Target = VethPair;
+
+    fn deref(&self) -> &VethPair {
+        &self.0
+    }
 }
 
 impl Pair {
     fn new() -> Pair {
-        let p = names::unique_prefix();
-        let pair = Pair {
-            a: format!("{p}-xa"),
-            b: format!("{p}-xb"),
-        };
-        for ns in [&pair.a, &pair.b] {
-            cmd::run(&["ip", "netns", "add", ns.as_str()]).expect("ip netns add");
-        }
-        cmd::run(&[
-            "ip", "link", "add", "xa", "netns", &pair.a, "type", "veth", "peer", "name", "xb",
-            "netns", &pair.b,
-        ])
-        .expect("veth pair");
+        let pair = Pair(VethPair::new("x").expect("veth pair"));
         for (ns, dev, v4, v6) in [
             (&pair.a, "xa", "192.0.2.1/24", "2001:db8::1/64"),
             (&pair.b, "xb", "192.0.2.2/24", "2001:db8::2/64"),
         ] {
             cmd::ip(ns, &["addr", "add", v4, "dev", dev]).expect("ipv4 address");
             cmd::ip(ns, &["addr", "add", v6, "dev", dev, "nodad"]).expect("ipv6 address");
-            cmd::ip(ns, &["link", "set", dev, "up"]).expect("link up");
             cmd::ip(ns, &["link", "set", "lo", "up"]).expect("lo up");
         }
         pair
@@ -83,14 +75,6 @@ impl Pair {
 
     fn injector(&self) -> Injector {
         Injector::open(&self.b, "xb").expect("AF_PACKET injector in b")
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = cmd::run(&["ip", "netns", "del", ns.as_str()]);
-        }
     }
 }
 

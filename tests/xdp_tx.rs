@@ -26,7 +26,7 @@ use rvrrpd::net::xdp::{
     DemuxKey, FastPath, FastPathConfig, TxError, XdpTx, FAMILY_V4, FAMILY_V6, FLAG_PASS,
 };
 use rvrrpd::net::xdp_features::{xdp_features, NDO_XMIT};
-use rvrrpd_lab::{cmd, names};
+use rvrrpd_lab::VethPair;
 use xdp_support::*;
 
 /// How long the receiver waits for the last expected frame.
@@ -35,30 +35,19 @@ const WAIT: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_millis(500);
 
 /// Namespaces `a` (sender, `xa`) and `b` (receiver, `xb`) joined by a veth pair; removed on drop.
-struct Pair {
-    a: String,
-    b: String,
+struct Pair(VethPair);
+
+impl std::ops::Deref for Pair {
+    type Target = VethPair;
+
+    fn deref(&self) -> &VethPair {
+        &self.0
+    }
 }
 
 impl Pair {
     fn new() -> Pair {
-        let p = names::unique_prefix();
-        let pair = Pair {
-            a: format!("{p}-ta"),
-            b: format!("{p}-tb"),
-        };
-        for ns in [&pair.a, &pair.b] {
-            cmd::run(&["ip", "netns", "add", ns.as_str()]).expect("ip netns add");
-        }
-        cmd::run(&[
-            "ip", "link", "add", "xa", "netns", &pair.a, "type", "veth", "peer", "name", "xb",
-            "netns", &pair.b,
-        ])
-        .expect("veth pair");
-        for (ns, dev) in [(&pair.a, "xa"), (&pair.b, "xb")] {
-            cmd::ip(ns, &["link", "set", dev, "up"]).expect("link up");
-        }
-        pair
+        Pair(VethPair::new("t").expect("veth pair"))
     }
 
     /// The sender's fast path, transmit program and `xa`'s ifindex, loaded in `a`.
@@ -142,14 +131,6 @@ fn features(ns: &str, ifindex: u32) -> u64 {
     netns::run_in(ns, move || xdp_features(ifindex))
         .expect("enter ns")
         .expect("xdp_features")
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = cmd::run(&["ip", "netns", "del", ns.as_str()]);
-        }
-    }
 }
 
 /// (VRID, family) of one of our test frames.

@@ -12,7 +12,8 @@ pub struct ThreadCpuTime;
 
 static WALL: WallTime = WallTime;
 
-fn thread_cpu() -> Duration {
+/// CPU time of the calling thread.
+pub fn thread_cpu() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

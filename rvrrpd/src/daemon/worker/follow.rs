@@ -16,6 +16,9 @@ use super::Shard;
 use crate::net::xdp::SuppressSlot;
 use crate::time::Instant;
 
+/// How long before a swallowed-repeats Backup's Master_Down deadline its timer fires (µs).
+pub(super) const EARLY_WAKE_US: u64 = 1_000;
+
 impl Shard {
     /// Stops suppression for group `g` and folds the repeats its entry accounted for into the
     /// machine, before anything that could change how its next advert is handled. Returns the
@@ -107,7 +110,16 @@ impl Shard {
         };
         match group.fsm.poll_timeout() {
             Some(next) if next > now => {
-                group.fsm_timer = Some(self.wheel.insert(next, super::shard::TimerKey::fsm(g)));
+                // The timer fires EARLY_WAKE_US ahead and reads the newest repeat then: when
+                // one came, the deadline moves on; when none did, the takeover is near and the
+                // worker polls until it, since a sleeping worker on an idle (virtual) CPU
+                // wakes hundreds of µs late (performance.md, finding 17).
+                let early = Instant::from_micros(next.as_micros().saturating_sub(EARLY_WAKE_US));
+                let at = if early > now { early } else { next };
+                group.fsm_timer = Some(self.wheel.insert(at, super::shard::TimerKey::fsm(g)));
+                if at == next {
+                    self.spin_until = Some(self.spin_until.map_or(next, |s| s.max(next)));
+                }
                 self.resume(g, stamp);
                 // The suppressed count, published at least once per Master_Down_Interval.
                 self.publish_if_due(g, now);

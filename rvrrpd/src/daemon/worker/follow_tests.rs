@@ -259,3 +259,40 @@ fn adverts_refused_in_the_kernel_count_as_the_workers_own_refusals() {
         "{snap:?}"
     );
 }
+
+#[test]
+fn the_timer_reads_the_newest_repeat_early_and_polls_only_before_a_takeover() {
+    let (mut a, mut b, _table, mut t, mut seen) = steady(100);
+    // Steady state: the early reads find a newer repeat each time, no polling is asked.
+    for _ in 0..3_000 {
+        run(&mut a, &mut b, &mut t, 1, &mut seen);
+        assert_eq!(b.spin_until, None, "at {t:?}");
+    }
+    let last = seen.last_on_wire.expect("A advertised");
+    let deadline = last + MDI;
+    // A dies. In 100 µs steps: polling is asked from the early read on (1 ms ahead), the
+    // takeover comes at the deadline and not before.
+    let mut asked = None;
+    while b.state(0) != Some(State::Master) {
+        t += Duration::from_micros(100);
+        b.fire_timers(t);
+        if asked.is_none() && b.spin_until.is_some() {
+            asked = Some(t);
+            assert_eq!(b.spin_until, Some(deadline));
+        }
+        assert!(
+            t < deadline + Duration::from_millis(1),
+            "no takeover by {t:?}"
+        );
+    }
+    let asked = asked.expect("polling asked before the takeover");
+    assert!(asked + Duration::from_micros(super::follow::EARLY_WAKE_US) >= deadline);
+    assert!(
+        asked < deadline,
+        "asked at {asked:?}, deadline {deadline:?}"
+    );
+    assert!(
+        t >= deadline && t < deadline + Duration::from_micros(100),
+        "took over at {t:?}"
+    );
+}

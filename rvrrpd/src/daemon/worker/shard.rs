@@ -142,6 +142,12 @@ pub struct Shard {
     pub(super) suppress: Option<Arc<SuppressTable>>,
     /// The XDP transmit path, when `tx_path = "xdp"` found interfaces for it.
     pub(super) xdp_tx: Option<super::XdpTxPlan>,
+    /// The clock deferred work reads to yield to the next timer (the workers' monotonic
+    /// clock; tests set their own).
+    pub(super) clock: fn() -> Instant,
+    /// A takeover is due by then: the worker polls instead of sleeping until it (see
+    /// `extend_by_repeats`).
+    pub(super) spin_until: Option<Instant>,
 }
 
 impl Shard {
@@ -170,6 +176,8 @@ impl Shard {
             last_fire: Instant::ZERO,
             suppress: None,
             xdp_tx: None,
+            clock: super::shell::now,
+            spin_until: None,
         }
     }
 
@@ -494,9 +502,15 @@ impl Shard {
                     };
                     group.fsm_timer = None;
                     let due = match group.fsm.poll_timeout() {
-                        // Armed early (see `rearm`): the real deadline moved on.
+                        // Armed early (see `rearm`, and `extend_by_repeats` for a Backup
+                        // whose Master's repeats are swallowed: it reads the newest now).
                         Some(due) if due > now => {
-                            group.fsm_timer = Some(self.wheel.insert(due, TimerKey::fsm(g)));
+                            if group.entry_valid && self.extend_by_repeats(g, now) {
+                                continue;
+                            }
+                            if let Some(group) = self.groups[g].as_mut() {
+                                group.fsm_timer = Some(self.wheel.insert(due, TimerKey::fsm(g)));
+                            }
                             continue;
                         }
                         Some(due) => due,

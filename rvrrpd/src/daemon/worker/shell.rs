@@ -286,11 +286,12 @@ impl Worker {
                     Err(e) => warn!("worker {}: arming timer: {e}", self.id),
                 }
             }
-            // With deferred work waiting, only poll: it runs in the next turn.
-            let wait = self
-                .shard
-                .has_deferred()
-                .then_some(std::time::Duration::ZERO);
+            // With deferred work waiting, or a takeover due within a millisecond, only poll.
+            let spinning = self.shard.spin_until.is_some_and(|t| t > now());
+            if !spinning {
+                self.shard.spin_until = None;
+            }
+            let wait = (self.shard.has_deferred() || spinning).then_some(std::time::Duration::ZERO);
             if let Err(e) = self.epoll.wait(&mut tokens, wait) {
                 warn!("worker {}: epoll: {e}", self.id);
                 continue;

@@ -399,3 +399,42 @@ fn a_burst_leaves_no_big_buffers_behind() {
         assert_eq!(v.capacity(), cap);
     }
 }
+
+#[test]
+fn deferred_work_yields_to_the_next_timer() {
+    // 100 groups start and become Master on the same tick: 300 deferred items (two log lines
+    // and an announcement each), and every group's next advert timer in the wheel.
+    let mk = |i: usize| GroupSpec {
+        vrid: (i + 1) as u8,
+        ..spec(i, 1, 200)
+    };
+    let burst = || {
+        let (mut a, events) = shard(0, mk(0));
+        for i in 1..100 {
+            a.insert_group(mk(i));
+        }
+        let mut t = Instant::from_millis(1);
+        a.startup(t);
+        while (0..100).any(|g| a.state(g) != Some(State::Master)) {
+            t += Duration::from_millis(1);
+            a.fire_timers(t);
+        }
+        assert_eq!(a.deferred.len(), 300);
+        (a, events)
+    };
+    // Far from the next deadline: a full batch.
+    let (mut a, _e) = burst();
+    a.clock = || Instant::ZERO;
+    a.run_deferred();
+    assert_eq!(a.deferred.len(), 300 - 64);
+    // At the next deadline: one item, then the timer's turn; nothing is lost or reordered.
+    let (mut b, _e) = burst();
+    b.clock = || Instant::from_millis(1_000_000_000);
+    let second = b.deferred[1];
+    b.run_deferred();
+    assert_eq!(b.deferred.len(), 299);
+    assert_eq!(format!("{:?}", b.deferred[0]), format!("{second:?}"));
+    while b.has_deferred() {
+        b.run_deferred();
+    }
+}
