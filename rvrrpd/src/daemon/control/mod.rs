@@ -436,7 +436,6 @@ impl Control {
         }
     }
 
-    /// Copies the XDP counters for the API (a map read: cheap, once a second).
     /// Copies the workers' scheduling where the API reads it.
     fn publish_scheduling(&self) {
         let line = self.scheduling.describe();
@@ -450,6 +449,7 @@ impl Control {
         }
     }
 
+    /// Copies the XDP counters for the API (a map read: cheap, once a second).
     fn refresh_counters(&self) {
         let Some(fast) = &self.fast else { return };
         match fast.counters() {
