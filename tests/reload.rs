@@ -1,8 +1,9 @@
 //! Live reload (SIGHUP) with real rvrrpd processes:
 //!
 //! * a thousand groups: a reload that removes, changes and adds a few leaves every other
-//!   group's adverts on schedule (gaps within the interval ± 5 ms on the wire; the scenario
-//!   runs again, up to three times, if it misses that: see the test), removed
+//!   group's adverts on schedule (gaps within the interval ± 25 ms on the wire: a group the
+//!   reload restarted would miss its adverts for seconds, a worker the reload blocked would
+//!   show tens of ms; the scenario runs up to three times, see the test), removed
 //!   groups leave with priority 0, added ones start, changed ones advertise their new
 //!   priority at once;
 //! * a file that fails validation changes nothing and says why.
@@ -21,14 +22,17 @@ use rvrrpd_lab::config::rvrrpd::VRouter;
 use rvrrpd_lab::scale::{self, groups, Group, ScaleTopo, Side};
 use rvrrpd_lab::{kernel, wait_until, Lab, Signal};
 
+/// How far an unchanged group's advert gap may be off the interval around a reload (s).
+const TOLERANCE: f64 = 0.025;
+
 #[test]
 fn reload_of_a_thousand_groups_keeps_the_unchanged_ones_on_schedule() {
-    // Not beside the other test of this file: timing at ±5 ms needs the cores.
+    // Not beside the other test of this file: the timing check needs the cores.
     let _serial = serial();
-    // Now and then a whole batch of 50 adverts leaves 5–18 ms late, uniformly (seen in CI and
-    // on this VM, with and without the takeover changes of finding 17: the VM not running the
-    // worker),
-    // which a ±5 ms check cannot tell from a regression. A regression fails every fresh run.
+    // On the shared 2-vCPU VM of CI, whole batches of 50 adverts of this debug-build Master
+    // leave 5–19 ms late now and then, uniformly, before the reload as after it (the VM not
+    // running the worker; performance.md, finding 17): the check allows 25 ms, and a fresh
+    // run is tried when one misses it. A regression fails every run.
     let mut failures = Vec::new();
     for _ in 0..3 {
         match reload_scenario() {
@@ -44,7 +48,7 @@ fn reload_of_a_thousand_groups_keeps_the_unchanged_ones_on_schedule() {
 
 /// Starts A with 1,000 groups, reloads a file that removes, changes and adds four, checks
 /// what the reload did (panics), and returns the adverts' timing verdict: `Err` if an
-/// unchanged group's gap was more than 5 ms off the interval around the reload.
+/// unchanged group's gap was more than [`TOLERANCE`] off the interval around the reload.
 fn reload_scenario() -> Result<(), String> {
     const GROUPS: usize = 1000;
     const CHANGED: std::ops::Range<usize> = 4..8;
@@ -105,7 +109,7 @@ fn reload_scenario() -> Result<(), String> {
         .poll(|ad| times.add(ad))
         .expect("reading the capture");
 
-    // Every unchanged group: gaps within 1 s ± 5 ms from 3 s before to the end.
+    // Every unchanged group: gaps within 1 s ± TOLERANCE from 2.5 s before to the end.
     let from = reload_at - 2.5;
     let mut worst = (0.0f64, Group::nth(0), 0.0f64);
     let mut over = 0;
@@ -139,7 +143,7 @@ fn reload_scenario() -> Result<(), String> {
         worst.1,
         worst.2
     );
-    let timing = if worst.0 <= 0.005 {
+    let timing = if worst.0 <= TOLERANCE {
         Ok(())
     } else {
         Err(format!(
