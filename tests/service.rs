@@ -106,17 +106,8 @@ fn master(lab: &Lab, name: &str, vrid: u8) -> rvrrpd_lab::config::rvrrpd::Rvrrpd
 }
 
 fn spawn_with(lab: &Lab, ns: &str, name: &str, prefix: &[String], file: &Path) -> Proc {
-    let mut argv: Vec<String> = prefix.to_vec();
-    argv.extend([
-        daemon().to_string_lossy().into_owned(),
-        "-m".into(),
-        "1".into(),
-        "-c".into(),
-        file.to_string_lossy().into_owned(),
-        "-d".into(),
-        "3".into(),
-    ]);
-    lab.spawn(ns, name, &argv).expect("spawning rvrrpd")
+    rvrrpd_lab::config::rvrrpd::spawn_file(lab, ns, prefix, &daemon(), name, file, 3)
+        .expect("spawning rvrrpd")
 }
 
 fn signal(proc: &Proc, sig: libc::c_int) {

@@ -52,21 +52,13 @@ fn start_master(lab: &Lab, node: &Node, name: &str, path: &str, env: &[&str]) ->
     );
     let file = lab.path(&format!("{name}.toml"));
     std::fs::write(&file, toml).expect("writing the configuration");
-    let mut argv: Vec<String> = Vec::new();
+    let mut prefix: Vec<String> = Vec::new();
     if !env.is_empty() {
-        argv.push("env".into());
-        argv.extend(env.iter().map(|s| s.to_string()));
+        prefix.push("env".into());
+        prefix.extend(env.iter().map(|s| s.to_string()));
     }
-    argv.extend([
-        daemon().to_string_lossy().into_owned(),
-        "-m".into(),
-        "1".into(),
-        "-c".into(),
-        file.to_string_lossy().into_owned(),
-        "-d".into(),
-        "3".into(),
-    ]);
-    lab.spawn(&node.ns, name, &argv).expect("spawning rvrrpd")
+    rvrrpd_lab::config::rvrrpd::spawn_file(lab, &node.ns, &prefix, &daemon(), name, &file, 3)
+        .expect("spawning rvrrpd")
 }
 
 /// The frame the codec builds for group `vrid` of the Master at `src`.

@@ -360,7 +360,21 @@ pub fn spawn(
 ) -> Result<Proc> {
     let file = lab.path(&format!("{name}.toml"));
     conf.write(&file)?;
-    let argv = vec![
+    spawn_file(lab, ns, &[], bin, name, &file, debug)
+}
+
+/// Runs `prefix… bin -m 1 -c file -d debug` in `ns` (`prefix`: e.g. `env VAR=…`).
+pub fn spawn_file(
+    lab: &Lab,
+    ns: &str,
+    prefix: &[String],
+    bin: &Path,
+    name: &str,
+    file: &Path,
+    debug: u8,
+) -> Result<Proc> {
+    let mut argv: Vec<String> = prefix.to_vec();
+    argv.extend([
         bin.to_string_lossy().into_owned(),
         "-m".into(),
         "1".into(),
@@ -368,7 +382,7 @@ pub fn spawn(
         file.to_string_lossy().into_owned(),
         "-d".into(),
         debug.to_string(),
-    ];
+    ]);
     lab.spawn(ns, name, &argv)
 }
 
