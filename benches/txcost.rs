@@ -109,6 +109,27 @@ fn advert(vrid: u8) -> Vec<u8> {
 }
 
 /// One measurement: (CPU ns per frame, wall ns per frame).
+/// One row of the XDP modes: `frames` sent through `xdp` on `ifindex`, `batch` per call,
+/// with the first error (if any) as a note.
+fn xdp_row(
+    mode: &str,
+    xdp: &XdpTx,
+    ifindex: u32,
+    frames: &[&[u8]],
+    total: usize,
+    batch: usize,
+) -> String {
+    let staged: Vec<(u32, &[u8])> = frames.iter().map(|r| (ifindex, *r)).collect();
+    let mut err = None;
+    let (c, w) = measure(total, batch, |n| {
+        if let Err(e) = xdp.send(0, &staged[..n]) {
+            err.get_or_insert(e.to_string());
+        }
+    });
+    let note = err.unwrap_or_default();
+    format!("{mode}{batch:>6} {c:>12.0} {w:>12.0}  {note}")
+}
+
 fn measure(frames: usize, batch: usize, mut send: impl FnMut(usize)) -> (f64, f64) {
     // Warm up (page pools, caches, the first syscall's lazy set-up).
     send(batch.min(frames));
@@ -181,29 +202,13 @@ fn run() -> Result<(), String> {
                     let _ = sock.send_batch(&refs[..n]);
                 });
                 rows.push(format!("packet {batch:>6} {c:>12.0} {w:>12.0}"));
-                let staged: Vec<(u32, &[u8])> = refs.iter().map(|r| (ifindex, *r)).collect();
-                let mut err = None;
-                let (c, w) = measure(total, batch, |n| {
-                    if let Err(e) = xdp.send(0, &staged[..n]) {
-                        err.get_or_insert(e.to_string());
-                    }
-                });
-                let note = err.unwrap_or_default();
-                rows.push(format!("xdp    {batch:>6} {c:>12.0} {w:>12.0}  {note}"));
+                rows.push(xdp_row("xdp    ", &xdp, ifindex, &refs, total, batch));
             }
             fp.attach_with(VethPair::A_DEV, rvrrpd::net::xdp::ModePolicy::Driver)
                 .map_err(|e| e.to_string())?;
             for &batch in &batches {
                 let refs: Vec<&[u8]> = (0..batch).map(|i| f[i % f.len()].as_slice()).collect();
-                let staged: Vec<(u32, &[u8])> = refs.iter().map(|r| (ifindex, *r)).collect();
-                let mut err = None;
-                let (c, w) = measure(total, batch, |n| {
-                    if let Err(e) = xdp.send(0, &staged[..n]) {
-                        err.get_or_insert(e.to_string());
-                    }
-                });
-                let note = err.unwrap_or_default();
-                rows.push(format!("xdp-att{batch:>6} {c:>12.0} {w:>12.0}  {note}"));
+                rows.push(xdp_row("xdp-att", &xdp, ifindex, &refs, total, batch));
             }
             Ok(rows)
         })
