@@ -37,8 +37,10 @@ mod peers;
 mod suppress;
 mod tx;
 
+use crate::net::sys::SharedWords;
 use error::map_err;
 pub use error::{XdpError, XdpResult};
+use rvrrpd_common::BPF_F_MMAPABLE;
 pub use suppress::{SuppressSlot, SuppressTable};
 pub use tx::{TxError, XdpTx};
 
@@ -726,6 +728,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = src.source();
     }
     s
+}
+
+/// Maps the whole `BPF_F_MMAPABLE` array `map`, whose entries must be `value_size` bytes (a
+/// multiple of 8): its words, and its entry count.
+fn map_mmapable(map: &MapData, value_size: usize) -> Result<(SharedWords, u32), String> {
+    let info = map.info().map_err(|e| format!("info: {e}"))?;
+    if info.map_flags() & BPF_F_MMAPABLE == 0 {
+        return Err("not created BPF_F_MMAPABLE".into());
+    }
+    if info.value_size() as usize != value_size {
+        return Err(format!(
+            "entries of {} bytes, expected {value_size}",
+            info.value_size()
+        ));
+    }
+    let entries = info.max_entries();
+    let words = SharedWords::map(map.fd().as_fd(), entries as usize * value_size / 8)
+        .map_err(|e| format!("mmap: {e}"))?;
+    Ok((words, entries))
 }
 
 #[cfg(test)]

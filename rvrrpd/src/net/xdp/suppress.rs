@@ -10,12 +10,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use aya::maps::MapData;
-use rvrrpd_common::{DemuxKey, SuppressEntry, BPF_F_MMAPABLE, SMALL_VRRP_LEN};
+use rvrrpd_common::{DemuxKey, SuppressEntry, SMALL_VRRP_LEN};
 
 use crate::net::sys::SharedWords;
 
@@ -45,20 +44,7 @@ impl SuppressTable {
     /// Maps the `SUPPRESS` array (which must be `BPF_F_MMAPABLE` with entries of
     /// [`SuppressEntry::SIZE`] bytes).
     pub(super) fn open(map: MapData) -> Result<SuppressTable, String> {
-        let info = map.info().map_err(|e| format!("info: {e}"))?;
-        if info.map_flags() & BPF_F_MMAPABLE == 0 {
-            return Err("not created BPF_F_MMAPABLE".into());
-        }
-        if info.value_size() as usize != SuppressEntry::SIZE {
-            return Err(format!(
-                "entries of {} bytes, expected {}",
-                info.value_size(),
-                SuppressEntry::SIZE
-            ));
-        }
-        let entries = info.max_entries();
-        let words = SharedWords::map(map.fd().as_fd(), entries as usize * ENTRY_WORDS)
-            .map_err(|e| format!("mmap: {e}"))?;
+        let (words, entries) = super::map_mmapable(&map, SuppressEntry::SIZE)?;
         Ok(SuppressTable {
             words,
             entries,

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 
 use aya::maps::MapData;
 use rvrrpd_common::tx::{TxFrame, TxSeed, TxStage, TX_BATCH, TX_FRAME_MAX, TX_FRAME_MIN};
-use rvrrpd_common::{BPF_F_MMAPABLE, MAX_WORKERS};
+use rvrrpd_common::MAX_WORKERS;
 
 use crate::net::sys::{xdp_live_run, SharedWords};
 use rvrrpd_common::XDP_PROGRAM;
@@ -71,20 +71,7 @@ pub struct XdpTx {
 impl XdpTx {
     /// Maps `TX_STAGE` and keeps a descriptor of the loaded `vrrp_demux`.
     pub(super) fn open(prog: OwnedFd, map: MapData) -> Result<XdpTx, String> {
-        let info = map.info().map_err(|e| format!("info: {e}"))?;
-        if info.map_flags() & BPF_F_MMAPABLE == 0 {
-            return Err("not created BPF_F_MMAPABLE".into());
-        }
-        if info.value_size() as usize != TxStage::SIZE {
-            return Err(format!(
-                "entries of {} bytes, expected {}",
-                info.value_size(),
-                TxStage::SIZE
-            ));
-        }
-        let stages = info.max_entries();
-        let words = SharedWords::map(map.fd().as_fd(), stages as usize * STAGE_WORDS)
-            .map_err(|e| format!("mmap: {e}"))?;
+        let (words, stages) = super::map_mmapable(&map, TxStage::SIZE)?;
         Ok(XdpTx {
             prog,
             words,
