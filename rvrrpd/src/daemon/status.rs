@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::fsm::{timing, State, Version};
@@ -40,6 +40,10 @@ pub struct GroupSnapshot {
     pub discarded: u64,
     /// Unix time (seconds) of the last transition.
     pub last_transition: Option<u64>,
+    /// The group's entry in the eBPF programs' table, whose counts (suppressed repeats,
+    /// adverts refused in the kernel) [`StatusBoard::get`] adds to the worker's: they move
+    /// without the worker, which need not wake up to publish them.
+    pub kernel_entry: Option<u32>,
 }
 
 impl Default for GroupSnapshot {
@@ -57,6 +61,7 @@ impl Default for GroupSnapshot {
             auth_failures: 0,
             discarded: 0,
             last_transition: None,
+            kernel_entry: None,
         }
     }
 }
@@ -87,10 +92,18 @@ pub fn publish(slot: &Slot, snap: GroupSnapshot) {
     *slot.lock().unwrap_or_else(|e| e.into_inner()) = snap;
 }
 
+/// Per-group counts kept by the eBPF programs, read where they are.
+pub trait KernelCounts: Send + Sync + std::fmt::Debug {
+    /// (repeats suppressed, adverts refused for a bad checksum, for another authentication
+    /// type) of table entry `entry`.
+    fn counts(&self, entry: u32) -> (u64, u64, u64);
+}
+
 /// The table of group slots, keyed by the group's stable id.
 #[derive(Debug, Default)]
 pub struct StatusBoard {
     slots: RwLock<BTreeMap<usize, Slot>>,
+    kernel: OnceLock<Arc<dyn KernelCounts>>,
 }
 
 impl StatusBoard {
@@ -113,12 +126,26 @@ impl StatusBoard {
             .remove(&id);
     }
 
-    /// A copy of group `id`'s snapshot.
+    /// Where snapshots with a [`GroupSnapshot::kernel_entry`] find the kernel's counts (the
+    /// first table set stays: there is one per daemon).
+    pub fn set_kernel_counts(&self, table: Arc<dyn KernelCounts>) {
+        let _ = self.kernel.set(table);
+    }
+
+    /// A copy of group `id`'s snapshot, with the kernel's counts added.
     pub fn get(&self, id: usize) -> Option<GroupSnapshot> {
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        slots
+        let mut snap = slots
             .get(&id)
-            .map(|s| *s.lock().unwrap_or_else(|e| e.into_inner()))
+            .map(|s| *s.lock().unwrap_or_else(|e| e.into_inner()))?;
+        if let (Some(entry), Some(table)) = (snap.kernel_entry, self.kernel.get()) {
+            let (suppressed, bad_sum, bad_auth) = table.counts(entry);
+            snap.adverts_suppressed += suppressed;
+            snap.adverts_in += suppressed + bad_sum + bad_auth;
+            snap.auth_failures += bad_auth;
+            snap.discarded += bad_sum;
+        }
+        Some(snap)
     }
 }
 

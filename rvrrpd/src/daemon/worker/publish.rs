@@ -3,6 +3,7 @@
 
 use super::Shard;
 use crate::daemon::status::{publish, GroupSnapshot};
+use crate::net::xdp::SuppressSlot;
 use crate::time::Instant;
 
 /// Longest a group's published counters may lag behind (µs).
@@ -37,13 +38,10 @@ impl Shard {
         };
         let fsm = &group.fsm;
         let stats = fsm.stats();
-        // One atomic load; the count moves without the worker (see `follow`), and is
-        // published when the worker touches the group (at least once per Master_Down_Interval).
-        let suppressed = self.suppressed(g);
-        // Refused in the kernel: counted like the worker's own refusals.
-        let (bad_sum, bad_auth) = self.screened(g);
-        let malformed = group.malformed + bad_sum;
-        let auth_failures = group.auth_failures + bad_auth;
+        // The counts the eBPF programs keep (suppressed repeats, refused adverts) move
+        // without the worker: readers add them from the table (`StatusBoard::get`).
+        let malformed = group.malformed;
+        let auth_failures = group.auth_failures;
         publish(
             &group.slot,
             GroupSnapshot {
@@ -52,17 +50,14 @@ impl Shard {
                 priority: fsm.priority(),
                 preempt: fsm.params().preempt,
                 master_adver_interval: fsm.master_adver_interval(),
-                adverts_in: stats.adverts_received
-                    + auth_failures
-                    + malformed
-                    + group.not_peer
-                    + suppressed,
-                adverts_suppressed: suppressed,
+                adverts_in: stats.adverts_received + auth_failures + malformed + group.not_peer,
+                adverts_suppressed: 0,
                 adverts_out: stats.adverts_sent,
                 transitions: stats.transitions,
                 auth_failures,
                 discarded: stats.discarded.total() + malformed + group.not_peer,
                 last_transition: group.last_transition,
+                kernel_entry: group.suppress.as_ref().map(SuppressSlot::entry),
             },
         );
     }

@@ -148,6 +148,9 @@ pub struct Shard {
     /// A takeover is due by then: the worker polls instead of sleeping until it (see
     /// `extend_by_repeats`).
     pub(super) spin_until: Option<Instant>,
+    /// The last early read armed for a following Backup (see `extend_by_repeats`): the next
+    /// ones of the same burst join it.
+    pub(super) early_read: Option<Instant>,
 }
 
 impl Shard {
@@ -178,6 +181,7 @@ impl Shard {
             xdp_tx: None,
             clock: super::shell::now,
             spin_until: None,
+            early_read: None,
         }
     }
 
@@ -192,6 +196,7 @@ impl Shard {
     /// Lets groups inserted from now on keep their Master's advert in `table`, where the eBPF
     /// programs swallow its repeats.
     pub fn set_suppress_table(&mut self, table: Arc<SuppressTable>) {
+        self.status.set_kernel_counts(table.clone());
         self.suppress = Some(table);
     }
 

@@ -98,6 +98,23 @@ impl SuppressTable {
     }
 }
 
+impl crate::daemon::status::KernelCounts for SuppressTable {
+    /// Read with relaxed loads by the API while the programs and the worker write.
+    fn counts(&self, entry: u32) -> (u64, u64, u64) {
+        let base = entry as usize * ENTRY_WORDS;
+        let load = |w: usize| {
+            self.words
+                .word(base + w)
+                .map_or(0, |w| w.load(Ordering::Relaxed))
+        };
+        (
+            load(COUNT_WORD),
+            load(SCREENED_MALFORMED_WORD),
+            load(SCREENED_AUTH_WORD),
+        )
+    }
+}
+
 /// One group's entry, held by the worker that owns the group. Only that worker writes it.
 #[derive(Debug)]
 pub struct SuppressSlot {
@@ -197,6 +214,12 @@ impl SuppressSlot {
         }
         self.word(COUNT_WORD).fetch_add(1, Ordering::Relaxed);
         true
+    }
+
+    /// The entry's index in the table (see [`SuppressTable::counts`]).
+    pub fn entry(&self) -> u32 {
+        // base < entries × ENTRY_WORDS, entries: u32.
+        (self.base / ENTRY_WORDS) as u32
     }
 
     /// Adverts suppressed since [`reset`](SuppressSlot::reset).
