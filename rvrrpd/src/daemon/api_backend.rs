@@ -64,6 +64,18 @@ pub struct Shared {
     pub worker_scheduling: RwLock<String>,
 }
 
+/// The state the API shows for a published snapshot.
+pub fn group_state(snap: &super::status::GroupSnapshot) -> GroupState {
+    match (snap.priority, snap.state) {
+        // Never published: the worker has not started it yet.
+        (0, _) => GroupState::Down,
+        (_, State::Initialize) => GroupState::Init,
+        (_, State::Backup) => GroupState::Backup,
+        (_, State::Master) => GroupState::Master,
+        (_, State::Fault) => GroupState::Fault,
+    }
+}
+
 impl Shared {
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
@@ -74,16 +86,14 @@ impl Shared {
     }
 
     /// The view of one group, from its spec and its worker's latest snapshot.
+    /// The state of group `spec` as the API shows it (a snapshot copy, no view built).
+    pub fn group_state(&self, spec: &GroupSpec) -> GroupState {
+        group_state(&self.status.get(spec.index).unwrap_or_default())
+    }
+
     pub fn group_view(&self, spec: &GroupSpec) -> GroupView {
         let snap = self.status.get(spec.index).unwrap_or_default();
-        let state = match (snap.priority, snap.state) {
-            // Never published: the worker has not started it yet.
-            (0, _) => GroupState::Down,
-            (_, State::Initialize) => GroupState::Init,
-            (_, State::Backup) => GroupState::Backup,
-            (_, State::Master) => GroupState::Master,
-            (_, State::Fault) => GroupState::Fault,
-        };
+        let state = group_state(&snap);
         GroupView {
             group: spec.vrid,
             interface: spec.ifname.to_string(),

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tracing::{debug, warn};
 
-use crate::api::backend::{GroupState, GroupView};
+use crate::api::backend::GroupState;
 
 /// Sends service notifications when a service manager asked for them.
 #[derive(Debug)]
@@ -147,16 +147,21 @@ fn describe(states: &[NotifyState<'_>]) -> String {
 
 /// The `STATUS=` line: group counts by state, e.g.
 /// `3 virtual router(s): 1 master, 2 backup, 0 fault, 0 init, 0 down`.
-pub fn status_line(groups: &[GroupView]) -> String {
-    let count = |s: GroupState| groups.iter().filter(|g| g.state == s).count();
+pub fn status_line(states: impl IntoIterator<Item = GroupState>) -> String {
+    let (mut all, mut n) = (0, [0usize; 5]);
+    for s in states {
+        all += 1;
+        n[match s {
+            GroupState::Master => 0,
+            GroupState::Backup => 1,
+            GroupState::Fault => 2,
+            GroupState::Init => 3,
+            GroupState::Down => 4,
+        }] += 1;
+    }
     format!(
-        "{} virtual router(s): {} master, {} backup, {} fault, {} init, {} down",
-        groups.len(),
-        count(GroupState::Master),
-        count(GroupState::Backup),
-        count(GroupState::Fault),
-        count(GroupState::Init),
-        count(GroupState::Down),
+        "{all} virtual router(s): {} master, {} backup, {} fault, {} init, {} down",
+        n[0], n[1], n[2], n[3], n[4],
     )
 }
 
@@ -214,43 +219,20 @@ impl Watchdog {
 mod tests {
     use super::*;
 
-    fn view(state: GroupState) -> GroupView {
-        GroupView {
-            group: 1,
-            interface: "eth0".into(),
-            vif: "eth0".into(),
-            virtual_ips: Vec::new(),
-            version: 2,
-            priority: 100,
-            preempt: true,
-            state,
-            auth_type: "none".into(),
-            interface_hwaddress: [0; 6],
-            advert_interval: Duration::from_secs(1),
-            masterdown_interval: Duration::ZERO,
-            skew_time: Duration::ZERO,
-            master: None,
-            counters: Default::default(),
-            name: "eth0-1".into(),
-            configured_priority: 100,
-            tracking: Vec::new(),
-        }
-    }
-
     #[test]
     fn status_counts_every_state() {
         let g = [
-            view(GroupState::Master),
-            view(GroupState::Backup),
-            view(GroupState::Backup),
-            view(GroupState::Down),
+            GroupState::Master,
+            GroupState::Backup,
+            GroupState::Backup,
+            GroupState::Down,
         ];
         assert_eq!(
-            status_line(&g),
+            status_line(g),
             "4 virtual router(s): 1 master, 2 backup, 0 fault, 0 init, 1 down"
         );
         assert_eq!(
-            status_line(&[]),
+            status_line([]),
             "0 virtual router(s): 0 master, 0 backup, 0 fault, 0 init, 0 down"
         );
     }

@@ -79,6 +79,10 @@ pub struct Control {
     /// since the last of them (see [`Control::trim_heap_when_quiet`]).
     heap_churn: u64,
     quiet_ticks: u8,
+    /// The `STATUS=` line may be out of date (a transition, reload or API write since), and
+    /// seconds since it was last computed (see `notify_status`).
+    status_stale: bool,
+    status_ticks: u32,
     /// Link, script and file tracking (started by `run`).
     tracking: Option<Tracking>,
     /// The tracking events of a tracking restarted by a reload, for the main loop to take.
@@ -184,6 +188,8 @@ impl Control {
             pending,
             heap_churn: 0,
             quiet_ticks: 0,
+            status_stale: true,
+            status_ticks: 0,
             tracking: None,
             new_track_rx: None,
             config_source: None,
@@ -338,6 +344,7 @@ impl Control {
                         track_rx = Some(rx);
                     }
                     self.notify_reloaded();
+                    self.status_stale = true;
                 }
                 ev = ev_rx.recv() => match ev {
                     Some(ev) => self.handle_event(ev).await,
@@ -352,6 +359,7 @@ impl Control {
                     if let Some(req) = req {
                         let result = self.write(req.op.clone(), &req.user, &ev_tx, &mut ev_rx).await;
                         self.heap_churn += 1;
+                        self.status_stale = true;
                         self.quiet_ticks = 0;
                         match &result {
                             Ok(o) => info!("API user {}: {}: {}", req.user, req.op.describe(), o.message),
@@ -392,7 +400,10 @@ impl Control {
                 self.quiet_ticks = 0;
                 self.apply(group, op).await
             }
-            WorkerEvent::Transition(t) => self.notify(&t),
+            WorkerEvent::Transition(t) => {
+                self.status_stale = true;
+                self.notify(&t)
+            }
             WorkerEvent::WantMaster { group, wants } => self.sync_want(group, wants),
             WorkerEvent::Stopped { worker } => warn!("worker {worker} stopped unexpectedly"),
         }

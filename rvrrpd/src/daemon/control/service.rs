@@ -7,7 +7,6 @@ use tokio::sync::mpsc::unbounded_channel;
 use tokio::time::Interval;
 use tracing::{info, warn};
 
-use crate::api::backend::GroupView;
 use crate::daemon::api_backend::DaemonBackend;
 use crate::daemon::dump;
 use crate::daemon::sys::monotonic_micros;
@@ -62,6 +61,9 @@ pub(super) async fn tick(timer: &mut Option<Interval>) {
     }
 }
 
+/// Seconds between two `STATUS=` computations when nothing marked the line stale.
+const STATUS_REFRESH_TICKS: u32 = 30;
+
 impl Control {
     /// Gives the control plane its service notifications and the configuration path.
     pub fn with_service(mut self, service: Service) -> Self {
@@ -69,27 +71,34 @@ impl Control {
         self
     }
 
-    fn group_views(&self) -> Vec<GroupView> {
-        self.specs()
-            .values()
-            .map(|s| self.shared.group_view(s))
-            .collect()
+    /// The `STATUS=` line: one snapshot copy per group, no API view built (10,000 views a
+    /// second cost ~1 % of a core).
+    fn status_now(&self) -> String {
+        status_line(self.specs().values().map(|s| self.shared.group_state(s)))
     }
 
     /// `READY=1`: the workers run and the API is bound.
     pub(super) fn notify_ready(&mut self) {
         if self.service.notifier.enabled() {
-            let status = status_line(&self.group_views());
+            let status = self.status_now();
             self.service.notifier.ready(&status);
         }
     }
 
-    /// `STATUS=` with the group counts, when they changed (every second).
+    /// `STATUS=` with the group counts, when they may have changed: after a transition,
+    /// a reload or an API write (`status_stale`), and every [`STATUS_REFRESH_TICKS`]
+    /// seconds anyway. Called every second; in steady state it costs nothing.
     pub(super) fn notify_status(&mut self) {
-        if self.service.notifier.enabled() {
-            let status = status_line(&self.group_views());
-            self.service.notifier.status(&status);
+        self.status_ticks = self.status_ticks.saturating_add(1);
+        if !self.service.notifier.enabled()
+            || !(self.status_stale || self.status_ticks >= STATUS_REFRESH_TICKS)
+        {
+            return;
         }
+        self.status_stale = false;
+        self.status_ticks = 0;
+        let status = self.status_now();
+        self.service.notifier.status(&status);
     }
 
     /// `RELOADING=1` + `MONOTONIC_USEC=`: the configuration reload (SIGHUP) calls this when
@@ -100,7 +109,7 @@ impl Control {
 
     /// `READY=1` after a reload, with the status in force.
     pub(super) fn notify_reloaded(&mut self) {
-        let status = status_line(&self.group_views());
+        let status = self.status_now();
         self.service.notifier.reloaded(&status);
     }
 
