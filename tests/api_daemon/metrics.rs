@@ -79,7 +79,7 @@ fn api_metrics_with_a_session() {
         println!("fast-path counters of the Master: {drops:?}");
         // The Backup receives the Master's adverts through XDP: `delivered` counts the first
         // ones, the group's `adverts_suppressed` the repeats the kernel swallowed (the
-        // kernel-resident Backup; published within a Master_Down_Interval).
+        // kernel-resident Backup; read from the eBPF programs' table at each request).
         let b = Api::new(&lab, &r2);
         wait_api(&b, &procs);
         let b = b.login(RO);

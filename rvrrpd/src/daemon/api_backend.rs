@@ -49,8 +49,9 @@ pub struct Shared {
     pub fast_path: String,
     /// Transmit path in use (`tx_path`).
     pub tx_path: String,
-    /// The XDP program's drop and delivery counters (refreshed by the control plane).
-    pub fast_path_counters: RwLock<Vec<(String, u64)>>,
+    /// Reads the XDP program's drop and delivery counters (set once the fast path runs; the
+    /// API reads them per request, so an idle daemon does not).
+    pub fast_path_counters: std::sync::OnceLock<CounterReader>,
     /// Start time, for the uptime.
     pub started: StdInstant,
     /// Tracking of each group (refreshed by the control plane when an outcome changes);
@@ -63,6 +64,9 @@ pub struct Shared {
     /// How the workers are scheduled (refreshed by the control plane).
     pub worker_scheduling: RwLock<String>,
 }
+
+/// Reads the fast path's counters as (name, value) pairs.
+pub type CounterReader = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
 
 /// The state the API shows for a published snapshot.
 pub fn group_state(snap: &super::status::GroupSnapshot) -> GroupState {
@@ -264,9 +268,9 @@ impl Backend for DaemonBackend {
             fastpath_drops: self
                 .shared
                 .fast_path_counters
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+                .get()
+                .map(|read| read())
+                .unwrap_or_default(),
             timer_lateness: Histogram {
                 bounds: LATENESS_BOUNDS_US.iter().map(|&b| b as f64 / 1e6).collect(),
                 counts: buckets[..n].to_vec(),

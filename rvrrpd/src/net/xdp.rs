@@ -155,6 +155,24 @@ impl fmt::Display for Counters {
     }
 }
 
+/// The programs' per-CPU counters, readable from any thread.
+pub struct CounterMap(std::sync::Mutex<PerCpuArray<MapData, u64>>);
+
+impl CounterMap {
+    /// Counters summed over CPUs (one map lookup per counter).
+    pub fn read(&self) -> XdpResult<Counters> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Counters::default();
+        for c in Counter::ALL {
+            let per_cpu = map
+                .get(&c.index(), 0)
+                .map_err(map_err(COUNTERS_MAP, "read"))?;
+            out.0[c.index() as usize] = per_cpu.iter().copied().fold(0u64, u64::wrapping_add);
+        }
+        Ok(out)
+    }
+}
+
 /// One worker's ring buffer: epoll its fd (readable = events pending), then [`drain`].
 ///
 /// `Send`: move it to the worker thread that owns the groups mapped to this worker.
@@ -226,7 +244,7 @@ pub struct FastPath {
     object: PathBuf,
     workers: u32,
     demux: BpfHashMap<MapData, DemuxKey, DemuxValue>,
-    counters: PerCpuArray<MapData, u64>,
+    counters: Arc<CounterMap>,
     suppress: Arc<SuppressTable>,
     rings: Vec<Option<RingBuf<MapData>>>,
     attached: BTreeMap<String, Attachment>,
@@ -376,7 +394,7 @@ impl FastPath {
             object,
             workers,
             demux,
-            counters,
+            counters: Arc::new(CounterMap(std::sync::Mutex::new(counters))),
             suppress: Arc::new(suppress),
             rings,
             attached: BTreeMap::new(),
@@ -596,15 +614,12 @@ impl FastPath {
 
     /// Counters summed over CPUs.
     pub fn counters(&self) -> XdpResult<Counters> {
-        let mut out = Counters::default();
-        for c in Counter::ALL {
-            let per_cpu = self
-                .counters
-                .get(&c.index(), 0)
-                .map_err(map_err(COUNTERS_MAP, "read"))?;
-            out.0[c.index() as usize] = per_cpu.iter().copied().fold(0u64, u64::wrapping_add);
-        }
-        Ok(out)
+        self.counters.read()
+    }
+
+    /// The counters' map, for readers on other threads (the API reads it per request).
+    pub fn counter_map(&self) -> Arc<CounterMap> {
+        self.counters.clone()
     }
 
     fn ring_mut(&mut self, worker: u32) -> XdpResult<&mut RingBuf<MapData>> {

@@ -164,13 +164,24 @@ impl Control {
             workers,
             fast_path,
             tx_path,
-            fast_path_counters: RwLock::new(Vec::new()),
+            fast_path_counters: std::sync::OnceLock::new(),
             started: std::time::Instant::now(),
             tracking: RwLock::new(BTreeMap::new()),
             transitions: crate::api::events::channel(),
             no_accept: RwLock::new(String::new()),
             worker_scheduling: RwLock::new(String::new()),
         });
+        if let Some(map) = fast.as_ref().map(FastPath::counter_map) {
+            let read: crate::daemon::api_backend::CounterReader =
+                Box::new(move || match map.read() {
+                    Ok(c) => c.iter().map(|(name, v)| (name.to_string(), v)).collect(),
+                    Err(e) => {
+                        warn!("reading the XDP counters: {e}");
+                        Vec::new()
+                    }
+                });
+            let _ = shared.fast_path_counters.set(read);
+        }
         let scheduling = scheduling::WorkerScheduling::new(&shared.config());
         let mut control = Control {
             shared,
@@ -321,7 +332,6 @@ impl Control {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    self.refresh_counters();
                     self.publish_scheduling();
                     self.trim_heap_when_quiet();
                     self.notify_status();
@@ -457,22 +467,6 @@ impl Control {
             .unwrap_or_else(|e| e.into_inner());
         if *slot != line {
             *slot = line;
-        }
-    }
-
-    /// Copies the XDP counters for the API (a map read: cheap, once a second).
-    fn refresh_counters(&self) {
-        let Some(fast) = &self.fast else { return };
-        match fast.counters() {
-            Ok(c) => {
-                let list = c.iter().map(|(name, v)| (name.to_string(), v)).collect();
-                *self
-                    .shared
-                    .fast_path_counters
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner()) = list;
-            }
-            Err(e) => warn!("reading the XDP counters: {e}"),
         }
     }
 }

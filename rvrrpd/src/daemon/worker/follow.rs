@@ -19,12 +19,21 @@ use crate::time::Instant;
 /// least (µs).
 pub(super) const EARLY_WAKE_US: u64 = 1_000;
 
-/// An early read joins one already armed up to this much earlier (µs), so the reads of the
-/// groups one Master burst fed (their deadlines spread over a few hundred µs) fall due
-/// together: one wake-up, one timerfd setting and one wheel collection per burst instead of
-/// one per group (performance.md, finding 18). Reading early by any amount is harmless: the
-/// read only looks for a newer repeat.
+/// An early read joins one already armed up to this much earlier (µs) at least, so the
+/// reads of the groups one Master burst fed (their deadlines spread over a few hundred µs)
+/// fall due together (performance.md, finding 18). Reading early is harmless: the read only
+/// looks for a newer repeat.
 pub(super) const EARLY_JOIN_US: u64 = 1_000;
+
+/// How early a read of a group whose Master_Down deadline is at `next` may come and still
+/// find the Master's newest repeat (µs before `next`): Master_Down_Interval is three
+/// intervals plus Skew_Time, so the third advert after the newest one read arrives about
+/// Skew_Time before the deadline; a quarter of it is left for the Master's jitter. Reads of
+/// the bursts of that span share one wake-up (finding 20).
+pub(super) fn read_window_us(skew: std::time::Duration) -> u64 {
+    let skew = u64::try_from(skew.as_micros()).unwrap_or(u64::MAX);
+    EARLY_WAKE_US + EARLY_JOIN_US.max(skew - skew / 4)
+}
 
 impl Shard {
     /// Stops suppression for group `g` and folds the repeats its entry accounted for into the
@@ -117,18 +126,18 @@ impl Shard {
         };
         match group.fsm.poll_timeout() {
             Some(next) if next > now => {
-                // The timer fires 1–2 ms ahead (with the first read of the burst, see
-                // EARLY_JOIN_US) and reads the newest repeat: when one came, the deadline
-                // moves on; when none did, the takeover is near and the worker polls until
-                // it, since a sleeping worker on an idle (virtual) CPU wakes hundreds of µs
-                // late (performance.md, finding 17).
+                // The timer fires 1 ms ahead, or with an earlier read armed within the
+                // group's read window (`read_window_us`), and reads the newest repeat: when
+                // one came, the deadline moves on; when none did, the takeover is near and the
+                // worker polls until it, since a sleeping worker on an idle (virtual) CPU
+                // wakes hundreds of µs late (performance.md, finding 17). A read that found
+                // none early re-arms 1 ms before the deadline.
                 let early = next.as_micros().saturating_sub(EARLY_WAKE_US);
+                let lowest = next
+                    .as_micros()
+                    .saturating_sub(read_window_us(group.fsm.skew_time()));
                 let at = match self.early_read {
-                    Some(prev)
-                        if prev > now
-                            && prev.as_micros() <= early
-                            && prev.as_micros() + EARLY_JOIN_US >= early =>
-                    {
+                    Some(prev) if prev > now && (lowest..=early).contains(&prev.as_micros()) => {
                         prev
                     }
                     _ => Instant::from_micros(early),

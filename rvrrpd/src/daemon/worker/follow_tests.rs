@@ -297,60 +297,11 @@ fn the_timer_reads_the_newest_repeat_early_and_polls_only_before_a_takeover() {
 
 #[test]
 fn the_early_reads_of_one_burst_fall_due_together() {
-    // A Backup of four groups whose Master's adverts arrive in bursts, 150 µs apart.
-    let table = SuppressTable::for_tests(16);
-    let links = || WorkerLinks {
-        events: tokio::sync::mpsc::unbounded_channel().0,
-        status: Arc::new(StatusBoard::new()),
-        lateness: Arc::new(LatenessHistogram::default()),
-    };
-    let (mut a, mut b) = (Shard::new(0, links()), Shard::new(1, links()));
-    b.set_suppress_table(table.clone());
-    for vrid in 1..=4u8 {
-        let mut m = spec(usize::from(vrid), 1, 200);
-        m.vrid = vrid;
-        a.insert_group(m);
-        let mut s = spec(usize::from(vrid), 2, 100);
-        s.vrid = vrid;
-        table.allocate(s.demux_key());
-        b.insert_group(s);
-    }
+    // A Backup of four groups whose Master's adverts arrive in bursts, 150 µs apart: the
+    // link delivers what A sent in 20 ms as one burst.
+    let (mut a, mut b) = four_groups();
     let mut t = Instant::from_millis(1);
-    a.startup(t);
-    b.startup(t);
-    let mut delivered = 0;
-    let mut burst = Vec::new();
-    for _ in 0..5_000 {
-        t += Duration::from_millis(1);
-        a.fire_timers(t);
-        // A spreads its groups over the interval: the link delivers what it sent in 20 ms
-        // as one burst.
-        burst.extend(a.drain_outbox());
-        if t.as_micros() % 20_000 != 0 {
-            b.fire_timers(t);
-            continue;
-        }
-        for (k, (ifindex, f)) in burst.drain(..).enumerate() {
-            let at = t + Duration::from_micros(150 * k as u64);
-            let view = parse_ethernet_frame(&f).expect("frame");
-            let g = b.demux[&(ifindex, crate::wire::Family::Ipv4, view.vrrp[1])];
-            let slot = b.groups[g].as_ref().and_then(|g| g.suppress.as_ref());
-            if slot
-                .is_some_and(|s| s.kernel_swallows(view.src_ip, view.vrrp, at.as_micros() * 1000))
-            {
-                continue;
-            }
-            delivered += 1;
-            b.fire_timers(at);
-            let meta = RxMeta {
-                src: view.src_ip,
-                dst: view.dst_ip,
-                ttl: view.ttl,
-            };
-            b.handle_advert(ifindex, view.vrrp, &meta, at);
-        }
-        b.fire_timers(t);
-    }
+    let delivered = run_bursts(&mut a, &mut b, &mut t, 5_000, 20, |_| {});
     assert_eq!(delivered, 4, "one advert per group reached the worker");
     // Every group follows its Master; their next reads are one timer instant, within 2 ms
     // before the earliest Master_Down deadline.
@@ -368,4 +319,115 @@ fn the_early_reads_of_one_burst_fall_due_together() {
     assert!(reads.iter().all(|&r| r == reads[0]), "{reads:?}");
     let ahead = deadline.as_micros() - reads[0].as_micros();
     assert!((1_000..=2_000).contains(&ahead), "{ahead} µs ahead");
+}
+
+/// A Master shard and a following Backup shard of four groups (VRIDs 1–4, 100 ms adverts,
+/// A's spread over the interval), started.
+fn four_groups() -> (Shard, Shard) {
+    let table = SuppressTable::for_tests(16);
+    let links = || WorkerLinks {
+        events: tokio::sync::mpsc::unbounded_channel().0,
+        status: Arc::new(StatusBoard::new()),
+        lateness: Arc::new(LatenessHistogram::default()),
+    };
+    let (mut a, mut b) = (Shard::new(0, links()), Shard::new(1, links()));
+    b.set_suppress_table(table.clone());
+    for vrid in 1..=4u8 {
+        let mut m = spec(usize::from(vrid), 1, 200);
+        m.vrid = vrid;
+        a.insert_group(m);
+        let mut s = spec(usize::from(vrid), 2, 100);
+        s.vrid = vrid;
+        table.allocate(s.demux_key());
+        b.insert_group(s);
+    }
+    let t = Instant::from_millis(1);
+    a.startup(t);
+    b.startup(t);
+    (a, b)
+}
+
+/// Runs `ms` ms in 1 ms steps; what A sent arrives at B every `every_ms` ms as one burst,
+/// 150 µs apart, through the model of the eBPF programs. `step` sees B after each step.
+/// Returns how many adverts reached B's worker.
+fn run_bursts(
+    a: &mut Shard,
+    b: &mut Shard,
+    t: &mut Instant,
+    ms: u64,
+    every_ms: u64,
+    mut step: impl FnMut(&Shard),
+) -> usize {
+    let mut delivered = 0;
+    let mut burst = Vec::new();
+    for _ in 0..ms {
+        *t += Duration::from_millis(1);
+        a.fire_timers(*t);
+        burst.extend(a.drain_outbox());
+        if t.as_micros() % (every_ms * 1_000) == 0 {
+            for (k, (ifindex, f)) in burst.drain(..).enumerate() {
+                let at = *t + Duration::from_micros(150 * k as u64);
+                let view = parse_ethernet_frame(&f).expect("frame");
+                let g = b.demux[&(ifindex, crate::wire::Family::Ipv4, view.vrrp[1])];
+                let slot = b.groups[g].as_ref().and_then(|g| g.suppress.as_ref());
+                let ns = at.as_micros() * 1000;
+                if slot.is_some_and(|s| s.kernel_swallows(view.src_ip, view.vrrp, ns)) {
+                    continue;
+                }
+                delivered += 1;
+                b.fire_timers(at);
+                let meta = RxMeta {
+                    src: view.src_ip,
+                    dst: view.dst_ip,
+                    ttl: view.ttl,
+                };
+                b.handle_advert(ifindex, view.vrrp, &meta, at);
+            }
+        }
+        b.fire_timers(*t);
+        step(b);
+    }
+    delivered
+}
+
+#[test]
+fn the_reads_of_bursts_within_a_skew_time_share_one_wake_up() {
+    // A's four groups advertise at different phases and each advert arrives on its own.
+    // Skew_Time is 60.9 ms (priority 100, 100 ms adverts): their reads fit in one window.
+    let (mut a, mut b) = four_groups();
+    let mut t = Instant::from_millis(1);
+    run_bursts(&mut a, &mut b, &mut t, 2_000, 1, |_| {});
+    let mut instants = std::collections::BTreeSet::new();
+    let delivered = run_bursts(&mut a, &mut b, &mut t, 10_000, 1, |b| {
+        instants.extend(
+            (0..4)
+                .filter_map(|g| b.groups[g].as_ref()?.fsm_timer)
+                .filter_map(|id| b.wheel.deadline(id)),
+        );
+    });
+    assert_eq!(
+        delivered, 0,
+        "every read found the newest repeat: nothing reached B"
+    );
+    assert!((0..4).all(|g| b.state(g) == Some(State::Backup)));
+    // One read instant per three intervals (each finds the third repeat since the last one)
+    // for all four groups: ~33 in 10 s, not ~133.
+    assert!(
+        (30..=36).contains(&instants.len()),
+        "{} read instants in 10 s",
+        instants.len()
+    );
+    // No group reads later than 1 ms before its deadline, nor before its window.
+    for g in 0..4 {
+        let group = b.groups[g].as_ref().expect("group");
+        let read = b.wheel.deadline(group.fsm_timer.expect("armed"));
+        let read = read.expect("pending");
+        let deadline = group.fsm.poll_timeout().expect("deadline");
+        let ahead = deadline.as_micros() - read.as_micros();
+        let window = super::follow::read_window_us(group.fsm.skew_time());
+        assert!(
+            (1_000..=window).contains(&ahead),
+            "group {g}: {ahead} µs ahead"
+        );
+    }
 }
