@@ -151,6 +151,8 @@ pub struct Shard {
     /// The last early read armed for a following Backup (see `extend_by_repeats`): the next
     /// ones of the same burst join it.
     pub(super) early_read: Option<Instant>,
+    /// Since when (µs) deferred work has waited without progress (see `run_deferred`).
+    pub(super) deferred_since: Option<u64>,
 }
 
 impl Shard {
@@ -182,6 +184,7 @@ impl Shard {
             clock: super::shell::now,
             spin_until: None,
             early_read: None,
+            deferred_since: None,
         }
     }
 

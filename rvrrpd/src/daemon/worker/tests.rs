@@ -427,14 +427,31 @@ fn deferred_work_yields_to_the_next_timer() {
     a.clock = || Instant::ZERO;
     a.run_deferred();
     assert_eq!(a.deferred.len(), 300 - 64);
-    // At the next deadline: one item, then the timer's turn; nothing is lost or reordered.
+    // At the next deadline: nothing, the timer's turn comes first; after 5 ms without
+    // progress one item runs anyway. Nothing is lost or reordered.
+    static NOW_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let (mut b, _e) = burst();
-    b.clock = || Instant::from_millis(1_000_000_000);
-    let second = b.deferred[1];
+    NOW_US.store(1_000_000_000_000, std::sync::atomic::Ordering::Relaxed);
+    b.clock = || Instant::from_micros(NOW_US.load(std::sync::atomic::Ordering::Relaxed));
+    let (first, second) = (b.deferred[0], b.deferred[1]);
+    b.run_deferred();
+    assert_eq!(b.deferred.len(), 300);
+    NOW_US.fetch_add(4_999, std::sync::atomic::Ordering::Relaxed);
+    b.run_deferred();
+    assert_eq!(b.deferred.len(), 300);
+    assert_eq!(format!("{:?}", b.deferred[0]), format!("{first:?}"));
+    NOW_US.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     b.run_deferred();
     assert_eq!(b.deferred.len(), 299);
     assert_eq!(format!("{:?}", b.deferred[0]), format!("{second:?}"));
+    let mut turns = 0;
     while b.has_deferred() {
+        NOW_US.fetch_add(5_000, std::sync::atomic::Ordering::Relaxed);
         b.run_deferred();
+        turns += 1;
     }
+    assert_eq!(
+        turns, 299,
+        "one item per 5 ms while the timers leave no room"
+    );
 }

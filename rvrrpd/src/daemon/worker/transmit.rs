@@ -18,6 +18,10 @@ const DEFERRED_PER_TURN: usize = 64;
 /// takes (a gratuitous ARP burst or a log line: tens of µs).
 const DEFERRED_MARGIN_US: u64 = 100;
 
+/// Longest deferred work waits without progress while timers keep it out (µs): then one item
+/// runs anyway, so a worker whose timers never leave it room still logs and announces.
+const DEFERRED_MAX_WAIT_US: u64 = 5_000;
+
 /// What each of a turn's buffers keeps at least, in bytes, once a burst is over: a phase
 /// slot's adverts and events fit, so steady-state turns never reallocate.
 const KEEP_BYTES: usize = 64 * 1024;
@@ -82,22 +86,28 @@ impl Shard {
 
     /// Runs the work deferred behind the adverts (logs, announcements), at most
     /// [`DEFERRED_PER_TURN`] items, and yields to the timers: it stops
-    /// [`DEFERRED_MARGIN_US`] before the next deadline (after one item at least, so it always
-    /// progresses). When thousands of groups take over at once, the expiries of the next ones
-    /// are spread over a fraction of a millisecond; run between them, 64 gratuitous ARPs and
-    /// log lines held each later takeover by milliseconds (performance.md, finding 17).
+    /// [`DEFERRED_MARGIN_US`] before the next deadline, and runs nothing that close to it
+    /// unless the work waited [`DEFERRED_MAX_WAIT_US`] without progress. When thousands of
+    /// groups take over at once, the expiries of the next ones are spread over a fraction of
+    /// a millisecond; run between them, 64 gratuitous ARPs and log lines held each later
+    /// takeover by milliseconds (performance.md, finding 17), and even one item per turn
+    /// doubled the time a worker took for a cluster (finding 21).
     pub(super) fn run_deferred(&mut self) {
         if self.deferred.is_empty() {
+            self.deferred_since = None;
             return;
         }
         let stop = self
             .wheel
             .next_deadline()
             .map(|d| d.as_micros().saturating_sub(DEFERRED_MARGIN_US));
+        let now = (self.clock)().as_micros();
+        let since = *self.deferred_since.get_or_insert(now);
+        let starved = now.saturating_sub(since) >= DEFERRED_MAX_WAIT_US;
         let mut queue = std::mem::take(&mut self.deferred);
         let mut done = 0;
         while done < queue.len().min(DEFERRED_PER_TURN) {
-            if done > 0 && stop.is_some_and(|s| (self.clock)().as_micros() >= s) {
+            if (done > 0 || !starved) && stop.is_some_and(|s| (self.clock)().as_micros() >= s) {
                 break;
             }
             let (g, d) = queue[done];
@@ -119,6 +129,9 @@ impl Shard {
         // Work queued meanwhile goes after what was already waiting.
         queue.append(&mut self.deferred);
         self.deferred = queue;
+        if done > 0 {
+            self.deferred_since = (!self.deferred.is_empty()).then(|| (self.clock)().as_micros());
+        }
     }
 
     /// Sends the queued adverts, one batch per interface (and per unicast socket), then the
