@@ -89,12 +89,12 @@ impl Shared {
             .clone()
     }
 
-    /// The view of one group, from its spec and its worker's latest snapshot.
     /// The state of group `spec` as the API shows it (a snapshot copy, no view built).
     pub fn group_state(&self, spec: &GroupSpec) -> GroupState {
         group_state(&self.status.get(spec.index).unwrap_or_default())
     }
 
+    /// The view of one group, from its spec and its worker's latest snapshot.
     pub fn group_view(&self, spec: &GroupSpec) -> GroupView {
         let snap = self.status.get(spec.index).unwrap_or_default();
         let state = group_state(&snap);

@@ -40,8 +40,6 @@ impl Shard {
         let stats = fsm.stats();
         // The counts the eBPF programs keep (suppressed repeats, refused adverts) move
         // without the worker: readers add them from the table (`StatusBoard::get`).
-        let malformed = group.malformed;
-        let auth_failures = group.auth_failures;
         publish(
             &group.slot,
             GroupSnapshot {
@@ -50,12 +48,15 @@ impl Shard {
                 priority: fsm.priority(),
                 preempt: fsm.params().preempt,
                 master_adver_interval: fsm.master_adver_interval(),
-                adverts_in: stats.adverts_received + auth_failures + malformed + group.not_peer,
+                adverts_in: stats.adverts_received
+                    + group.auth_failures
+                    + group.malformed
+                    + group.not_peer,
                 adverts_suppressed: 0,
                 adverts_out: stats.adverts_sent,
                 transitions: stats.transitions,
-                auth_failures,
-                discarded: stats.discarded.total() + malformed + group.not_peer,
+                auth_failures: group.auth_failures,
+                discarded: stats.discarded.total() + group.malformed + group.not_peer,
                 last_transition: group.last_transition,
                 kernel_entry: group.suppress.as_ref().map(SuppressSlot::entry),
             },

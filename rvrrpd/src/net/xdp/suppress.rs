@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use aya::maps::MapData;
 use rvrrpd_common::{DemuxKey, SuppressEntry, SMALL_VRRP_LEN};
 
+use crate::daemon::status::KernelCounts;
 use crate::net::sys::SharedWords;
 
 /// Words of one entry.
@@ -91,14 +92,9 @@ impl SuppressTable {
             key,
         })
     }
-
-    /// Adverts of `key` suppressed so far (0 without a slot).
-    pub fn suppressed(self: &Arc<Self>, key: DemuxKey) -> u64 {
-        self.slot(key).map_or(0, |s| s.suppressed())
-    }
 }
 
-impl crate::daemon::status::KernelCounts for SuppressTable {
+impl KernelCounts for SuppressTable {
     /// Read with relaxed loads by the API while the programs and the worker write.
     fn counts(&self, entry: u32) -> (u64, u64, u64) {
         let base = entry as usize * ENTRY_WORDS;
@@ -224,16 +220,14 @@ impl SuppressSlot {
 
     /// Adverts suppressed since [`reset`](SuppressSlot::reset).
     pub fn suppressed(&self) -> u64 {
-        self.word(COUNT_WORD).load(Ordering::Relaxed)
+        self.table.counts(self.entry()).0
     }
 
     /// Adverts the XDP program refused for the group (see `rvrrpd_common::FLAG_SCREEN`):
     /// (bad checksum, other authentication type).
     pub fn screened(&self) -> (u64, u64) {
-        (
-            self.word(SCREENED_MALFORMED_WORD).load(Ordering::Relaxed),
-            self.word(SCREENED_AUTH_WORD).load(Ordering::Relaxed),
-        )
+        let (_, malformed, auth) = self.table.counts(self.entry());
+        (malformed, auth)
     }
 
     /// What the XDP program does when it refuses an advert of the group, for unit tests.
