@@ -125,26 +125,15 @@ pub(crate) fn bind_packet(fd: &impl AsRawFd, ifindex: u32, protocol: u16) -> io:
     .map(drop)
 }
 
-fn frame_ethertype(frame: &[u8]) -> u16 {
-    match frame.get(12..14) {
-        Some(b) => u16::from_be_bytes([b[0], b[1]]),
-        None => 0,
-    }
-}
-
-/// `sendmmsg(2)` of whole Ethernet frames on an AF_PACKET socket, each addressed to
-/// `ifindex` with the frame's own ethertype. Returns how many frames were sent.
-pub(crate) fn sendmmsg_packet(
-    fd: &impl AsRawFd,
-    ifindex: u32,
-    frames: &[&[u8]],
-) -> io::Result<usize> {
+/// `sendmmsg(2)` of whole Ethernet frames on an AF_PACKET socket bound to one interface with
+/// protocol 0 ([`bind_packet`]). The frames carry no address: the kernel sends on the bound
+/// interface (its cached device, no lookup by index per frame) and, for a SOCK_RAW socket
+/// bound to protocol 0, takes each frame's protocol from its own Ethernet header
+/// (`packet_parse_headers`), so adverts, ARP and NA frames share the socket. Returns how
+/// many frames were sent.
+pub(crate) fn sendmmsg_packet(fd: &impl AsRawFd, frames: &[&[u8]]) -> io::Result<usize> {
     if frames.is_empty() {
         return Ok(0);
-    }
-    let mut addrs = Vec::with_capacity(frames.len());
-    for f in frames {
-        addrs.push(sockaddr_ll(ifindex, frame_ethertype(f))?);
     }
     let mut iovs: Vec<libc::iovec> = frames
         .iter()
@@ -154,18 +143,16 @@ pub(crate) fn sendmmsg_packet(
         })
         .collect();
     let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(frames.len());
-    for (iov, addr) in iovs.iter_mut().zip(addrs.iter_mut()) {
-        // SAFETY: msghdr/mmsghdr are plain old data; all-zero is valid.
+    for iov in iovs.iter_mut() {
+        // SAFETY: msghdr/mmsghdr are plain old data; all-zero is valid (no address).
         let mut h: libc::mmsghdr = unsafe { zeroed() };
-        h.msg_hdr.msg_name = (addr as *mut libc::sockaddr_ll).cast();
-        h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
         h.msg_hdr.msg_iov = iov;
         h.msg_hdr.msg_iovlen = 1;
         hdrs.push(h);
     }
     let n = libc::c_uint::try_from(hdrs.len()).unwrap_or(libc::c_uint::MAX);
-    // SAFETY: every header points into `iovs`/`addrs`, which live until the call returns;
-    // the kernel only reads the frames (the `*mut` is an artefact of the C API).
+    // SAFETY: every header points into `iovs`, which lives until the call returns; the kernel
+    // only reads the frames (the `*mut` is an artefact of the C API).
     let sent = cvt(unsafe { libc::sendmmsg(fd.as_raw_fd(), hdrs.as_mut_ptr(), n, 0) })?;
     Ok(sent as usize)
 }

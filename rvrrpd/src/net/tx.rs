@@ -2,7 +2,8 @@
 //! as source, gratuitous ARP, unsolicited NA) on one interface.
 //!
 //! The socket is bound with protocol 0, so it never receives anything (no queue to drain,
-//! no copy of every frame on the wire). Each frame is addressed with its own ethertype.
+//! no copy of every frame on the wire). Frames go without an address: the kernel sends them
+//! on the bound interface with the ethertype of their own header.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
@@ -60,7 +61,7 @@ impl TxSocket {
         }
         let mut done = 0;
         while done < frames.len() {
-            let n = sys::sendmmsg_packet(&self.sock, self.ifindex, &frames[done..])
+            let n = sys::sendmmsg_packet(&self.sock, &frames[done..])
                 .ctx(|| format!("sending {} frame(s) on {}", frames.len() - done, self.iface))?;
             if n == 0 {
                 break;

@@ -9,10 +9,14 @@
 //! - [`shard`]: the [`Shard`], which owns the groups' state, state machines and timers;
 //! - [`receive`]: draining the receive sockets or XDP ring and validating adverts;
 //! - [`transmit`]: batched advert sending, announcements and work deferred behind them;
+//! - [`cadence`]: one wheel entry for the Masters whose adverts fall due together;
 //! - [`publish`]: copying group state into the status board;
 //! - [`follow`]: the kernel-resident Backup (the eBPF programs swallow the followed Master's
 //!   repeated adverts).
 
+mod cadence;
+#[cfg(test)]
+mod cadence_tests;
 mod follow;
 #[cfg(test)]
 mod follow_tests;

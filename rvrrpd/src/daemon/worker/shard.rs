@@ -38,6 +38,9 @@ pub(super) enum TimerKey {
     /// A later burst while Master: the second one (`garp_master_delay`) or a refresh
     /// (`garp_master_refresh`).
     AnnounceLater(u32),
+    /// The Masters whose adverts fall due together (see `cadence`): an index of the shard's
+    /// cadence slab, not a group slot.
+    Cadence(u32),
 }
 
 impl TimerKey {
@@ -71,6 +74,9 @@ pub(super) struct Group {
     pub(super) fsm: Vrrp,
     pub(super) advert: AdvertCache,
     pub(super) fsm_timer: Option<TimerId>,
+    /// A Master's cadence (index, position in its list) instead of a wheel entry of its own:
+    /// at most one of `fsm_timer` and `cadence` is set.
+    pub(super) cadence: Option<(u32, u32)>,
     pub(super) announce_timer: Option<TimerId>,
     pub(super) announce_left: u32,
     /// The timer of the next later burst, and whether it is the second one (else a refresh).
@@ -116,6 +122,8 @@ pub struct Shard {
     /// Unicast transmit sockets, by (ifindex, source address, TTL).
     pub(super) utx: HashMap<UnicastTxKey, UnicastTx>,
     pub(super) wheel: TimingWheel<TimerKey>,
+    /// Masters sharing a wheel entry per advert instant (see `cadence`).
+    pub(super) cadences: super::cadence::Cadences,
     pub(super) events: UnboundedSender<WorkerEvent>,
     /// Events for the control plane raised during the turn, sent by [`Shard::flush`] after
     /// the turn's adverts: a send may wake the control plane, which then competes for the CPU
@@ -168,6 +176,7 @@ impl Shard {
             tx: HashMap::new(),
             utx: HashMap::new(),
             wheel: TimingWheel::new(),
+            cadences: Default::default(),
             events: links.events,
             pending_events: Vec::new(),
             status: links.status,
@@ -219,6 +228,7 @@ impl Shard {
             fsm: Vrrp::new(group_params(&spec)),
             advert: AdvertCache::new(),
             fsm_timer: None,
+            cadence: None,
             announce_timer: None,
             announce_left: 0,
             later_timer: None,
@@ -348,6 +358,7 @@ impl Shard {
 
     /// Takes the group out of local slot `g` (stopped by the caller) and frees the slot.
     pub(super) fn take_group(&mut self, g: usize) -> Option<Group> {
+        self.leave_cadence(g);
         let group = self.groups.get_mut(g)?.take()?;
         self.by_id.remove(&(group.spec.index as u32));
         self.free.push(g as u32);
@@ -505,37 +516,12 @@ impl Shard {
             match key {
                 TimerKey::Fsm(g) => {
                     let g = g as usize;
-                    let Some(group) = self.groups[g].as_mut() else {
-                        continue;
-                    };
-                    group.fsm_timer = None;
-                    let due = match group.fsm.poll_timeout() {
-                        // Armed early (see `rearm`, and `extend_by_repeats` for a Backup
-                        // whose Master's repeats are swallowed: it reads the newest now).
-                        Some(due) if due > now => {
-                            if group.entry_valid && self.extend_by_repeats(g, now) {
-                                continue;
-                            }
-                            if let Some(group) = self.groups[g].as_mut() {
-                                group.fsm_timer = Some(self.wheel.insert(due, TimerKey::fsm(g)));
-                            }
-                            continue;
-                        }
-                        Some(due) => due,
-                        None => continue,
-                    };
-                    // A Backup whose Master's repeats were swallowed: the newest moves it on.
-                    if self.extend_by_repeats(g, now) {
-                        continue;
+                    if let Some(group) = self.groups[g].as_mut() {
+                        group.fsm_timer = None;
+                        self.fire_fsm(g, now);
                     }
-                    self.lateness
-                        .record(now.as_micros().saturating_sub(due.as_micros()));
-                    let Some(group) = self.groups[g].as_mut() else {
-                        continue;
-                    };
-                    group.fsm.handle_timeout(now, &mut self.actions);
-                    self.apply_actions(g, now);
                 }
+                TimerKey::Cadence(c) => self.fire_cadence(c, now),
                 TimerKey::AnnounceLater(g) => {
                     let g = g as usize;
                     if let Some(group) = self.groups[g].as_mut() {
@@ -552,6 +538,38 @@ impl Shard {
                 }
             }
         }
+    }
+
+    /// Runs group `g`'s protocol timer, whose wheel entry (or cadence) came due at `now` and
+    /// is gone: a deadline still ahead is re-armed, a due one handled.
+    pub(super) fn fire_fsm(&mut self, g: usize, now: Instant) {
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        let due = match group.fsm.poll_timeout() {
+            // Armed early (see `rearm`, and `extend_by_repeats` for a Backup whose Master's
+            // repeats are swallowed: it reads the newest now).
+            Some(due) if due > now => {
+                if group.entry_valid && self.extend_by_repeats(g, now) {
+                    return;
+                }
+                self.rearm(g);
+                return;
+            }
+            Some(due) => due,
+            None => return,
+        };
+        // A Backup whose Master's repeats were swallowed: the newest moves it on.
+        if self.extend_by_repeats(g, now) {
+            return;
+        }
+        self.lateness
+            .record(now.as_micros().saturating_sub(due.as_micros()));
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
+        group.fsm.handle_timeout(now, &mut self.actions);
+        self.apply_actions(g, now);
     }
 
     /// Executes the actions the state machine returned for group `g`, re-arms its timer and
@@ -628,15 +646,37 @@ impl Shard {
         self.publish_if_due(g, now);
     }
 
-    /// Keeps the wheel entry of group `g` at or before its machine's next deadline. A later
+    /// Keeps the wheel entry of group `g` at or before its machine's next deadline (a Master's:
+    /// its cadence at that deadline). A later
     /// deadline (a Backup's Master_Down_Timer pushed back by every advert) leaves the entry
     /// where it is: when it fires early, [`Shard::fire_timers`] moves it on. That is one wheel
     /// operation per Master_Down_Interval instead of one per advert.
     pub(super) fn rearm(&mut self, g: usize) {
+        let cadence_due = self.cadence_due(g);
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
         let next = group.fsm.poll_timeout();
+        if group.fsm.state() == State::Master {
+            // A Master's next advert: in the cadence of its instant (see `cadence`).
+            if let Some(at) = next {
+                if cadence_due == Some(at) {
+                    return;
+                }
+                if let Some(id) = group.fsm_timer.take() {
+                    self.wheel.cancel(id);
+                }
+                self.leave_cadence(g);
+                self.join_cadence(g, at);
+                return;
+            }
+        }
+        if cadence_due.is_some() {
+            self.leave_cadence(g);
+        }
+        let Some(group) = self.groups[g].as_mut() else {
+            return;
+        };
         match (group.fsm_timer, next) {
             (Some(id), Some(at)) => match self.wheel.deadline(id) {
                 Some(armed) if armed <= at => {}
