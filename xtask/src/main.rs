@@ -97,7 +97,8 @@ enum Cmd {
         /// keepalived: normal scheduling). 0: rvrrpd `realtime_priority = 0` (normal).
         #[arg(long, value_parser = clap::value_parser!(u8).range(0..=99))]
         realtime: Option<u8>,
-        /// rvrrpd `advert_slots` (phase slots per advert interval; default: the daemon's, 20).
+        /// rvrrpd `advert_slots` (phase slots per advert interval; default: the daemon's, one
+        /// per 50 groups, at most 20 up to 5,000 groups, then one per 250).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1000))]
         advert_slots: Option<u16>,
         /// After the steady state, a second window of `--duration` s with this many forged

@@ -125,6 +125,9 @@ impl std::str::FromStr for Format {
 /// Default of the `dump_file` directive: the running-state dump written on SIGUSR1.
 pub const DEFAULT_DUMP_FILE: &str = "/run/rvrrpd/rvrrpd.json";
 
+/// Most phase slots `advert_slots` may set.
+pub const MAX_ADVERT_SLOTS: u16 = 1000;
+
 /// The whole configuration.
 ///
 /// Serializing it (for the API) never outputs `auth_secret`, the `[api]` secret or password
@@ -186,7 +189,8 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_nice: Option<i8>,
     /// Extension: phase slots a Master's adverts are spread over per Advertisement_Interval
-    /// (1–1000; default one per 50 groups, at most 20; 1 = every group in one burst).
+    /// (1–1000; default one per 50 groups, at most 20, beyond 5,000 groups one per 250;
+    /// 1 = every group in one burst).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advert_slots: Option<u16>,
     /// Extension: transmit path of the workers (`packet`, the default, or `xdp`).

@@ -103,8 +103,9 @@ fn general(config: &Config, ctx: &mut Context<'_>) -> Result<(), ConfigError> {
         }
     }
     if let Some(n) = config.advert_slots {
-        if !(1..=1000).contains(&n) {
-            return Err(ctx.error("advert_slots", format!("= {n} is out of range (1–1000)")));
+        let max = super::MAX_ADVERT_SLOTS;
+        if !(1..=max).contains(&n) {
+            return Err(ctx.error("advert_slots", format!("= {n} is out of range (1–{max})")));
         }
     }
     for (name, path) in [

@@ -159,6 +159,13 @@ pub const DEFAULT_ADVERT_SLOTS: u16 = 20;
 /// per interval on both routers; clusters of 50 are taken over in well under a millisecond).
 const GROUPS_PER_SLOT: usize = 50;
 
+/// Most groups per slot by default: beyond [`DEFAULT_ADVERT_SLOTS`] × this many groups, the
+/// default adds slots. A peer takes a slot's groups over one after another at a few µs each,
+/// so the last of a cluster of 500 came up to ~1.3 ms late at 10,000 groups (p99), of 250
+/// ~0.5–0.8 ms; smaller bursts cost the Master ~15 % more CPU per advert (performance.md,
+/// finding 22).
+const MAX_GROUPS_PER_SLOT: usize = 250;
+
 /// Facts about an interface needed to resolve a group.
 #[derive(Clone, Debug, Default)]
 pub struct IfaceFacts {
@@ -229,13 +236,17 @@ pub fn resolve(
 }
 
 /// The configured phase slots, or by default one per [`GROUPS_PER_SLOT`] groups, at most
-/// [`DEFAULT_ADVERT_SLOTS`].
+/// [`DEFAULT_ADVERT_SLOTS`] unless slots would then hold more than [`MAX_GROUPS_PER_SLOT`]
+/// groups (10,000 groups: 40 slots). The interval's 5-ms floor on a slot's width applies
+/// later (`advert_phase`): at 1 s, 200 slots at most.
 pub fn advert_slots(config: &Config) -> u16 {
     config.advert_slots.unwrap_or_else(|| {
-        let n = (config.vrouters.len() / GROUPS_PER_SLOT).max(1);
-        u16::try_from(n)
+        let groups = config.vrouters.len();
+        let few = (groups / GROUPS_PER_SLOT).clamp(1, usize::from(DEFAULT_ADVERT_SLOTS));
+        let many = groups.div_ceil(MAX_GROUPS_PER_SLOT);
+        u16::try_from(few.max(many))
             .unwrap_or(u16::MAX)
-            .min(DEFAULT_ADVERT_SLOTS)
+            .min(crate::config::MAX_ADVERT_SLOTS)
     })
 }
 
@@ -459,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn advert_slots_default_to_one_per_50_groups_at_most_20() {
+    fn advert_slots_default_to_one_per_50_groups_at_most_20_below_5000() {
         let groups = |n: usize, extra: &str| {
             let mut text = String::from(extra);
             for v in 0..n {
@@ -476,6 +487,10 @@ mod tests {
         assert_eq!(advert_slots(&groups(100, "")), 2);
         assert_eq!(advert_slots(&groups(1000, "")), 20);
         assert_eq!(advert_slots(&groups(1500, "")), 20);
+        assert_eq!(advert_slots(&groups(5000, "")), 20);
+        // Beyond 5,000 groups, slots of at most 250.
+        assert_eq!(advert_slots(&groups(5001, "")), 21);
+        assert_eq!(advert_slots(&groups(10_000, "")), 40);
         assert_eq!(advert_slots(&groups(100, "advert_slots = 7\n")), 7);
         let specs = plan("advert_slots = 3\n[[vrouter]]\ngroup = 9\ninterface = \"eth0\"\nvip = \"10.0.0.100\"\n")
             .unwrap();
