@@ -426,3 +426,97 @@ fn test_run_admits_only_unicast_peers() {
         assert!(fp.test_run_socket_filter(&v2_frame(5), lo).expect("run") > 0);
     });
 }
+
+/// The demux blocks: an interface's groups are found through its block (an array by VRID and
+/// family) while blocks last, through the hash of every group otherwise; an interface whose
+/// first group came when none was left stays on the hash until it has no group; removing a
+/// group unroutes it on either path.
+#[test]
+fn test_run_routes_through_demux_blocks_and_the_hash() {
+    use rvrrpd::net::xdp::MAX_DEMUX_BLOCKS;
+    let ns = TestNs::new("db");
+    object();
+    ns.run(move || {
+        let mut fp = load(2);
+        let lo = 1;
+        let delivered = |fp: &mut FastPath, frame: &[u8], worker: u32| -> usize {
+            assert_eq!(fp.test_run(frame, lo).expect("test_run"), XDP_DROP);
+            drain_all(fp, worker).len()
+        };
+        // With a block: routed to its worker; another VRID of the interface is unknown.
+        fp.set_group(DemuxKey::new(lo, 5, FAMILY_V4), 1, 0)
+            .expect("set");
+        fp.set_group(DemuxKey::new(lo, 5, FAMILY_V6), 0, 0)
+            .expect("set");
+        assert_eq!(fp.demux_blocks(), 1);
+        assert_eq!(
+            delivered(&mut fp, &v2_frame(5), 1),
+            1,
+            "VRID 5 via its block"
+        );
+        assert_eq!(delivered(&mut fp, &v3_frame_v6(5), 0), 1, "IPv6 VRID 5");
+        assert_eq!(delivered(&mut fp, &v2_frame(6), 1), 0, "VRID 6: no group");
+        // Updated in place (another worker): the block follows.
+        fp.set_group(DemuxKey::new(lo, 5, FAMILY_V4), 0, 0)
+            .expect("update");
+        assert_eq!(delivered(&mut fp, &v2_frame(5), 0), 1, "moved to worker 0");
+        // Removed: unknown on the block path; the last group frees the block.
+        fp.remove_group(DemuxKey::new(lo, 5, FAMILY_V4))
+            .expect("remove");
+        assert_eq!(delivered(&mut fp, &v2_frame(5), 0), 0, "removed");
+        fp.remove_group(DemuxKey::new(lo, 5, FAMILY_V6))
+            .expect("remove");
+        assert_eq!(fp.demux_blocks(), 0);
+
+        // Every block taken by other interfaces: loopback's groups go through the hash.
+        for i in 0..MAX_DEMUX_BLOCKS {
+            fp.set_group(DemuxKey::new(100_000 + i, 1, FAMILY_V4), 0, 0)
+                .expect("set");
+        }
+        assert_eq!(fp.demux_blocks(), MAX_DEMUX_BLOCKS as usize);
+        fp.set_group(DemuxKey::new(lo, 7, FAMILY_V4), 1, 0)
+            .expect("set");
+        assert_eq!(
+            delivered(&mut fp, &v2_frame(7), 1),
+            1,
+            "VRID 7 via the hash"
+        );
+        // A block comes free: loopback keeps to the hash (its block would lack VRID 7).
+        fp.remove_group(DemuxKey::new(100_000, 1, FAMILY_V4))
+            .expect("remove");
+        fp.set_group(DemuxKey::new(lo, 8, FAMILY_V4), 1, 0)
+            .expect("set");
+        assert_eq!(fp.demux_blocks(), MAX_DEMUX_BLOCKS as usize - 1);
+        assert_eq!(
+            delivered(&mut fp, &v2_frame(7), 1),
+            1,
+            "VRID 7 still routed"
+        );
+        assert_eq!(
+            delivered(&mut fp, &v2_frame(8), 1),
+            1,
+            "VRID 8 via the hash"
+        );
+        fp.remove_group(DemuxKey::new(lo, 7, FAMILY_V4))
+            .expect("remove");
+        assert_eq!(
+            delivered(&mut fp, &v2_frame(7), 1),
+            0,
+            "removed from the hash"
+        );
+        // Once loopback has no group, its next first group takes the free block.
+        fp.remove_group(DemuxKey::new(lo, 8, FAMILY_V4))
+            .expect("remove");
+        fp.set_group(DemuxKey::new(lo, 9, FAMILY_V4), 0, 0)
+            .expect("set");
+        assert_eq!(fp.demux_blocks(), MAX_DEMUX_BLOCKS as usize);
+        assert_eq!(
+            delivered(&mut fp, &v2_frame(9), 0),
+            1,
+            "VRID 9 via its block"
+        );
+        assert_eq!(delivered(&mut fp, &v2_frame(8), 0), 0, "VRID 8 gone");
+        let c = counters(&fp);
+        assert_eq!(c.get(Counter::UnknownVrid), 4, "{c}");
+    });
+}

@@ -51,9 +51,10 @@ use aya_ebpf::{
     EbpfContext,
 };
 use rvrrpd_common::{
-    Counter, DemuxKey, DemuxValue, PeerKey, SmallVrrpEvent, VipKey, VrrpEvent, FAMILY_V4,
-    FAMILY_V6, FLAG_PASS, FLAG_UNICAST, MAX_GROUPS, MAX_NOACCEPT, MAX_PEERS, MAX_VRRP_LEN,
-    NUM_COUNTERS, RING_BYTES, SMALL_VRRP_LEN, VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
+    demux_index, Counter, DemuxKey, DemuxValue, PeerKey, SmallVrrpEvent, VipKey, VrrpEvent,
+    DEMUX_BLOCK_LEN, FAMILY_V4, FAMILY_V6, FLAG_PASS, FLAG_ROUTED, FLAG_UNICAST, MAX_DEMUX_BLOCKS,
+    MAX_GROUPS, MAX_NOACCEPT, MAX_PEERS, MAX_VRRP_LEN, NUM_COUNTERS, RING_BYTES, SMALL_VRRP_LEN,
+    VRRP_HEADER_LEN, VRRP_V2_AUTH_LEN,
 };
 
 const ETH_HLEN: usize = 14;
@@ -78,6 +79,16 @@ const MAX_EXT_HEADERS: u32 = 4;
 
 #[map]
 static DEMUX: HashMap<DemuxKey, DemuxValue> = HashMap::with_max_entries(MAX_GROUPS, 0);
+
+/// Interface index → its block of `DEMUX_ARR` (see `rvrrpd_common::IFBLOCK_MAP`).
+#[map]
+static IFBLOCK: HashMap<u32, u32> = HashMap::with_max_entries(MAX_DEMUX_BLOCKS, 0);
+
+/// The groups of interfaces with a block, at `demux_index` (see
+/// `rvrrpd_common::DEMUX_ARRAY_MAP`).
+#[map]
+static DEMUX_ARR: Array<DemuxValue> =
+    Array::with_max_entries(MAX_DEMUX_BLOCKS * DEMUX_BLOCK_LEN, 0);
 
 /// Unicast peers of unicast groups; the value is the lowest TTL / hop limit accepted.
 #[map]
@@ -330,14 +341,27 @@ fn classify<R: L3Reader>(r: &R, version: u8) -> Verdict {
     })
 }
 
+/// The group (`ifindex`, `vrid`, `family`) is routed to: from the interface's demux block
+/// when it has one (a lookup among a few interfaces, then an array index), else from the
+/// hash of every group. Not inlined: `vrrp_demux`'s frame is at the 512-byte limit, and a
+/// subprogram's frame counts apart for LLVM (the verifier checks the sum, within bounds).
+#[inline(never)]
+fn demux(ifindex: u32, vrid: u8, family: u8) -> Option<DemuxValue> {
+    // SAFETY: values are copied out at once; user space writes whole entries.
+    if let Some(block) = unsafe { IFBLOCK.get(ifindex) }.copied() {
+        let val = DEMUX_ARR.get(demux_index(block, vrid, family)).copied()?;
+        return (val.flags & FLAG_ROUTED != 0).then_some(val);
+    }
+    // SAFETY: as above.
+    unsafe { DEMUX.get(DemuxKey::new(ifindex, vrid, family)) }.copied()
+}
+
 /// The group an advert belongs to, if it may enter: multicast groups take TTL 255 only, a
 /// unicast group only its peers, each with at least the peer's TTL. `Err` is the counter of
 /// the drop.
 #[inline(always)]
 fn admit(adv: &Advert, ifindex: u32) -> Result<DemuxValue, Counter> {
-    let key = DemuxKey::new(ifindex, adv.vrid, adv.family);
-    // SAFETY: the value is copied out at once; user space updates entries atomically.
-    let Some(val) = (unsafe { DEMUX.get(key) }).copied() else {
+    let Some(val) = demux(ifindex, adv.vrid, adv.family) else {
         return Err(if adv.ttl != 255 {
             Counter::BadTtl
         } else {
@@ -586,7 +610,7 @@ fn not_vrrp<const L3: usize>(ctx: &XdpContext, version: u8) -> u32 {
         FAMILY_V6
     };
     // SAFETY: only the presence of the key is used.
-    if unsafe { NOACCEPT.get(&VipKey::new(family, addr)) }.is_none() {
+    if unsafe { NOACCEPT.get(VipKey::new(family, addr)) }.is_none() {
         return xdp_action::XDP_PASS;
     }
     if family == FAMILY_V6 && is_neighbour_discovery::<L3>(ctx) {

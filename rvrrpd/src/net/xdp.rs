@@ -31,6 +31,7 @@
 //! No `unsafe` here: ring records are decoded with [`VrrpEvent::from_bytes`], privileges are
 //! read from `/proc/self/status`.
 
+mod demux;
 mod error;
 mod noaccept;
 mod peers;
@@ -50,15 +51,16 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aya::maps::{HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{SocketFilter, TestRun, TestRunOptions, TestRunResult, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 pub use rvrrpd_common::{
     Counter, DemuxKey, DemuxValue, VrrpEvent, FAMILY_V4, FAMILY_V6, FLAG_PASS, FLAG_UNICAST,
-    MAX_VRRP_LEN, MAX_WORKERS, NUM_COUNTERS, RING_BYTES,
+    MAX_DEMUX_BLOCKS, MAX_VRRP_LEN, MAX_WORKERS, NUM_COUNTERS, RING_BYTES,
 };
 use rvrrpd_common::{
-    COUNTERS_MAP, DEMUX_MAP, RING_MAP_NAMES, SOCKET_FILTER_PROGRAM, SUPPRESS_MAP, XDP_PROGRAM,
+    COUNTERS_MAP, DEMUX_ARRAY_MAP, DEMUX_MAP, IFBLOCK_MAP, RING_MAP_NAMES, SOCKET_FILTER_PROGRAM,
+    SUPPRESS_MAP, XDP_PROGRAM,
 };
 
 /// Environment variable that overrides where the eBPF object is read from.
@@ -243,7 +245,7 @@ pub struct FastPath {
     ebpf: Ebpf,
     object: PathBuf,
     workers: u32,
-    demux: BpfHashMap<MapData, DemuxKey, DemuxValue>,
+    demux: demux::DemuxTables,
     counters: Arc<CounterMap>,
     suppress: Arc<SuppressTable>,
     rings: Vec<Option<RingBuf<MapData>>>,
@@ -374,8 +376,14 @@ impl FastPath {
             ebpf.take_map(name)
                 .ok_or_else(|| bad_object(format!("map {name} missing")))
         };
-        let demux = BpfHashMap::try_from(take(DEMUX_MAP)?)
-            .map_err(|e| bad_object(format!("map {DEMUX_MAP}: {e}")))?;
+        let demux = demux::DemuxTables::new(
+            BpfHashMap::try_from(take(DEMUX_MAP)?)
+                .map_err(|e| bad_object(format!("map {DEMUX_MAP}: {e}")))?,
+            BpfHashMap::try_from(take(IFBLOCK_MAP)?)
+                .map_err(|e| bad_object(format!("map {IFBLOCK_MAP}: {e}")))?,
+            aya::maps::Array::try_from(take(DEMUX_ARRAY_MAP)?)
+                .map_err(|e| bad_object(format!("map {DEMUX_ARRAY_MAP}: {e}")))?,
+        );
         let counters = PerCpuArray::try_from(take(COUNTERS_MAP)?)
             .map_err(|e| bad_object(format!("map {COUNTERS_MAP}: {e}")))?;
         let suppress = match take(SUPPRESS_MAP)? {
@@ -579,31 +587,26 @@ impl FastPath {
             .allocate(key)
             .unwrap_or(rvrrpd_common::NO_SLOT);
         self.demux
-            .insert(key, DemuxValue::with_slot(worker, flags, slot), 0)
-            .map_err(map_err(DEMUX_MAP, "insert"))
+            .set(key, DemuxValue::with_slot(worker, flags, slot))
     }
 
     /// Stops routing the group (its adverts then count as `unknown_vrid`). Removing an
     /// absent group is not an error.
     pub fn remove_group(&mut self, key: DemuxKey) -> XdpResult<()> {
-        let key = DemuxKey::new(key.ifindex, key.vrid, key.family);
-        match self.demux.remove(&key) {
-            Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
-            Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => {
-                Ok(())
-            }
-            Err(source) => Err(map_err(DEMUX_MAP, "remove")(source)),
-        }
+        self.demux
+            .remove(DemuxKey::new(key.ifindex, key.vrid, key.family))
     }
 
     /// The worker a group is routed to, if any.
     pub fn group(&self, key: DemuxKey) -> XdpResult<Option<DemuxValue>> {
-        let key = DemuxKey::new(key.ifindex, key.vrid, key.family);
-        match self.demux.get(&key, 0) {
-            Ok(v) => Ok(Some(v)),
-            Err(MapError::KeyNotFound) => Ok(None),
-            Err(source) => Err(map_err(DEMUX_MAP, "lookup")(source)),
-        }
+        self.demux
+            .get(DemuxKey::new(key.ifindex, key.vrid, key.family))
+    }
+
+    /// How many interfaces have a demux block (an array the programs index by VRID instead
+    /// of the hash of every group; see `xdp::demux`).
+    pub fn demux_blocks(&self) -> usize {
+        self.demux.blocks()
     }
 
     /// The table of the groups' accepted adverts (the kernel-resident Backup), shared with
