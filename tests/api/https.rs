@@ -63,6 +63,8 @@ impl Pki {
         ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
+            // The daemon closes a connection idle for 10 s: a pooled one reused just then fails.
+            .max_idle_age(Duration::from_secs(5))
             .tls_config(tls)
             .build()
             .into()

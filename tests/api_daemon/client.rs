@@ -82,6 +82,8 @@ impl Api {
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .timeout_global(Some(Duration::from_secs(15)))
+                // The daemon closes a connection idle for 10 s: a pooled one reused just then fails.
+                .max_idle_age(Duration::from_secs(5))
                 .build()
                 .into(),
             cookie: None,
