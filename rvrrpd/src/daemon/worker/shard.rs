@@ -646,11 +646,11 @@ impl Shard {
         self.publish_if_due(g, now);
     }
 
-    /// Keeps the wheel entry of group `g` at or before its machine's next deadline (a Master's:
-    /// its cadence at that deadline). A later
-    /// deadline (a Backup's Master_Down_Timer pushed back by every advert) leaves the entry
-    /// where it is: when it fires early, [`Shard::fire_timers`] moves it on. That is one wheel
-    /// operation per Master_Down_Interval instead of one per advert.
+    /// Keeps the wheel entry of group `g` at or before its machine's next deadline (a Master
+    /// joins the cadence of that deadline instead). A later deadline (a Backup's
+    /// Master_Down_Timer pushed back by every advert) leaves the entry where it is: when it
+    /// fires early, [`Shard::fire_timers`] moves it on. That is one wheel operation per
+    /// Master_Down_Interval instead of one per advert.
     pub(super) fn rearm(&mut self, g: usize) {
         let cadence_due = self.cadence_due(g);
         let Some(group) = self.groups[g].as_mut() else {
