@@ -132,29 +132,7 @@ pub(crate) fn bind_packet(fd: &impl AsRawFd, ifindex: u32, protocol: u16) -> io:
 /// (`packet_parse_headers`), so adverts, ARP and NA frames share the socket. Returns how
 /// many frames were sent.
 pub(crate) fn sendmmsg_packet(fd: &impl AsRawFd, frames: &[&[u8]]) -> io::Result<usize> {
-    if frames.is_empty() {
-        return Ok(0);
-    }
-    let mut iovs: Vec<libc::iovec> = frames
-        .iter()
-        .map(|f| libc::iovec {
-            iov_base: f.as_ptr() as *mut libc::c_void,
-            iov_len: f.len(),
-        })
-        .collect();
-    let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(frames.len());
-    for iov in iovs.iter_mut() {
-        // SAFETY: msghdr/mmsghdr are plain old data; all-zero is valid (no address).
-        let mut h: libc::mmsghdr = unsafe { zeroed() };
-        h.msg_hdr.msg_iov = iov;
-        h.msg_hdr.msg_iovlen = 1;
-        hdrs.push(h);
-    }
-    let n = libc::c_uint::try_from(hdrs.len()).unwrap_or(libc::c_uint::MAX);
-    // SAFETY: every header points into `iovs`, which lives until the call returns; the kernel
-    // only reads the frames (the `*mut` is an artefact of the C API).
-    let sent = cvt(unsafe { libc::sendmmsg(fd.as_raw_fd(), hdrs.as_mut_ptr(), n, 0) })?;
-    Ok(sent as usize)
+    sendmmsg(fd, frames.iter().map(|f| (None, *f)))
 }
 
 /// `sendmmsg(2)` of datagrams, each to its own address (a raw IP socket's unicast adverts).
@@ -163,22 +141,32 @@ pub(crate) fn sendmmsg_to(
     fd: &impl AsRawFd,
     datagrams: &[(&socket2::SockAddr, &[u8])],
 ) -> io::Result<usize> {
-    if datagrams.is_empty() {
+    sendmmsg(fd, datagrams.iter().map(|(a, d)| (Some(*a), *d)))
+}
+
+/// One `sendmmsg(2)` of `bufs`, each to its address or, without one, to the socket's own.
+fn sendmmsg<'a>(
+    fd: &impl AsRawFd,
+    bufs: impl ExactSizeIterator<Item = (Option<&'a socket2::SockAddr>, &'a [u8])> + Clone,
+) -> io::Result<usize> {
+    if bufs.len() == 0 {
         return Ok(0);
     }
-    let mut iovs: Vec<libc::iovec> = datagrams
-        .iter()
-        .map(|(_, d)| libc::iovec {
-            iov_base: d.as_ptr() as *mut libc::c_void,
-            iov_len: d.len(),
+    let mut iovs: Vec<libc::iovec> = bufs
+        .clone()
+        .map(|(_, b)| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
         })
         .collect();
-    let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(datagrams.len());
-    for (iov, (addr, _)) in iovs.iter_mut().zip(datagrams) {
-        // SAFETY: msghdr/mmsghdr are plain old data; all-zero is valid.
+    let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(iovs.len());
+    for (iov, (addr, _)) in iovs.iter_mut().zip(bufs) {
+        // SAFETY: msghdr/mmsghdr are plain old data; all-zero is valid (no address).
         let mut h: libc::mmsghdr = unsafe { zeroed() };
-        h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-        h.msg_hdr.msg_namelen = addr.len();
+        if let Some(addr) = addr {
+            h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+            h.msg_hdr.msg_namelen = addr.len();
+        }
         h.msg_hdr.msg_iov = iov;
         h.msg_hdr.msg_iovlen = 1;
         hdrs.push(h);

@@ -112,8 +112,7 @@ impl Shard {
         else {
             return;
         };
-        self.cadences.by_due.remove(&cadence.due.as_micros());
-        self.cadences.free.push(c);
+        self.free_cadence(c, cadence.due);
         for &g in &cadence.groups {
             if let Some(group) = self.groups[g as usize].as_mut() {
                 group.cadence = None;
@@ -129,6 +128,7 @@ impl Shard {
         }
     }
 
+    /// Gives cadence `c`'s slab entry and instant back (its wheel entry is gone).
     fn free_cadence(&mut self, c: u32, due: Instant) {
         self.cadences.slab[c as usize] = None;
         self.cadences.by_due.remove(&due.as_micros());

@@ -15,7 +15,7 @@ use rvrrpd_common::{
     MAX_DEMUX_BLOCKS,
 };
 
-use super::error::map_err;
+use super::error::{absent_ok, map_err};
 use super::XdpResult;
 
 /// An interface's share of the tables.
@@ -106,7 +106,7 @@ impl DemuxTables {
                 iface.groups = iface.groups.saturating_sub(1);
                 if let Some(block) = iface.block {
                     if iface.groups == 0 {
-                        remove_absent_ok(self.blocks.remove(&key.ifindex))
+                        absent_ok(self.blocks.remove(&key.ifindex))
                             .map_err(map_err(IFBLOCK_MAP, "remove"))?;
                         self.free.push(block);
                     }
@@ -125,7 +125,7 @@ impl DemuxTables {
                 }
             }
         }
-        remove_absent_ok(self.hash.remove(&key)).map_err(map_err(DEMUX_MAP, "remove"))
+        absent_ok(self.hash.remove(&key)).map_err(map_err(DEMUX_MAP, "remove"))
     }
 
     /// How `key` is routed, if it is.
@@ -140,14 +140,5 @@ impl DemuxTables {
     /// The interfaces with a demux block.
     pub(super) fn blocks(&self) -> usize {
         self.by_if.values().filter(|i| i.block.is_some()).count()
-    }
-}
-
-/// A removal whose key was already gone is done.
-fn remove_absent_ok(r: Result<(), MapError>) -> Result<(), MapError> {
-    match r {
-        Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
-        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-        Err(e) => Err(e),
     }
 }

@@ -112,3 +112,13 @@ pub(super) fn map_err(map: &'static str, op: &'static str) -> impl FnOnce(MapErr
         source: Box::new(source),
     }
 }
+
+/// A map removal whose key was already gone is done (aya reports it as `KeyNotFound` or as
+/// the syscall's `ENOENT`, depending on the map type).
+pub(super) fn absent_ok(r: Result<(), MapError>) -> Result<(), MapError> {
+    match r {
+        Ok(()) | Err(MapError::KeyNotFound) => Ok(()),
+        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

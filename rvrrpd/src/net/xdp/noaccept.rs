@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapError};
+use aya::maps::{Array, HashMap as BpfHashMap};
 use rvrrpd_common::{addr_bytes, addr_from, VipKey, NOACCEPT_MAP, NOACCEPT_ON_MAP};
 
 use super::error::map_err;
@@ -37,10 +37,8 @@ impl FastPath {
                 .map_err(map_err(NOACCEPT_MAP, "insert"))?;
         }
         for a in remove {
-            match map.remove(&vip_key(a)) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err(NOACCEPT_MAP, "remove")(e)),
-            }
+            super::error::absent_ok(map.remove(&vip_key(a)))
+                .map_err(map_err(NOACCEPT_MAP, "remove"))?;
         }
         if on {
             self.set_no_accept_on(true)?;

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use aya::maps::{HashMap as BpfHashMap, MapError};
+use aya::maps::HashMap as BpfHashMap;
 use rvrrpd_common::{addr_bytes, addr_from, PeerKey, PEERS_MAP};
 
 use super::error::map_err;
@@ -60,10 +60,7 @@ impl FastPath {
                 .map_err(map_err(PEERS_MAP, "insert"))?;
         }
         for k in previous.iter().filter(|k| !wanted.contains(k)) {
-            match map.remove(k) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err(PEERS_MAP, "remove")(e)),
-            }
+            super::error::absent_ok(map.remove(k)).map_err(map_err(PEERS_MAP, "remove"))?;
         }
         Ok(())
     }
