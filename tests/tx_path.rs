@@ -1,7 +1,8 @@
 //! `tx_path` with real daemons: a Master of many groups in the lab sends its adverts through
 //! the XDP transmit path (`tx_path = "xdp"`), and through the AF_PACKET socket when the
-//! XDP path is unavailable (forced with `RVRRPD_NO_XDP=1`); `tx_path = "auto"` takes the XDP
-//! path only where the device reports XDP transmit (veth: while its peer can receive). In both cases every advert
+//! XDP path is unavailable (forced with `RVRRPD_NO_XDP=1`); `tx_path = "auto"` (the default)
+//! takes the XDP path only while the device reports XDP transmit (veth: while its peer can
+//! receive), followed at run time. In both cases every advert
 //! captured on another host of the segment must be byte for byte the frame the codec builds
 //! for the group. The XDP case also shows the documented trade-off: the Master's own packet
 //! taps do not see the adverts (they leave through `ndo_xdp_xmit`), where with the socket
@@ -35,7 +36,7 @@ fn vip(vrid: u8) -> Ipv4Addr {
 }
 
 /// Starts rvrrpd in `node` with `GROUPS` v2 groups at 1 s, one worker, one advert slot and
-/// `tx_path = path`; `env` is prepended to the command (e.g. `RVRRPD_NO_XDP=1`).
+/// `tx_path = path` (none if empty); `env` is prepended to the command (e.g. `RVRRPD_NO_XDP=1`).
 fn start_master(lab: &Lab, node: &Node, name: &str, path: &str, env: &[&str]) -> Proc {
     let mut c = RvrrpdConf::new(lab.dir(), name);
     for vrid in 1..=GROUPS {
@@ -46,10 +47,13 @@ fn start_master(lab: &Lab, node: &Node, name: &str, path: &str, env: &[&str]) ->
                 .advert(1.0),
         );
     }
-    let toml = format!(
-        "tx_path = \"{path}\"\nworkers = 1\nadvert_slots = 1\n{}",
-        c.to_toml()
-    );
+    // An empty `path`: the default.
+    let tx = if path.is_empty() {
+        String::new()
+    } else {
+        format!("tx_path = \"{path}\"\n")
+    };
+    let toml = format!("{tx}workers = 1\nadvert_slots = 1\n{}", c.to_toml());
     let file = lab.path(&format!("{name}.toml"));
     std::fs::write(&file, toml).expect("writing the configuration");
     let mut prefix: Vec<String> = Vec::new();
@@ -68,8 +72,8 @@ fn expected(vrid: u8, src: Ipv4Addr) -> Vec<u8> {
     advert_frame(&repr, IpAddr::V4(src), V3Checksum::default(), &key).expect("advert frame")
 }
 
-/// Turns GRO on on `dev` in `ns` (the legacy `ETHTOOL_SGRO` command).
-fn gro_on(ns: &str, dev: &str) {
+/// Turns GRO on or off on `dev` in `ns` (the legacy `ETHTOOL_SGRO` command).
+fn set_gro(ns: &str, dev: &str, on: bool) {
     const SIOCETHTOOL: libc::c_ulong = 0x8946;
     const ETHTOOL_SGRO: u32 = 0x2c;
     #[repr(C)]
@@ -89,7 +93,7 @@ fn gro_on(ns: &str, dev: &str) {
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
         let mut val = EthtoolValue {
             cmd: ETHTOOL_SGRO,
-            data: 1,
+            data: u32::from(on),
         };
         let mut req = IfReq {
             name: [0; 16],
@@ -138,13 +142,34 @@ fn sniffer(ns: &str) -> Sniffer {
         .expect("sniffer on eth0")
 }
 
+/// Checks that the client got at least two adverts of every group, each byte for byte the
+/// codec's frame.
+fn check_adverts(got: &BTreeMap<u8, Vec<Vec<u8>>>, src: Ipv4Addr, when: &str, p: &Proc) {
+    for vrid in 1..=GROUPS {
+        let frames = got.get(&vrid).map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            frames.len() >= 2,
+            "{when}: VRID {vrid}: {} adverts in 2.5 s at the client\n{}",
+            frames.len(),
+            diag(&[p])
+        );
+        let want = expected(vrid, src);
+        for f in frames {
+            assert_eq!(
+                f, &want,
+                "{when}: VRID {vrid}: the advert on the wire differs"
+            );
+        }
+    }
+}
+
 /// Runs the Master and checks what the client receives and what the Master's taps see.
 /// Returns the Master's log.
 fn run(path: &str, env: &[&str], gro: bool) -> (String, usize) {
     let lab = lab(1);
     let r1 = lab.router(1).clone();
     if gro {
-        gro_on(lab.switch_ns(), &r1.port);
+        set_gro(lab.switch_ns(), &r1.port, true);
     }
     let mut client = sniffer(&lab.client().ns);
     let mut own = sniffer(&r1.ns);
@@ -159,19 +184,7 @@ fn run(path: &str, env: &[&str], gro: bool) -> (String, usize) {
         .sum();
     let log = p.output();
     assert!(p.is_running(), "rvrrpd exited:\n{log}");
-    for vrid in 1..=GROUPS {
-        let frames = got.get(&vrid).map(Vec::as_slice).unwrap_or_default();
-        assert!(
-            frames.len() >= 2,
-            "VRID {vrid}: {} adverts in 2.5 s at the client\n{}",
-            frames.len(),
-            diag(&[&p])
-        );
-        let want = expected(vrid, r1.ipv4);
-        for f in frames {
-            assert_eq!(f, &want, "VRID {vrid}: the advert on the wire differs");
-        }
-    }
+    check_adverts(&got, r1.ipv4, path, &p);
     let _ = p.stop(Duration::from_secs(5));
     (log, tapped)
 }
@@ -213,11 +226,58 @@ fn auto_uses_xdp_only_where_the_device_reports_xdp_transmit() {
     // A plain peer: veth reports no XDP transmit, auto keeps the socket (exact, tapped).
     let (log, tapped) = run("auto", &[], false);
     assert!(
-        log.contains("transmit path: AF_PACKET sendmmsg (tx_path = auto: no XDP transmit on eth0)"),
-        "auto did not fall back on a device without XDP transmit:\n{log}"
+        log.contains("while their drivers report XDP transmit"),
+        "auto does not follow the driver:\n{log}"
     );
     assert!(
         tapped > 0,
         "the Master's taps saw none of its socket-sent adverts"
     );
+}
+
+/// The default (`auto`) follows the driver at run time: the switch port's GRO turned off
+/// (veth then drops redirected frames without an error to the sender) moves the adverts to
+/// the socket at once, and turned on again back to XDP. Without the following, the client
+/// would see nothing after the first change.
+#[test]
+fn the_default_follows_the_drivers_xdp_transmit_at_run_time() {
+    let lab = lab(1);
+    let r1 = lab.router(1).clone();
+    let port = r1.port.clone();
+    set_gro(lab.switch_ns(), &port, true);
+    let mut client = sniffer(&lab.client().ns);
+    let mut own = sniffer(&r1.ns);
+    // `tx_path` not set: the default.
+    let mut p = start_master(&lab, &r1, "r1", "", &[]);
+    let _ = collect(&mut client, Duration::from_secs(5), false);
+    let mut phase = |when: &str, own_sees: bool| {
+        // Frames already on their way under the previous path are drained first.
+        let _ = collect(&mut client, Duration::from_millis(300), false);
+        let _ = collect(&mut own, Duration::from_millis(1), true);
+        let got = collect(&mut client, Duration::from_millis(2500), false);
+        let tapped: usize = collect(&mut own, Duration::from_millis(10), true)
+            .values()
+            .map(Vec::len)
+            .sum();
+        assert!(p.is_running(), "rvrrpd exited:\n{}", p.output());
+        check_adverts(&got, r1.ipv4, when, &p);
+        assert_eq!(
+            tapped > 0,
+            own_sees,
+            "{when}: the Master's taps saw {tapped} adverts\n{}",
+            diag(&[&p])
+        );
+    };
+    phase("XDP (GRO on the peer)", false);
+    set_gro(lab.switch_ns(), &port, false);
+    phase("socket (GRO off)", true);
+    set_gro(lab.switch_ns(), &port, true);
+    phase("XDP again (GRO on)", false);
+    let log = p.output();
+    assert!(
+        log.contains("eth0: the driver no longer reports XDP transmit")
+            && log.contains("eth0: the driver reports XDP transmit; adverts through XDP again"),
+        "the changes were not logged:\n{log}"
+    );
+    let _ = p.stop(Duration::from_secs(5));
 }

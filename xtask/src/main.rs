@@ -111,8 +111,9 @@ enum Cmd {
         /// softirq by default); the NAPI threads' CPU is reported apart.
         #[arg(long)]
         napi_threads: bool,
-        /// rvrrpd `tx_path = "xdp"` (adverts through XDP live frames). They bypass the
-        /// sender's capture: only CPU, memory and the logs' transitions are measured.
+        /// rvrrpd on its default transmit path (`tx_path = "auto"`: XDP live frames where the
+        /// driver reports XDP transmit) instead of `tx_path = "packet"`. Those adverts bypass
+        /// the sender's capture: only CPU, memory and the logs' transitions are measured.
         #[arg(long)]
         tx_xdp: bool,
         /// Use this rvrrpd binary instead of building target/release/rvrrpd.

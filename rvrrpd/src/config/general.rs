@@ -75,8 +75,8 @@ string_enum! {
 
 string_enum! {
     /// Extension: how workers send their adverts (`tx_path`).
-    pub enum TxPath ("transmit path") default Packet {
-        /// An AF_PACKET socket per interface, one `sendmmsg` per batch (default).
+    pub enum TxPath ("transmit path") default Auto {
+        /// An AF_PACKET socket per interface, one `sendmmsg` per batch.
         Packet => "packet",
         /// Batches of 16 or more through the XDP program (`BPF_PROG_TEST_RUN` with live
         /// frames) on interfaces where it is attached in driver mode; the AF_PACKET socket
@@ -84,8 +84,8 @@ string_enum! {
         /// veth: that the peers run an XDP program); a device that reports no XDP transmit
         /// at start-up is warned about.
         Xdp => "xdp",
-        /// As `xdp`, but only on interfaces whose driver reports XDP transmit
-        /// (`xdp_features` has `NDO_XMIT`) at start-up.
+        /// As `xdp`, but only on interfaces while their driver reports XDP transmit
+        /// (`xdp_features` has `NDO_XMIT`), followed as it changes (default).
         Auto => "auto",
     }
 }
@@ -124,8 +124,8 @@ where
 }
 
 impl TxPath {
-    /// Whether this is the default (`packet`): not serialized then.
-    pub fn is_packet(&self) -> bool {
-        *self == TxPath::Packet
+    /// Whether this is the default (`auto`): not serialized then.
+    pub fn is_default(&self) -> bool {
+        *self == TxPath::Auto
     }
 }

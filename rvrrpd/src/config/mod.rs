@@ -193,8 +193,8 @@ pub struct Config {
     /// 1 = every group in one burst).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advert_slots: Option<u16>,
-    /// Extension: transmit path of the workers (`packet`, the default, or `xdp`).
-    #[serde(default, skip_serializing_if = "TxPath::is_packet")]
+    /// Extension: transmit path of the workers (`auto`, the default, `xdp` or `packet`).
+    #[serde(default, skip_serializing_if = "TxPath::is_default")]
     pub tx_path: TxPath,
     /// FIFO that receives one line per transition in keepalived's format (created if missing).
     #[serde(default, skip_serializing_if = "Option::is_none")]

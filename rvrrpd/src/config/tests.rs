@@ -723,7 +723,11 @@ fn workers_and_realtime_priority_are_range_checked() {
     assert_eq!(toml("worker_nice = -5\n").unwrap().worker_nice, Some(-5));
     assert_eq!(toml("advert_slots = 1\n").unwrap().advert_slots, Some(1));
     assert_eq!(toml("tx_path = \"xdp\"\n").unwrap().tx_path, TxPath::Xdp);
-    assert_eq!(toml("debug = 0\n").unwrap().tx_path, TxPath::Packet);
+    assert_eq!(toml("debug = 0\n").unwrap().tx_path, TxPath::Auto);
+    assert_eq!(
+        toml("tx_path = \"packet\"\n").unwrap().tx_path,
+        TxPath::Packet
+    );
     assert_eq!(toml("tx_path = \"auto\"\n").unwrap().tx_path, TxPath::Auto);
     assert_rejected(
         toml("advert_slots = 0\n"),

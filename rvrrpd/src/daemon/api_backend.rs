@@ -49,6 +49,8 @@ pub struct Shared {
     pub fast_path: String,
     /// Transmit path in use (`tx_path`).
     pub tx_path: String,
+    /// What the XDP transmit path sends on now, when it runs (appended to `tx_path`).
+    pub tx_now: Option<Box<dyn Fn() -> String + Send + Sync>>,
     /// Reads the XDP program's drop and delivery counters (set once the fast path runs; the
     /// API reads them per request, so an idle daemon does not).
     pub fast_path_counters: std::sync::OnceLock<CounterReader>,
@@ -185,7 +187,10 @@ impl Backend for DaemonBackend {
             self.shared.workers,
             &self.shared.fast_path,
         )
-        .with_tx_path(self.shared.tx_path.clone())
+        .with_tx_path(match &self.shared.tx_now {
+            Some(now) => self.shared.tx_path.clone() + &now(),
+            None => self.shared.tx_path.clone(),
+        })
         .with_accept_mode(
             self.shared
                 .no_accept

@@ -2,7 +2,9 @@
 //! the `netdev` generic-netlink family. The transmit path asks whether a device accepts
 //! frames redirected to it (`NETDEV_XDP_ACT_NDO_XMIT`): veth sets that bit only while its
 //! peer can receive them (an XDP program or GRO on the peer), and a driver without XDP
-//! transmit never does.
+//! transmit never does. [`FeatureWatch`] follows changes as they happen (the family's
+//! `mgmt` multicast group): a veth whose peer loses its XDP program stops accepting such
+//! frames at that moment, without an error to the sender.
 
 use bytes::BytesMut;
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
@@ -19,7 +21,12 @@ const GENL_ID_CTRL: u16 = 0x10;
 const CTRL_CMD_GETFAMILY: u8 = 3;
 const CTRL_ATTR_FAMILY_ID: u16 = 1;
 const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
+const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
+const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
 const NETDEV_CMD_DEV_GET: u8 = 1;
+const NETDEV_CMD_DEV_ADD_NTF: u8 = 2;
+const NETDEV_CMD_DEV_CHANGE_NTF: u8 = 4;
 const NETDEV_A_DEV_IFINDEX: u16 = 1;
 const NETDEV_A_DEV_XDP_FEATURES: u16 = 3;
 /// Attribute type bits that are flags, not part of the type.
@@ -27,12 +34,27 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// The `xdp_features` of `ifindex` (in the calling thread's network namespace).
 pub fn xdp_features(ifindex: u32) -> NetResult<u64> {
-    let err =
-        |what: String| NetError::Invalid(format!("xdp_features of ifindex {ifindex}: {what}"));
-    let mut sock = Socket::new(NETLINK_GENERIC).map_err(|e| err(format!("socket: {e}")))?;
-    sock.bind_auto().map_err(|e| err(format!("bind: {e}")))?;
+    let (sock, family) = open().map_err(|e| feature_error(ifindex, e))?;
+    query(&sock, family.id, ifindex).map_err(|e| feature_error(ifindex, e))
+}
+
+fn feature_error(ifindex: u32, what: String) -> NetError {
+    NetError::Invalid(format!("xdp_features of ifindex {ifindex}: {what}"))
+}
+
+/// The `netdev` family as the controller describes it.
+struct Family {
+    id: u16,
+    /// The `mgmt` multicast group (device added, removed, changed).
+    mgmt: Option<u32>,
+}
+
+/// A generic-netlink socket and the `netdev` family.
+fn open() -> Result<(Socket, Family), String> {
+    let mut sock = Socket::new(NETLINK_GENERIC).map_err(|e| format!("socket: {e}"))?;
+    sock.bind_auto().map_err(|e| format!("bind: {e}"))?;
     sock.connect(&SocketAddr::new(0, 0))
-        .map_err(|e| err(format!("connect: {e}")))?;
+        .map_err(|e| format!("connect: {e}"))?;
     let family = request(
         &sock,
         GENL_ID_CTRL,
@@ -40,27 +62,140 @@ pub fn xdp_features(ifindex: u32) -> NetResult<u64> {
         CTRL_ATTR_FAMILY_NAME,
         b"netdev\0",
     )
-    .map_err(|e| err(format!("resolving the netdev family (kernel < 6.3?): {e}")))?;
+    .map_err(|e| format!("resolving the netdev family (kernel < 6.3?): {e}"))?;
     let id = attr(&family, CTRL_ATTR_FAMILY_ID)
         .and_then(|a| a.get(..2))
         .map(|b| u16::from_ne_bytes([b[0], b[1]]))
-        .ok_or_else(|| err("no family id in the reply".into()))?;
+        .ok_or("no family id in the reply")?;
+    Ok((
+        sock,
+        Family {
+            id,
+            mgmt: mcast_group(&family, b"mgmt"),
+        },
+    ))
+}
+
+/// `NETDEV_CMD_DEV_GET` of `ifindex`: its `xdp_features`.
+fn query(sock: &Socket, family: u16, ifindex: u32) -> Result<u64, String> {
     let dev = request(
-        &sock,
-        id,
+        sock,
+        family,
         NETDEV_CMD_DEV_GET,
         NETDEV_A_DEV_IFINDEX,
         &ifindex.to_ne_bytes(),
     )
-    .map_err(|e| err(format!("NETDEV_CMD_DEV_GET: {e}")))?;
-    attr(&dev, NETDEV_A_DEV_XDP_FEATURES)
-        .and_then(|a| a.get(..8))
-        .map(|b| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b);
-            u64::from_ne_bytes(w)
+    .map_err(|e| format!("NETDEV_CMD_DEV_GET: {e}"))?;
+    attr_u64(&dev, NETDEV_A_DEV_XDP_FEATURES).ok_or_else(|| "no xdp_features in the reply".into())
+}
+
+/// The id of multicast group `name` in a `CTRL_CMD_GETFAMILY` reply's attributes.
+fn mcast_group(family: &[u8], name: &[u8]) -> Option<u32> {
+    let mut groups = attr(family, CTRL_ATTR_MCAST_GROUPS)?;
+    // A list of nested attributes (their type is an index), each with a name and an id.
+    while groups.len() >= 4 {
+        let len = u16::from_ne_bytes([groups[0], groups[1]]) as usize;
+        if len < 4 || len > groups.len() {
+            return None;
+        }
+        let group = &groups[4..len];
+        let this = attr(group, CTRL_ATTR_MCAST_GRP_NAME)
+            .map(|n| n.strip_suffix(b"\0").unwrap_or(n))
+            .is_some_and(|n| n == name);
+        if this {
+            return attr(group, CTRL_ATTR_MCAST_GRP_ID)
+                .and_then(|b| b.get(..4))
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+        }
+        groups = groups.get(align4(len).min(groups.len())..)?;
+    }
+    None
+}
+
+/// Changes of devices' `xdp_features` in this network namespace, as they happen: a socket
+/// subscribed to the `netdev` family's `mgmt` group. Subscribe first, then read the
+/// current values ([`FeatureWatch::features`]): no change falls between the two.
+pub struct FeatureWatch {
+    events: Socket,
+    queries: Socket,
+    family: u16,
+    buf: BytesMut,
+}
+
+impl FeatureWatch {
+    /// Subscribes (kernel 6.3+, whose `netdev` family announces device changes).
+    pub fn open() -> NetResult<Self> {
+        let err = |what: String| NetError::Invalid(format!("watching xdp_features: {what}"));
+        let (events, family) = open().map_err(err)?;
+        let group = family
+            .mgmt
+            .ok_or_else(|| err("the netdev family has no mgmt multicast group".into()))?;
+        events
+            .add_membership(group)
+            .map_err(|e| err(format!("joining the mgmt group: {e}")))?;
+        let (queries, _) = open().map_err(err)?;
+        Ok(FeatureWatch {
+            events,
+            queries,
+            family: family.id,
+            buf: BytesMut::with_capacity(16 * 1024),
         })
-        .ok_or_else(|| err("no xdp_features in the reply".into()))
+    }
+
+    /// The current `xdp_features` of `ifindex`.
+    pub fn features(&self, ifindex: u32) -> NetResult<u64> {
+        query(&self.queries, self.family, ifindex).map_err(|e| feature_error(ifindex, e))
+    }
+
+    /// Blocks until the kernel announces device changes; returns (ifindex, `xdp_features`)
+    /// of each device added or changed in the datagram received.
+    pub fn changes(&mut self) -> NetResult<Vec<(u32, u64)>> {
+        self.buf.clear();
+        let n = self
+            .events
+            .recv(&mut self.buf, 0)
+            .map_err(|e| NetError::Invalid(format!("watching xdp_features: recv: {e}")))?;
+        Ok(parse_changes(
+            self.buf.get(..n).unwrap_or_default(),
+            self.family,
+        ))
+    }
+}
+
+/// The (ifindex, `xdp_features`) of each device-added or device-changed notification of
+/// `family` in a datagram (several netlink messages may share one).
+fn parse_changes(mut dgram: &[u8], family: u16) -> Vec<(u32, u64)> {
+    let mut out = Vec::new();
+    while dgram.len() >= 20 {
+        let mlen = u32::from_ne_bytes([dgram[0], dgram[1], dgram[2], dgram[3]]) as usize;
+        if mlen < 20 || mlen > dgram.len() {
+            break;
+        }
+        let mtype = u16::from_ne_bytes([dgram[4], dgram[5]]);
+        let cmd = dgram[16];
+        if mtype == family && (cmd == NETDEV_CMD_DEV_CHANGE_NTF || cmd == NETDEV_CMD_DEV_ADD_NTF) {
+            let attrs = &dgram[20..mlen];
+            let ifindex = attr(attrs, NETDEV_A_DEV_IFINDEX)
+                .and_then(|b| b.get(..4))
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            if let (Some(i), Some(f)) = (ifindex, attr_u64(attrs, NETDEV_A_DEV_XDP_FEATURES)) {
+                out.push((i, f));
+            }
+        }
+        dgram = dgram
+            .get(align4(mlen).min(dgram.len())..)
+            .unwrap_or_default();
+    }
+    out
+}
+
+/// A u64 attribute.
+fn attr_u64(attrs: &[u8], t: u16) -> Option<u64> {
+    attr(attrs, t).and_then(|a| a.get(..8)).map(|b| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(b);
+        u64::from_ne_bytes(w)
+    })
 }
 
 /// Sends a generic-netlink request `cmd` to `family` with one attribute; returns the
@@ -138,6 +273,66 @@ mod tests {
         assert_eq!(attr(&a, 4), None);
         // A length past the end is refused, not read.
         assert_eq!(attr(&[200, 0, 3, 0, 1, 2], 3), None);
+    }
+
+    /// An attribute of type `t` with `payload`, padded to 4 bytes.
+    fn nla(t: u16, payload: &[u8]) -> Vec<u8> {
+        let mut a = ((4 + payload.len()) as u16).to_ne_bytes().to_vec();
+        a.extend_from_slice(&t.to_ne_bytes());
+        a.extend_from_slice(payload);
+        a.resize(align4(a.len()), 0);
+        a
+    }
+
+    #[test]
+    fn the_mgmt_group_is_found_among_the_familys_groups() {
+        let group = |i: u16, name: &[u8], id: u32| {
+            let mut g = nla(CTRL_ATTR_MCAST_GRP_NAME, name);
+            g.extend(nla(CTRL_ATTR_MCAST_GRP_ID, &id.to_ne_bytes()));
+            nla(i, &g)
+        };
+        let mut groups = group(1, b"page-pool\0", 11);
+        groups.extend(group(2, b"mgmt\0", 7));
+        let mut family = nla(CTRL_ATTR_FAMILY_ID, &30u16.to_ne_bytes());
+        family.extend(nla(CTRL_ATTR_MCAST_GROUPS, &groups));
+        assert_eq!(mcast_group(&family, b"mgmt"), Some(7));
+        assert_eq!(mcast_group(&family, b"page-pool"), Some(11));
+        assert_eq!(mcast_group(&family, b"mgm"), None);
+        assert_eq!(
+            mcast_group(&nla(CTRL_ATTR_FAMILY_ID, &[30, 0]), b"mgmt"),
+            None
+        );
+    }
+
+    #[test]
+    fn change_notifications_of_the_family_are_read_and_others_skipped() {
+        let msg = |mtype: u16, cmd: u8, ifindex: u32, features: u64| {
+            let mut attrs = nla(NETDEV_A_DEV_IFINDEX, &ifindex.to_ne_bytes());
+            attrs.extend(nla(NETDEV_A_DEV_XDP_FEATURES, &features.to_ne_bytes()));
+            let mut m = ((20 + attrs.len()) as u32).to_ne_bytes().to_vec();
+            m.extend_from_slice(&mtype.to_ne_bytes());
+            m.extend_from_slice(&[0; 10]); // flags, sequence, port
+            m.extend_from_slice(&[cmd, 1, 0, 0]);
+            m.extend(attrs);
+            m
+        };
+        let mut dgram = msg(30, NETDEV_CMD_DEV_CHANGE_NTF, 5, NDO_XMIT | 1);
+        dgram.extend(msg(30, 3, 6, 0)); // a device removed: nothing to follow
+        dgram.extend(msg(31, NETDEV_CMD_DEV_CHANGE_NTF, 7, 0)); // another family
+        dgram.extend(msg(30, NETDEV_CMD_DEV_ADD_NTF, 8, 1));
+        assert_eq!(parse_changes(&dgram, 30), vec![(5, NDO_XMIT | 1), (8, 1)]);
+        // A length past the end stops the walk instead of reading beyond it.
+        let mut bad = msg(30, NETDEV_CMD_DEV_CHANGE_NTF, 5, 1);
+        bad[0] = 200;
+        assert!(parse_changes(&bad, 30).is_empty());
+    }
+
+    #[test]
+    fn a_watch_subscribes_and_reads_current_features() {
+        // Needs kernel 6.3+; loopback has no ndo_xdp_xmit.
+        let w = FeatureWatch::open().expect("watching the netdev family");
+        let f = w.features(1).expect("loopback's features");
+        assert_eq!(f & NDO_XMIT, 0);
     }
 
     #[test]

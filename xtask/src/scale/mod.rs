@@ -108,7 +108,7 @@ pub struct Args {
     pub attack: u32,
     /// Receive on the veths in threaded NAPI, not in the sender's context.
     pub napi_threads: bool,
-    /// rvrrpd `tx_path = "xdp"`.
+    /// rvrrpd on its default `tx_path = "auto"` (else `"packet"`, which the captures see).
     pub tx_xdp: bool,
     /// The command line, for the report.
     pub command: String,
@@ -306,7 +306,7 @@ pub fn run(args: Args) -> Result<()> {
                     ""
                 }
                 + if args.tx_xdp {
-                    ", rvrrpd tx_path = xdp"
+                    ", rvrrpd tx_path = auto (XDP)"
                 } else {
                     ""
                 }

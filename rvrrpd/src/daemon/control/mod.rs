@@ -164,6 +164,10 @@ impl Control {
             workers,
             fast_path,
             tx_path,
+            tx_now: xdp_tx.as_ref().map(|p| {
+                let ifaces = Arc::clone(&p.ifaces);
+                Box::new(move || tx_path::now(&ifaces)) as Box<dyn Fn() -> String + Send + Sync>
+            }),
             fast_path_counters: std::sync::OnceLock::new(),
             started: std::time::Instant::now(),
             tracking: RwLock::new(BTreeMap::new()),

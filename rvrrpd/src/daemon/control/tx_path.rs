@@ -1,14 +1,17 @@
 //! The transmit path chosen at start-up (`tx_path`, issue 10 part 2): the AF_PACKET
 //! sockets, or the XDP path on the interfaces where `vrrp_demux` runs in driver mode (with
-//! `auto`: and whose driver reports XDP transmit, `xdp_features` & `NDO_XMIT`). The
-//! description is logged and reported by the API (`tx_path` of `GET /run/daemon`).
+//! `auto`, the default: while their driver reports XDP transmit, `xdp_features` &
+//! `NDO_XMIT`, followed as it changes). The description is logged and reported by the API
+//! (`tx_path` of `GET /run/daemon`, with the interfaces in use at the time of the request).
 
-use tracing::warn;
+use std::sync::Arc;
+
+use tracing::{info, warn};
 
 use crate::config::TxPath;
-use crate::daemon::worker::{XdpTxPlan, XDP_MIN_BATCH};
+use crate::daemon::worker::{XdpTxPlan, XmitIfaces, XDP_MIN_BATCH};
 use crate::net::xdp::{AttachMode, FastPath};
-use crate::net::xdp_features::{xdp_features, NDO_XMIT};
+use crate::net::xdp_features::{FeatureWatch, NDO_XMIT};
 
 /// What the workers use, and its description.
 pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTxPlan>, String) {
@@ -24,46 +27,58 @@ pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTx
     let Some(fast) = fast else {
         return fallback("no eBPF fast path".into());
     };
-    let (mut driver, other): (Vec<_>, Vec<_>) = fast
+    let (driver, other): (Vec<_>, Vec<_>) = fast
         .attached()
         .map(|(name, ifindex, mode)| (name.to_string(), ifindex, mode))
         .partition(|(_, _, mode)| *mode == AttachMode::Driver);
-    let mut no_xmit = Vec::new();
-    driver.retain(|(name, ifindex, _)| {
-        let xmit = match xdp_features(*ifindex) {
+    if driver.is_empty() {
+        return fallback("XDP is not attached in driver mode on any interface".into());
+    }
+    // `auto` subscribes to the drivers' changes before it reads their features, so that no
+    // change falls between the two.
+    let watch = match want {
+        TxPath::Auto => match FeatureWatch::open() {
+            Ok(w) => Some(w),
+            Err(e) => return fallback(format!("cannot follow the drivers' XDP transmit: {e}")),
+        },
+        _ => None,
+    };
+    let mut entries = Vec::new();
+    for (name, ifindex, _) in driver {
+        let xmit = match watch.as_ref() {
+            Some(w) => w.features(ifindex),
+            None => crate::net::xdp_features::xdp_features(ifindex),
+        };
+        let xmit = match xmit {
             Ok(f) => f & NDO_XMIT != 0,
             Err(e) => {
                 warn!("{name}: {e}");
                 false
             }
         };
-        if !xmit {
-            no_xmit.push(name.clone());
-            if want == TxPath::Xdp {
-                warn!(
-                    "tx_path = \"xdp\": {name} reports no XDP transmit (xdp_features): its \
-                     driver (or, on veth, its peer) may drop the adverts; \"auto\" would \
-                     use the AF_PACKET socket there"
-                );
-            }
+        if !xmit && want == TxPath::Xdp {
+            warn!(
+                "tx_path = \"xdp\": {name} reports no XDP transmit (xdp_features): its \
+                 driver (or, on veth, its peer) may drop the adverts; \"auto\" would \
+                 use the AF_PACKET socket there while it does"
+            );
         }
-        xmit || want == TxPath::Xdp
-    });
-    if driver.is_empty() {
-        return fallback(if no_xmit.is_empty() {
-            "XDP is not attached in driver mode on any interface".into()
-        } else {
-            format!("no XDP transmit on {}", no_xmit.join(", "))
-        });
+        entries.push((ifindex, name, xmit || want == TxPath::Xdp));
     }
     let tx = match fast.xdp_tx() {
         Ok(tx) => tx,
         Err(e) => return fallback(e.to_string()),
     };
-    let names: Vec<&str> = driver.iter().map(|(n, _, _)| n.as_str()).collect();
+    let ifaces = Arc::new(XmitIfaces::new(entries));
+    let names: Vec<&str> = ifaces.all().map(|(_, n)| n).collect();
     let mut desc = format!(
-        "XDP live frames for turns of {XDP_MIN_BATCH}+ adverts on {}, {PACKET} otherwise",
-        names.join(", ")
+        "XDP live frames for turns of {XDP_MIN_BATCH}+ adverts on {}{}, {PACKET} otherwise",
+        names.join(", "),
+        if watch.is_some() {
+            " while their drivers report XDP transmit"
+        } else {
+            ""
+        }
     );
     if !other.is_empty() {
         let others: Vec<&str> = other.iter().map(|(n, _, _)| n.as_str()).collect();
@@ -72,12 +87,96 @@ pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTx
             others.join(", ")
         ));
     }
-    if want == TxPath::Auto && !no_xmit.is_empty() {
-        desc.push_str(&format!(" and on {} (no XDP transmit)", no_xmit.join(", ")));
+    if let Some(watch) = watch {
+        follow(watch, Arc::clone(&ifaces));
     }
-    let plan = XdpTxPlan {
-        tx,
-        ifindexes: driver.iter().map(|(_, i, _)| *i).collect(),
+    (Some(XdpTxPlan { tx, ifaces }), desc)
+}
+
+/// What the API adds to the description: the interfaces the XDP path sends on now.
+pub(super) fn now(ifaces: &XmitIfaces) -> String {
+    let (on, off) = ifaces.split();
+    let list = |v: Vec<&str>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
     };
-    (Some(plan), desc)
+    format!(
+        "; XDP transmit now on: {}; AF_PACKET now on: {}",
+        list(on),
+        list(off)
+    )
+}
+
+/// Follows the drivers' XDP transmit in a thread of its own (it sleeps in `recv` until a
+/// device changes): an interface whose driver stops reporting it sends on its socket from
+/// the workers' next turn (on veth: the peer lost its XDP program and GRO, and would drop
+/// the frames without telling anyone), and returns to the XDP path when it reports it again.
+fn follow(mut watch: FeatureWatch, ifaces: Arc<XmitIfaces>) {
+    /// Receive errors in a row after which the thread gives up (every interface then sends
+    /// on its socket): one is lost notifications, a run of them a broken socket.
+    const MAX_ERRORS: u32 = 10;
+    let theirs = Arc::clone(&ifaces);
+    let spawned = std::thread::Builder::new()
+        .name("rvrrpd-xdp-tx".into())
+        .spawn(move || {
+            let ifaces = theirs;
+            let mut errors = 0;
+            loop {
+            let changes = match watch.changes() {
+                Ok(c) => {
+                    errors = 0;
+                    c
+                }
+                Err(e) if errors >= MAX_ERRORS => {
+                    warn!("{e}; no longer following the drivers' XDP transmit: adverts on the AF_PACKET sockets");
+                    all_off(&ifaces);
+                    return;
+                }
+                Err(e) => {
+                    errors += 1;
+                    // Most likely notifications lost (ENOBUFS): read every interface again.
+                    warn!("{e}; reading every interface's XDP transmit again");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    let mut all = Vec::new();
+                    for (ifindex, name) in ifaces.all() {
+                        match watch.features(ifindex) {
+                            Ok(f) => all.push((ifindex, f)),
+                            Err(e) => {
+                                warn!("{name}: {e}; its adverts go on the AF_PACKET socket");
+                                all.push((ifindex, 0));
+                            }
+                        }
+                    }
+                    all
+                }
+            };
+            for (ifindex, features) in changes {
+                let on = features & NDO_XMIT != 0;
+                match ifaces.set(ifindex, on) {
+                    Some(name) if on => {
+                        info!("{name}: the driver reports XDP transmit; adverts through XDP again")
+                    }
+                    Some(name) => warn!(
+                        "{name}: the driver no longer reports XDP transmit (on veth: the peer has \
+                         no XDP program or GRO); adverts on the AF_PACKET socket"
+                    ),
+                    None => {}
+                }
+            }
+            }
+        });
+    if let Err(e) = spawned {
+        warn!("following the drivers' XDP transmit: {e}; adverts on the AF_PACKET sockets");
+        all_off(&ifaces);
+    }
+}
+
+/// Every interface of the path back to its socket.
+fn all_off(ifaces: &XmitIfaces) {
+    for (ifindex, _) in ifaces.all() {
+        ifaces.set(ifindex, false);
+    }
 }

@@ -42,7 +42,7 @@ use super::status::{LatenessHistogram, StatusBoard};
 
 pub use shard::Shard;
 pub use shell::Worker;
-pub use transmit_xdp::{XdpTxPlan, XDP_MIN_BATCH};
+pub use transmit_xdp::{XdpTxPlan, XmitIfaces, XDP_MIN_BATCH};
 
 /// A reply to a command: `Err` carries a message for the operator.
 pub type Reply = oneshot::Sender<Result<(), String>>;
