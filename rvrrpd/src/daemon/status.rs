@@ -85,11 +85,46 @@ impl GroupSnapshot {
 }
 
 /// One group's slot, shared by its worker (writer) and readers.
-pub type Slot = Arc<Mutex<GroupSnapshot>>;
+pub type Slot = Arc<SlotCell>;
+
+/// A group's published state: the snapshot under a lock, and the two counters that move with
+/// every advert beside it, which the worker stores without the lock or a copy (a Master
+/// publishes its `adverts_out` once per advert). Readers take the counters from the atomics.
+#[derive(Debug, Default)]
+pub struct SlotCell {
+    snap: Mutex<GroupSnapshot>,
+    adverts_in: AtomicU64,
+    adverts_out: AtomicU64,
+}
+
+impl SlotCell {
+    /// The snapshot with the current counters (without the kernel's).
+    pub fn read(&self) -> GroupSnapshot {
+        let mut snap = *self.snap.lock().unwrap_or_else(|e| e.into_inner());
+        snap.adverts_in = self.adverts_in.load(Ordering::Relaxed);
+        snap.adverts_out = self.adverts_out.load(Ordering::Relaxed);
+        snap
+    }
+}
+
+#[cfg(test)]
+impl SlotCell {
+    /// The snapshot as last written under the lock (its advert counters as of then).
+    pub fn locked(&self) -> GroupSnapshot {
+        *self.snap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// Writes a snapshot into a slot; a poisoned lock only means a reader panicked mid-copy.
-pub fn publish(slot: &Slot, snap: GroupSnapshot) {
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = snap;
+pub fn publish(slot: &SlotCell, snap: GroupSnapshot) {
+    publish_counts(slot, snap.adverts_in, snap.adverts_out);
+    *slot.snap.lock().unwrap_or_else(|e| e.into_inner()) = snap;
+}
+
+/// Updates only the counters of adverts received and sent (nothing else changed).
+pub fn publish_counts(slot: &SlotCell, adverts_in: u64, adverts_out: u64) {
+    slot.adverts_in.store(adverts_in, Ordering::Relaxed);
+    slot.adverts_out.store(adverts_out, Ordering::Relaxed);
 }
 
 /// Per-group counts kept by the eBPF programs, read where they are.
@@ -135,9 +170,7 @@ impl StatusBoard {
     /// A copy of group `id`'s snapshot, with the kernel's counts added.
     pub fn get(&self, id: usize) -> Option<GroupSnapshot> {
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        let mut snap = slots
-            .get(&id)
-            .map(|s| *s.lock().unwrap_or_else(|e| e.into_inner()))?;
+        let mut snap = slots.get(&id).map(|s| s.read())?;
         if let (Some(entry), Some(table)) = (snap.kernel_entry, self.kernel.get()) {
             let (suppressed, bad_sum, bad_auth) = table.counts(entry);
             snap.adverts_suppressed += suppressed;

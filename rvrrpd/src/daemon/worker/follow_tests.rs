@@ -114,7 +114,7 @@ fn a_following_backup_sees_one_advert_then_only_its_timer() {
     assert_eq!(snap.adverts_suppressed, seen.swallowed as u64);
     assert_eq!(snap.adverts_in, 1 + snap.adverts_suppressed);
     let slot = b.groups[0].as_ref().map(|g| g.slot.clone()).expect("group");
-    let raw = *slot.lock().expect("slot");
+    let raw = slot.read();
     assert_eq!((raw.adverts_suppressed, raw.adverts_in), (0, 1), "{raw:?}");
 }
 

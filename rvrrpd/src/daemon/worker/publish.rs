@@ -1,33 +1,28 @@
-//! Status publishing: a group's state and counters are copied into its status slot when what
-//! readers act on changed, or at least every [`PUBLISH_EVERY_US`].
+//! Status publishing: a group's state and counters are copied into its status slot when
+//! anything but the advert counters changed; the advert counters alone (a Master's
+//! `adverts_out` at every advert, a Backup's `adverts_in`) are stored without a lock or copy.
 
+use super::shard::PublishKey;
 use super::Shard;
-use crate::daemon::status::{publish, GroupSnapshot};
+use crate::daemon::status::{publish, publish_counts, GroupSnapshot};
 use crate::net::xdp::SuppressSlot;
 use crate::time::Instant;
 
-/// Longest a group's published counters may lag behind (µs).
-const PUBLISH_EVERY_US: u64 = 1_000_000;
-
 impl Shard {
-    /// Publishes group `g` if what readers act on changed (state, priority, Master) or its
-    /// counters are older than [`PUBLISH_EVERY_US`]: the per-advert path then costs a compare,
-    /// not a lock and a copy.
-    pub(super) fn publish_if_due(&mut self, g: usize, now: Instant) {
+    /// Publishes group `g`: the whole snapshot if anything readers see besides the advert
+    /// counters changed since the last time, else only those counters (the per-advert path:
+    /// two relaxed stores instead of a lock and a copy).
+    pub(super) fn publish_if_due(&mut self, g: usize, _now: Instant) {
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };
-        let key = (
-            group.fsm.state(),
-            group.fsm.priority(),
-            group.fsm.current_master(),
-        );
-        if key != group.published_key
-            || now.as_micros().saturating_sub(group.published_at) >= PUBLISH_EVERY_US
-        {
+        let key = group.publish_key();
+        if key != group.published_key {
             group.published_key = key;
-            group.published_at = now.as_micros();
             self.publish(g);
+        } else {
+            let (adverts_in, adverts_out) = group.advert_counts();
+            publish_counts(&group.slot, adverts_in, adverts_out);
         }
     }
 
@@ -38,6 +33,7 @@ impl Shard {
         };
         let fsm = &group.fsm;
         let stats = fsm.stats();
+        let (adverts_in, adverts_out) = group.advert_counts();
         // The counts the eBPF programs keep (suppressed repeats, refused adverts) move
         // without the worker: readers add them from the table (`StatusBoard::get`).
         publish(
@@ -48,12 +44,9 @@ impl Shard {
                 priority: fsm.priority(),
                 preempt: fsm.params().preempt,
                 master_adver_interval: fsm.master_adver_interval(),
-                adverts_in: stats.adverts_received
-                    + group.auth_failures
-                    + group.malformed
-                    + group.not_peer,
+                adverts_in,
                 adverts_suppressed: 0,
-                adverts_out: stats.adverts_sent,
+                adverts_out,
                 transitions: stats.transitions,
                 auth_failures: group.auth_failures,
                 discarded: stats.discarded.total() + group.malformed + group.not_peer,
@@ -61,5 +54,36 @@ impl Shard {
                 kernel_entry: group.suppress.as_ref().map(SuppressSlot::entry),
             },
         );
+    }
+}
+
+impl super::shard::Group {
+    /// Adverts received (valid or not, without the kernel's) and sent.
+    fn advert_counts(&self) -> (u64, u64) {
+        let stats = self.fsm.stats();
+        (
+            stats.adverts_received + self.auth_failures + self.malformed + self.not_peer,
+            stats.adverts_sent,
+        )
+    }
+
+    /// What the snapshot holds besides the advert counters. The other counters are summed:
+    /// each only grows, so the sum changes whenever one of them does.
+    fn publish_key(&self) -> PublishKey {
+        let fsm = &self.fsm;
+        let stats = fsm.stats();
+        PublishKey {
+            state: fsm.state(),
+            priority: fsm.priority(),
+            preempt: fsm.params().preempt,
+            master: fsm.current_master(),
+            master_adver_interval_us: u32::try_from(fsm.master_adver_interval().as_micros())
+                .unwrap_or(u32::MAX),
+            counters: stats.transitions
+                + stats.discarded.total()
+                + self.auth_failures
+                + self.malformed
+                + self.not_peer,
+        }
     }
 }

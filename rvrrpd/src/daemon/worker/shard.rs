@@ -67,6 +67,32 @@ fn slot32(g: usize) -> u32 {
     g as u32
 }
 
+/// What a group's status snapshot holds besides the advert counters (see `publish`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PublishKey {
+    pub(super) state: State,
+    pub(super) priority: u8,
+    pub(super) preempt: bool,
+    pub(super) master: Option<std::net::IpAddr>,
+    /// Master_Adver_Interval in µs (at most 40.95 s).
+    pub(super) master_adver_interval_us: u32,
+    /// The sum of the other counters (transitions, refusals).
+    pub(super) counters: u64,
+}
+
+impl Default for PublishKey {
+    fn default() -> Self {
+        PublishKey {
+            state: State::Initialize,
+            priority: 0,
+            preempt: false,
+            master: None,
+            master_adver_interval_us: 0,
+            counters: 0,
+        }
+    }
+}
+
 /// Per-group runtime state inside a worker.
 pub(super) struct Group {
     /// Shared with the control plane (one copy per group in the daemon).
@@ -93,9 +119,8 @@ pub(super) struct Group {
     pub(super) last_transition: Option<u64>,
     /// Rate limit for discard logs (µs timestamp of the last one).
     pub(super) last_discard_log: u64,
-    /// What readers last saw (state, priority, Master) and when (µs).
-    pub(super) published_key: (State, u8, Option<std::net::IpAddr>),
-    pub(super) published_at: u64,
+    /// What readers last saw besides the advert counters.
+    pub(super) published_key: PublishKey,
     /// A hand-over is under way: its Master → Initialize → Backup is reported as one
     /// Master → Backup (no STOP notification for a router that keeps running).
     pub(super) handing_over: bool,
@@ -240,8 +265,7 @@ impl Shard {
             not_peer: 0,
             last_transition: None,
             last_discard_log: 0,
-            published_key: (State::Initialize, 0, None),
-            published_at: 0,
+            published_key: PublishKey::default(),
             handing_over: false,
             suppress,
             entry_valid: false,

@@ -246,6 +246,53 @@ fn status_is_published_on_transitions() {
     assert_eq!(snap.transitions, 2);
 }
 
+#[test]
+fn a_masters_adverts_are_counted_without_copying_its_snapshot() {
+    let (mut a, _ea) = shard(0, spec(5, 1, 200));
+    let (mut b, _eb) = shard(1, spec(6, 2, 100));
+    let mut t = Instant::from_millis(1);
+    a.startup(t);
+    b.startup(t);
+    run(&mut a, &mut b, &mut t, 1_000);
+    assert_eq!(a.state(0), Some(State::Master));
+    let slot = a.groups[0].as_ref().map(|g| g.slot.clone()).expect("group");
+    let before = a.status.get(5).expect("published");
+    let locked = slot.locked();
+    // 100 ms adverts: ten more seconds, a hundred adverts, nothing else changes.
+    run(&mut a, &mut b, &mut t, 10_000);
+    let after = a.status.get(5).expect("published");
+    assert_eq!(
+        after.adverts_out,
+        before.adverts_out + 100,
+        "exact at every advert"
+    );
+    assert_eq!(after.adverts_in, before.adverts_in);
+    assert_eq!(
+        slot.locked(),
+        locked,
+        "the snapshot itself was not rewritten"
+    );
+    assert_eq!(
+        (after.state, after.transitions),
+        (State::Master, before.transitions)
+    );
+    // B's adverts are counted the same way, and its state change rewrites the snapshot.
+    let b_before = b.status.get(6).expect("published");
+    assert!(
+        b_before.adverts_in <= after.adverts_out && b_before.adverts_in + 1 >= after.adverts_out,
+        "B counted {} of A's {} adverts",
+        b_before.adverts_in,
+        after.adverts_out
+    );
+    let (mut c, _ec) = shard(2, spec(7, 3, 250));
+    c.startup(t);
+    run(&mut c, &mut a, &mut t, 1_000);
+    let demoted = a.status.get(5).expect("published");
+    assert_eq!(demoted.state, State::Backup);
+    assert_eq!(slot.locked().state, State::Backup);
+    assert_eq!(slot.locked().adverts_out, demoted.adverts_out);
+}
+
 /// Announcement rounds of the shard's only group at the end of each step of `ms` ms.
 fn announce_times(a: &mut Shard, t: &mut Instant, ms: u64) -> Vec<u64> {
     let start = *t;

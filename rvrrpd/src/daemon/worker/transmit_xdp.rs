@@ -105,12 +105,15 @@ impl Shard {
         if ifaces.is_empty() {
             return ifaces;
         }
-        let batch: Vec<(u32, &[u8])> = self
-            .out_frames
-            .iter()
-            .filter(|(i, _)| ifaces.contains(i))
-            .map(|(i, r)| (*i, &self.out_bytes[r.clone()]))
-            .collect();
+        // `ifaces` is in the order of `out_frames`' interfaces: one walk, no search per frame.
+        let mut next = ifaces.iter().peekable();
+        let mut batch: Vec<(u32, &[u8])> = Vec::with_capacity(self.out_frames.len());
+        for chunk in self.out_frames.chunk_by(|a, b| a.0 == b.0) {
+            if next.peek() == Some(&&chunk[0].0) {
+                next.next();
+                batch.extend(chunk.iter().map(|(i, r)| (*i, &self.out_bytes[r.clone()])));
+            }
+        }
         match plan.tx.send(self.id as u32, &batch) {
             Ok(_) => ifaces,
             Err(e) => {
