@@ -163,6 +163,26 @@ fn check_adverts(got: &BTreeMap<u8, Vec<Vec<u8>>>, src: Ipv4Addr, when: &str, p:
     }
 }
 
+/// Watches 2.5 s: checks what the client receives (every group, byte-exact) and returns how
+/// many adverts the Master's own taps saw.
+fn observe(
+    client: &mut Sniffer,
+    own: &mut Sniffer,
+    p: &mut Proc,
+    src: Ipv4Addr,
+    when: &str,
+) -> usize {
+    let _ = collect(own, Duration::from_millis(1), true);
+    let got = collect(client, Duration::from_millis(2500), false);
+    let tapped: usize = collect(own, Duration::from_millis(10), true)
+        .values()
+        .map(Vec::len)
+        .sum();
+    assert!(p.is_running(), "rvrrpd exited:\n{}", p.output());
+    check_adverts(&got, src, when, p);
+    tapped
+}
+
 /// Runs the Master and checks what the client receives and what the Master's taps see.
 /// Returns the Master's log.
 fn run(path: &str, env: &[&str], gro: bool) -> (String, usize) {
@@ -176,15 +196,8 @@ fn run(path: &str, env: &[&str], gro: bool) -> (String, usize) {
     let mut p = start_master(&lab, &r1, "r1", path, env);
     // Master after Master_Down_Interval (3.2–3.6 s), then an advert per second per group.
     let _ = collect(&mut client, Duration::from_secs(5), false);
-    let _ = collect(&mut own, Duration::from_millis(1), true);
-    let got = collect(&mut client, Duration::from_millis(2500), false);
-    let tapped: usize = collect(&mut own, Duration::from_millis(10), true)
-        .values()
-        .map(Vec::len)
-        .sum();
+    let tapped = observe(&mut client, &mut own, &mut p, r1.ipv4, path);
     let log = p.output();
-    assert!(p.is_running(), "rvrrpd exited:\n{log}");
-    check_adverts(&got, r1.ipv4, path, &p);
     let _ = p.stop(Duration::from_secs(5));
     (log, tapped)
 }
@@ -253,14 +266,7 @@ fn the_default_follows_the_drivers_xdp_transmit_at_run_time() {
     let mut phase = |when: &str, own_sees: bool| {
         // Frames already on their way under the previous path are drained first.
         let _ = collect(&mut client, Duration::from_millis(300), false);
-        let _ = collect(&mut own, Duration::from_millis(1), true);
-        let got = collect(&mut client, Duration::from_millis(2500), false);
-        let tapped: usize = collect(&mut own, Duration::from_millis(10), true)
-            .values()
-            .map(Vec::len)
-            .sum();
-        assert!(p.is_running(), "rvrrpd exited:\n{}", p.output());
-        check_adverts(&got, r1.ipv4, when, &p);
+        let tapped = observe(&mut client, &mut own, &mut p, r1.ipv4, when);
         assert_eq!(
             tapped > 0,
             own_sees,
@@ -276,7 +282,7 @@ fn the_default_follows_the_drivers_xdp_transmit_at_run_time() {
     let log = p.output();
     assert!(
         log.contains("eth0: the driver no longer reports XDP transmit")
-            && log.contains("eth0: the driver reports XDP transmit; adverts through XDP again"),
+            && log.contains("eth0: the driver reports XDP transmit: adverts through XDP"),
         "the changes were not logged:\n{log}"
     );
     let _ = p.stop(Duration::from_secs(5));

@@ -404,8 +404,13 @@ pub fn run(args: Args) -> Result<()> {
             .join("performance-cpu.svg");
         std::fs::write(&svg_path, svg(&runs, args.interval_ms, version))
             .with_context(|| format!("writing {}", svg_path.display()))?;
+        let tx = if args.tx_xdp {
+            "rvrrpd on its default transmit path (`tx_path = \"auto\"`: XDP live frames)"
+        } else {
+            "rvrrpd with `tx_path = \"packet\"` (AF_PACKET, as the captures need)"
+        };
         let body = format!(
-            "### CPU vs groups ({} ms adverts, VRRPv{version}, {} s per point)\n\n{when}; {mach}.\n\n`{}`\n\n![CPU % of one core vs groups](performance-cpu.svg)\n\n{t}\n{n}",
+            "### CPU vs groups ({} ms adverts, VRRPv{version}, {} s per point)\n\n{when}; {mach}; {tx}.\n\n`{}`\n\n![CPU % of one core vs groups](performance-cpu.svg)\n\n{t}\n{n}",
             args.interval_ms, args.duration, args.command
         );
         upsert_section(

@@ -114,64 +114,73 @@ pub(super) fn now(ifaces: &XmitIfaces) -> String {
 /// device changes): an interface whose driver stops reporting it sends on its socket from
 /// the workers' next turn (on veth: the peer lost its XDP program and GRO, and would drop
 /// the frames without telling anyone), and returns to the XDP path when it reports it again.
-fn follow(mut watch: FeatureWatch, ifaces: Arc<XmitIfaces>) {
-    /// Receive errors in a row after which the thread gives up (every interface then sends
-    /// on its socket): one is lost notifications, a run of them a broken socket.
-    const MAX_ERRORS: u32 = 10;
+fn follow(watch: FeatureWatch, ifaces: Arc<XmitIfaces>) {
     let theirs = Arc::clone(&ifaces);
     let spawned = std::thread::Builder::new()
         .name("rvrrpd-xdp-tx".into())
-        .spawn(move || {
-            let ifaces = theirs;
-            let mut errors = 0;
-            loop {
-            let changes = match watch.changes() {
-                Ok(c) => {
-                    errors = 0;
-                    c
-                }
-                Err(e) if errors >= MAX_ERRORS => {
-                    warn!("{e}; no longer following the drivers' XDP transmit: adverts on the AF_PACKET sockets");
-                    all_off(&ifaces);
-                    return;
-                }
-                Err(e) => {
-                    errors += 1;
-                    // Most likely notifications lost (ENOBUFS): read every interface again.
-                    warn!("{e}; reading every interface's XDP transmit again");
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                    let mut all = Vec::new();
-                    for (ifindex, name) in ifaces.all() {
-                        match watch.features(ifindex) {
-                            Ok(f) => all.push((ifindex, f)),
-                            Err(e) => {
-                                warn!("{name}: {e}; its adverts go on the AF_PACKET socket");
-                                all.push((ifindex, 0));
-                            }
-                        }
-                    }
-                    all
-                }
-            };
-            for (ifindex, features) in changes {
-                let on = features & NDO_XMIT != 0;
-                match ifaces.set(ifindex, on) {
-                    Some(name) if on => {
-                        info!("{name}: the driver reports XDP transmit; adverts through XDP again")
-                    }
-                    Some(name) => warn!(
-                        "{name}: the driver no longer reports XDP transmit (on veth: the peer has \
-                         no XDP program or GRO); adverts on the AF_PACKET socket"
-                    ),
-                    None => {}
-                }
-            }
-            }
-        });
+        .spawn(move || follow_changes(watch, &theirs));
     if let Err(e) = spawned {
         warn!("following the drivers' XDP transmit: {e}; adverts on the AF_PACKET sockets");
         all_off(&ifaces);
     }
+}
+
+/// The following thread: applies each change until the socket keeps failing.
+fn follow_changes(mut watch: FeatureWatch, ifaces: &XmitIfaces) {
+    /// Receive errors in a row after which the thread gives up (every interface then sends
+    /// on its socket): one is lost notifications, a run of them a broken socket.
+    const MAX_ERRORS: u32 = 10;
+    let mut errors = 0;
+    loop {
+        let changes = match watch.changes() {
+            Ok(c) => {
+                errors = 0;
+                c
+            }
+            Err(e) if errors >= MAX_ERRORS => {
+                warn!(
+                    "{e}; no longer following the drivers' XDP transmit: adverts on the \
+                     AF_PACKET sockets"
+                );
+                all_off(ifaces);
+                return;
+            }
+            Err(e) => {
+                errors += 1;
+                // Most likely notifications lost (ENOBUFS): read every interface again.
+                warn!("{e}; reading every interface's XDP transmit again");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                reread(&watch, ifaces)
+            }
+        };
+        for (ifindex, features) in changes {
+            let on = features & NDO_XMIT != 0;
+            match ifaces.set(ifindex, on) {
+                Some(name) if on => {
+                    info!("{name}: the driver reports XDP transmit: adverts through XDP")
+                }
+                Some(name) => warn!(
+                    "{name}: the driver no longer reports XDP transmit (on veth: the peer has \
+                     no XDP program or GRO); adverts on the AF_PACKET socket"
+                ),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Every interface's features read again (none for one that cannot be read).
+fn reread(watch: &FeatureWatch, ifaces: &XmitIfaces) -> Vec<(u32, u64)> {
+    ifaces
+        .all()
+        .map(|(ifindex, name)| match watch.features(ifindex) {
+            Ok(f) => (ifindex, f),
+            Err(e) => {
+                warn!("{name}: {e}; its adverts go on the AF_PACKET socket");
+                (ifindex, 0)
+            }
+        })
+        .collect()
 }
 
 /// Every interface of the path back to its socket.
