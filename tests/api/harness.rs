@@ -165,6 +165,10 @@ impl Harness {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok().map(str::to_string));
+        let connection = resp
+            .headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok().map(str::to_string));
         let content_type = resp
             .headers()
             .get("content-type")
@@ -175,6 +179,7 @@ impl Harness {
             status,
             set_cookies,
             retry_after,
+            connection,
             content_type,
             text,
         }
@@ -234,6 +239,8 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) set_cookies: Vec<String>,
     pub(crate) retry_after: Option<String>,
+    /// The `Connection` header (`close`: the server closes the connection after this reply).
+    pub(crate) connection: Option<String>,
     pub(crate) content_type: String,
     pub(crate) text: String,
 }

@@ -431,6 +431,9 @@ fn redacted<T: Serialize + ?Sized>(value: &T) -> Value {
 }
 
 /// Reads a request body of at most `limit` bytes; a longer one is answered with `too_large`.
+/// A body not read to its end leaves the connection unusable (the server closes it after the
+/// reply): such replies say `Connection: close`, so that a client does not send its next
+/// request on a connection about to be closed.
 pub(super) async fn read_body<B>(
     body: B,
     limit: usize,
@@ -440,18 +443,20 @@ where
     B: Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(error(
+    let unread = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await
+    {
+        Ok(Ok(collected)) => return Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => error(
             too_large,
             &format!("request body larger than {limit} bytes"),
-        )),
-        Ok(Err(_)) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "could not read the request body",
-        )),
-        Err(_) => Err(error(StatusCode::REQUEST_TIMEOUT, "request body too slow")),
-    }
+        ),
+        Ok(Err(_)) => error(StatusCode::BAD_REQUEST, "could not read the request body"),
+        Err(_) => error(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    };
+    let mut resp = unread;
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Err(resp)
 }
 
 pub(super) fn parse_json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Resp> {
