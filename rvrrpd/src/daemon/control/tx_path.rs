@@ -189,3 +189,22 @@ fn all_off(ifaces: &XmitIfaces) {
         ifaces.set(ifindex, false);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_says_which_interfaces_each_path_sends_on_now() {
+        let ifaces = XmitIfaces::new([(2, "s0".to_string(), true), (3, "s1".to_string(), false)]);
+        assert_eq!(
+            now(&ifaces),
+            "; XDP transmit now on: s0; AF_PACKET now on: s1"
+        );
+        ifaces.set(2, false);
+        assert_eq!(
+            now(&ifaces),
+            "; XDP transmit now on: none; AF_PACKET now on: s0, s1"
+        );
+    }
+}
