@@ -6,13 +6,12 @@ use super::shard::PublishKey;
 use super::Shard;
 use crate::daemon::status::{publish, publish_counts, GroupSnapshot};
 use crate::net::xdp::SuppressSlot;
-use crate::time::Instant;
 
 impl Shard {
     /// Publishes group `g`: the whole snapshot if anything readers see besides the advert
     /// counters changed since the last time, else only those counters (the per-advert path:
     /// two relaxed stores instead of a lock and a copy).
-    pub(super) fn publish_if_due(&mut self, g: usize, _now: Instant) {
+    pub(super) fn publish_if_due(&mut self, g: usize) {
         let Some(group) = self.groups[g].as_mut() else {
             return;
         };

@@ -111,7 +111,7 @@ impl Shard {
                 if let Some(why) = refused {
                     group.not_peer += 1;
                     group.log_discard(now, format_args!("from {}: {why}", meta.src));
-                    self.publish_if_due(g, now);
+                    self.publish_if_due(g);
                     return;
                 }
                 // The group's TTL rule is checked: the codec's (255, for multicast) is not
@@ -135,7 +135,7 @@ impl Shard {
             Err(e) => {
                 group.malformed += 1;
                 group.log_discard(now, format_args!("from {}: {e}", meta.src));
-                self.publish_if_due(g, now);
+                self.publish_if_due(g);
                 return;
             }
         };
@@ -150,7 +150,7 @@ impl Shard {
                     meta.src, repr.version
                 ),
             );
-            self.publish_if_due(g, now);
+            self.publish_if_due(g);
             return;
         }
         if repr.version == wire::Version::V2 {
@@ -160,7 +160,7 @@ impl Shard {
                     now,
                     format_args!("from {}: authentication failed: {e}", meta.src),
                 );
-                self.publish_if_due(g, now);
+                self.publish_if_due(g);
                 return;
             }
         }

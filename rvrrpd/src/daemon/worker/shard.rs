@@ -667,7 +667,7 @@ impl Shard {
         self.actions = actions;
         self.unfollow_if_needed(g);
         self.rearm(g);
-        self.publish_if_due(g, now);
+        self.publish_if_due(g);
     }
 
     /// Keeps the wheel entry of group `g` at or before its machine's next deadline (a Master
