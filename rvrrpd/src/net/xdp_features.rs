@@ -34,8 +34,7 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 
 /// The `xdp_features` of `ifindex` (in the calling thread's network namespace).
 pub fn xdp_features(ifindex: u32) -> NetResult<u64> {
-    let (sock, family) = open().map_err(|e| feature_error(ifindex, e))?;
-    query(&sock, family.id, ifindex).map_err(|e| feature_error(ifindex, e))
+    Features::open()?.get(ifindex)
 }
 
 fn feature_error(ifindex: u32, what: String) -> NetError {
@@ -76,49 +75,57 @@ fn open() -> Result<(Socket, Family), String> {
     ))
 }
 
-/// `NETDEV_CMD_DEV_GET` of `ifindex`: its `xdp_features`.
-fn query(sock: &Socket, family: u16, ifindex: u32) -> Result<u64, String> {
-    let dev = request(
-        sock,
-        family,
-        NETDEV_CMD_DEV_GET,
-        NETDEV_A_DEV_IFINDEX,
-        &ifindex.to_ne_bytes(),
-    )
-    .map_err(|e| format!("NETDEV_CMD_DEV_GET: {e}"))?;
-    attr_u64(&dev, NETDEV_A_DEV_XDP_FEATURES).ok_or_else(|| "no xdp_features in the reply".into())
+/// Asks for devices' `xdp_features`: one socket and one family lookup for any number of
+/// devices.
+pub struct Features {
+    sock: Socket,
+    family: u16,
+}
+
+impl Features {
+    /// Opens the socket and resolves the `netdev` family (kernel 6.3+).
+    pub fn open() -> NetResult<Self> {
+        let (sock, family) = open().map_err(|e| NetError::Invalid(format!("xdp_features: {e}")))?;
+        Ok(Features {
+            sock,
+            family: family.id,
+        })
+    }
+
+    /// `NETDEV_CMD_DEV_GET` of `ifindex`: its `xdp_features`.
+    pub fn get(&self, ifindex: u32) -> NetResult<u64> {
+        let dev = request(
+            &self.sock,
+            self.family,
+            NETDEV_CMD_DEV_GET,
+            NETDEV_A_DEV_IFINDEX,
+            &ifindex.to_ne_bytes(),
+        )
+        .map_err(|e| feature_error(ifindex, format!("NETDEV_CMD_DEV_GET: {e}")))?;
+        attr_u64(&dev, NETDEV_A_DEV_XDP_FEATURES)
+            .ok_or_else(|| feature_error(ifindex, "no xdp_features in the reply".into()))
+    }
 }
 
 /// The id of multicast group `name` in a `CTRL_CMD_GETFAMILY` reply's attributes.
 fn mcast_group(family: &[u8], name: &[u8]) -> Option<u32> {
-    let mut groups = attr(family, CTRL_ATTR_MCAST_GROUPS)?;
     // A list of nested attributes (their type is an index), each with a name and an id.
-    while groups.len() >= 4 {
-        let len = u16::from_ne_bytes([groups[0], groups[1]]) as usize;
-        if len < 4 || len > groups.len() {
-            return None;
-        }
-        let group = &groups[4..len];
-        let this = attr(group, CTRL_ATTR_MCAST_GRP_NAME)
-            .map(|n| n.strip_suffix(b"\0").unwrap_or(n))
-            .is_some_and(|n| n == name);
-        if this {
-            return attr(group, CTRL_ATTR_MCAST_GRP_ID)
-                .and_then(|b| b.get(..4))
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-        }
-        groups = groups.get(align4(len).min(groups.len())..)?;
-    }
-    None
+    attrs(attr(family, CTRL_ATTR_MCAST_GROUPS)?)
+        .map(|(_, group)| group)
+        .find(|group| {
+            attr(group, CTRL_ATTR_MCAST_GRP_NAME)
+                .map(|n| n.strip_suffix(b"\0").unwrap_or(n))
+                .is_some_and(|n| n == name)
+        })
+        .and_then(|group| attr_u32(group, CTRL_ATTR_MCAST_GRP_ID))
 }
 
 /// Changes of devices' `xdp_features` in this network namespace, as they happen: a socket
 /// subscribed to the `netdev` family's `mgmt` group. Subscribe first, then read the
-/// current values ([`FeatureWatch::features`]): no change falls between the two.
+/// current values ([`FeatureWatch::queries`]): no change falls between the two.
 pub struct FeatureWatch {
     events: Socket,
-    queries: Socket,
-    family: u16,
+    queries: Features,
     buf: BytesMut,
 }
 
@@ -133,18 +140,16 @@ impl FeatureWatch {
         events
             .add_membership(group)
             .map_err(|e| err(format!("joining the mgmt group: {e}")))?;
-        let (queries, _) = open().map_err(err)?;
         Ok(FeatureWatch {
             events,
-            queries,
-            family: family.id,
+            queries: Features::open()?,
             buf: BytesMut::with_capacity(16 * 1024),
         })
     }
 
-    /// The current `xdp_features` of `ifindex`.
-    pub fn features(&self, ifindex: u32) -> NetResult<u64> {
-        query(&self.queries, self.family, ifindex).map_err(|e| feature_error(ifindex, e))
+    /// Its querier, for the current values.
+    pub fn queries(&self) -> &Features {
+        &self.queries
     }
 
     /// Blocks until the kernel announces device changes; returns (ifindex, `xdp_features`)
@@ -157,7 +162,7 @@ impl FeatureWatch {
             .map_err(|e| NetError::Invalid(format!("watching xdp_features: recv: {e}")))?;
         Ok(parse_changes(
             self.buf.get(..n).unwrap_or_default(),
-            self.family,
+            self.queries.family,
         ))
     }
 }
@@ -175,9 +180,7 @@ fn parse_changes(mut dgram: &[u8], family: u16) -> Vec<(u32, u64)> {
         let cmd = dgram[16];
         if mtype == family && (cmd == NETDEV_CMD_DEV_CHANGE_NTF || cmd == NETDEV_CMD_DEV_ADD_NTF) {
             let attrs = &dgram[20..mlen];
-            let ifindex = attr(attrs, NETDEV_A_DEV_IFINDEX)
-                .and_then(|b| b.get(..4))
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            let ifindex = attr_u32(attrs, NETDEV_A_DEV_IFINDEX);
             if let (Some(i), Some(f)) = (ifindex, attr_u64(attrs, NETDEV_A_DEV_XDP_FEATURES)) {
                 out.push((i, f));
             }
@@ -189,13 +192,17 @@ fn parse_changes(mut dgram: &[u8], family: u16) -> Vec<(u32, u64)> {
     out
 }
 
+/// A u32 attribute.
+fn attr_u32(attrs: &[u8], t: u16) -> Option<u32> {
+    let b = attr(attrs, t)?.get(..4)?;
+    Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// A u64 attribute.
 fn attr_u64(attrs: &[u8], t: u16) -> Option<u64> {
-    attr(attrs, t).and_then(|a| a.get(..8)).map(|b| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(b);
-        u64::from_ne_bytes(w)
-    })
+    let mut w = [0u8; 8];
+    w.copy_from_slice(attr(attrs, t)?.get(..8)?);
+    Some(u64::from_ne_bytes(w))
 }
 
 /// Sends a generic-netlink request `cmd` to `family` with one attribute; returns the
@@ -239,19 +246,25 @@ fn request(
 }
 
 /// The payload of the first attribute of type `t` in `attrs`.
-fn attr(mut attrs: &[u8], t: u16) -> Option<&[u8]> {
-    while attrs.len() >= 4 {
-        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
-        let ty = u16::from_ne_bytes([attrs[2], attrs[3]]) & NLA_TYPE_MASK;
-        if len < 4 || len > attrs.len() {
+fn attr(buf: &[u8], t: u16) -> Option<&[u8]> {
+    attrs(buf)
+        .find(|(ty, _)| *ty == t)
+        .map(|(_, payload)| payload)
+}
+
+/// The attributes of `buf`, (type, payload) each; the walk stops at the first one whose
+/// length does not fit.
+fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let len = u16::from_ne_bytes([*buf.first()?, *buf.get(1)?]) as usize;
+        let ty = u16::from_ne_bytes([*buf.get(2)?, *buf.get(3)?]) & NLA_TYPE_MASK;
+        if len < 4 || len > buf.len() {
             return None;
         }
-        if ty == t {
-            return attrs.get(4..len);
-        }
-        attrs = attrs.get(align4(len).min(attrs.len())..)?;
-    }
-    None
+        let payload = &buf[4..len];
+        buf = &buf[align4(len).min(buf.len())..];
+        Some((ty, payload))
+    })
 }
 
 fn align4(n: usize) -> usize {
@@ -331,7 +344,7 @@ mod tests {
     fn a_watch_subscribes_and_reads_current_features() {
         // Needs kernel 6.3+; loopback has no ndo_xdp_xmit.
         let w = FeatureWatch::open().expect("watching the netdev family");
-        let f = w.features(1).expect("loopback's features");
+        let f = w.queries().get(1).expect("loopback's features");
         assert_eq!(f & NDO_XMIT, 0);
     }
 

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::config::TxPath;
 use crate::daemon::worker::{XdpTxPlan, XmitIfaces, XDP_MIN_BATCH};
 use crate::net::xdp::{AttachMode, FastPath};
-use crate::net::xdp_features::{FeatureWatch, NDO_XMIT};
+use crate::net::xdp_features::{FeatureWatch, Features, NDO_XMIT};
 
 /// What the workers use, and its description.
 pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTxPlan>, String) {
@@ -43,18 +43,21 @@ pub(super) fn choose(want: TxPath, fast: Option<&mut FastPath>) -> (Option<XdpTx
         },
         _ => None,
     };
+    // `xdp` only asks, to warn about the interfaces that report no XDP transmit.
+    let own = match watch {
+        Some(_) => None,
+        None => Features::open().map_err(|e| warn!("{e}")).ok(),
+    };
+    let features = watch.as_ref().map(FeatureWatch::queries).or(own.as_ref());
     let mut entries = Vec::new();
     for (name, ifindex, _) in driver {
-        let xmit = match watch.as_ref() {
-            Some(w) => w.features(ifindex),
-            None => crate::net::xdp_features::xdp_features(ifindex),
-        };
-        let xmit = match xmit {
-            Ok(f) => f & NDO_XMIT != 0,
-            Err(e) => {
+        let xmit = match features.map(|f| f.get(ifindex)) {
+            Some(Ok(f)) => f & NDO_XMIT != 0,
+            Some(Err(e)) => {
                 warn!("{name}: {e}");
                 false
             }
+            None => false,
         };
         if !xmit && want == TxPath::Xdp {
             warn!(
@@ -173,7 +176,7 @@ fn follow_changes(mut watch: FeatureWatch, ifaces: &XmitIfaces) {
 fn reread(watch: &FeatureWatch, ifaces: &XmitIfaces) -> Vec<(u32, u64)> {
     ifaces
         .all()
-        .map(|(ifindex, name)| match watch.features(ifindex) {
+        .map(|(ifindex, name)| match watch.queries().get(ifindex) {
             Ok(f) => (ifindex, f),
             Err(e) => {
                 warn!("{name}: {e}; its adverts go on the AF_PACKET socket");

@@ -69,6 +69,19 @@ pub(super) fn shard(
     (s, rx)
 }
 
+/// Event receivers kept alive beside their shards.
+type Events = tokio::sync::mpsc::UnboundedReceiver<WorkerEvent>;
+
+/// Shards of `sa` (id 0) and `sb` (id 1), both started at 1 ms.
+fn started_pair(sa: GroupSpec, sb: GroupSpec) -> (Shard, Shard, Instant, [Events; 2]) {
+    let (mut a, ea) = shard(0, sa);
+    let (mut b, eb) = shard(1, sb);
+    let t = Instant::from_millis(1);
+    a.startup(t);
+    b.startup(t);
+    (a, b, t, [ea, eb])
+}
+
 /// Delivers `from`'s queued adverts to `to` at `now`; returns how many.
 fn deliver(from: &mut Shard, to: &mut Shard, now: Instant) -> usize {
     let frames = from.drain_outbox();
@@ -102,11 +115,7 @@ fn run(a: &mut Shard, b: &mut Shard, t: &mut Instant, ms: u64) -> Option<Instant
 
 #[test]
 fn higher_priority_wins_and_backup_takes_over_at_master_down_interval() {
-    let (mut a, _ea) = shard(0, spec(0, 1, 200));
-    let (mut b, _eb) = shard(1, spec(1, 2, 100));
-    let mut t = Instant::from_millis(1);
-    a.startup(t);
-    b.startup(t);
+    let (mut a, mut b, mut t, _events) = started_pair(spec(0, 1, 200), spec(1, 2, 100));
     let last_advert = run(&mut a, &mut b, &mut t, 2_000).expect("A advertised");
     assert_eq!(a.state(0), Some(State::Master));
     assert_eq!(b.state(0), Some(State::Backup));
@@ -203,11 +212,7 @@ fn receive_timestamps_start_timers_from_the_arrival() {
 
 #[test]
 fn lazy_rearm_never_fires_a_backup_early() {
-    let (mut a, _ea) = shard(0, spec(0, 1, 200));
-    let (mut b, _eb) = shard(1, spec(1, 2, 100));
-    let mut t = Instant::from_millis(1);
-    a.startup(t);
-    b.startup(t);
+    let (mut a, mut b, mut t, _events) = started_pair(spec(0, 1, 200), spec(1, 2, 100));
     // Ten seconds of steady adverts: B sees 100 of them and stays Backup throughout,
     // although its wheel entry fired several times at stale deadlines.
     run(&mut a, &mut b, &mut t, 10_000);
@@ -218,13 +223,9 @@ fn lazy_rearm_never_fires_a_backup_early() {
 
 #[test]
 fn adverts_for_other_vrids_or_interfaces_are_ignored() {
-    let (mut a, _ea) = shard(0, spec(0, 1, 200));
     let mut other = spec(1, 2, 100);
     other.vrid = 8;
-    let (mut b, _eb) = shard(1, other);
-    let mut t = Instant::from_millis(1);
-    a.startup(t);
-    b.startup(t);
+    let (mut a, mut b, mut t, _events) = started_pair(spec(0, 1, 200), other);
     run(&mut a, &mut b, &mut t, 2_000);
     // Different VRIDs: both are Master of their own group.
     assert_eq!(a.state(0), Some(State::Master));
@@ -248,11 +249,7 @@ fn status_is_published_on_transitions() {
 
 #[test]
 fn a_masters_adverts_are_counted_without_copying_its_snapshot() {
-    let (mut a, _ea) = shard(0, spec(5, 1, 200));
-    let (mut b, _eb) = shard(1, spec(6, 2, 100));
-    let mut t = Instant::from_millis(1);
-    a.startup(t);
-    b.startup(t);
+    let (mut a, mut b, mut t, _events) = started_pair(spec(5, 1, 200), spec(6, 2, 100));
     run(&mut a, &mut b, &mut t, 1_000);
     assert_eq!(a.state(0), Some(State::Master));
     let slot = a.groups[0].as_ref().map(|g| g.slot.clone()).expect("group");
